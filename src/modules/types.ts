@@ -1,0 +1,82 @@
+// A module is a schema, a check and a plan: check reads the host, plan is pure, only the executor applies steps.
+import type { InventoryHost } from '../config/types';
+import type { Connection } from '../connection/types';
+import type { PgSettings } from '../facts/pg-settings';
+import type { SqlSession } from '../facts/sql';
+
+export type JsonSchema = Record<string, unknown>;
+
+/** Before/after text of what a change touches; secrets masked by whoever builds it. */
+export interface Diff {
+  path: string; // a file, or a label such as "role replicator"
+  before: string;
+  after: string;
+}
+
+/** One host's view for modules: its connection, PostgreSQL paths and one SQL session reused across tasks. */
+export interface HostHandle {
+  name: string;
+  host: InventoryHost;
+  conn: Connection;
+  pg: PgSettings;
+  /** The SQL session of this host's server, opened on first use and reopened after a restart. */
+  sql(): Promise<SqlSession>;
+  /** Forget the SQL session (the server was stopped or restarted). */
+  dropSql(): Promise<void>;
+}
+
+export interface TaskContext extends HostHandle {
+  checkMode: boolean;
+  /** Where the playbook lives: templates are looked up relative to it. */
+  playbookDir: string;
+  /** Variables in scope for this host (for templates). */
+  vars: Record<string, unknown>;
+  /** Another inventory host, through the same per-run connection pool. */
+  otherHost(name: string): Promise<HostHandle>;
+  /** Progress of long steps, shown live. */
+  progress(message: string): void;
+  signal: AbortSignal;
+}
+
+export interface Step {
+  description: string;
+  apply(ctx: TaskContext): Promise<Record<string, unknown> | void>;
+}
+
+export type Plan =
+  | { kind: 'noop'; reason: string; result?: Record<string, unknown> }
+  | {
+      kind: 'change';
+      summary: string;
+      steps: Step[];
+      diffs?: Diff[];
+      /** What the change needs from the server afterwards; picks the handler of a `notify` map. */
+      needs?: 'restart' | 'reload';
+      warnings?: string[];
+      result?: Record<string, unknown>;
+    }
+  | { kind: 'fail'; message: string; result?: Record<string, unknown> };
+
+export interface ModuleDefinition<Args = any, Facts = any> {
+  name: string;
+  /** One line for --help, docs and the schema description. */
+  summary: string;
+  /** JSON Schema of the arguments; the playbook schema is built from these. */
+  schema: JsonSchema;
+  /** Argument names whose values are secrets (masked everywhere). */
+  secretArgs?: string[];
+  /** 'skip': the module cannot say what it would do without doing it, so --check skips it. */
+  checkMode?: 'plan' | 'skip';
+  /** Checks that need no host (run by validate). Return messages keyed by argument name, '' for the task. */
+  validate?(args: Args): Array<{ arg: string; message: string }>;
+  check(ctx: TaskContext, args: Args): Promise<Facts>;
+  plan(args: Args, facts: Facts): Plan;
+}
+
+export function noop(reason: string, result?: Record<string, unknown>): Plan {
+  return { kind: 'noop', reason, result };
+}
+
+export function fail(message: string, result?: Record<string, unknown>): Plan {
+  return { kind: 'fail', message, result };
+}
