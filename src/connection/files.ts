@@ -31,6 +31,7 @@ export async function putFile(conn: Connection, path: string, content: string | 
   const steps = [
     `umask 077`,
     `trap 'rm -f ${q(tmp)}' EXIT`,
+    `trap 'exit 129' HUP INT TERM PIPE`,
     `cat > ${q(tmp)}`,
   ];
   if (options.owner || options.group) steps.push(`chown ${q(`${options.owner ?? ''}${options.group ? `:${options.group}` : ''}`)} ${q(tmp)}`);

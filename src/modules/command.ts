@@ -1,13 +1,79 @@
-import type { ModuleDefinition } from './types';
+import type { Command } from '../connection/command';
+import { becomeFrom, becomeSchema } from './become';
+import { noop, type ModuleDefinition } from './types';
 
-export const commandModule: ModuleDefinition = {
+export interface CommandArgs {
+  argv?: string[];
+  cmd?: string;
+  creates?: string;
+  removes?: string;
+  chdir?: string;
+  become?: string;
+  stdin?: string;
+}
+
+interface CommandFacts {
+  createsExists?: boolean;
+  removesExists?: boolean;
+}
+
+export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
   name: 'command',
-  summary: 'TODO',
-  schema: { type: 'object' },
-  async check() {
-    return {};
+  summary: 'Run a program on the host; `creates`/`removes` make it idempotent.',
+  checkMode: 'skip',
+  schema: {
+    type: 'object',
+    description: 'Run a program with arguments (argv) or a shell line (cmd). Reports changed when it runs.',
+    properties: {
+      argv: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Program and arguments, run without a shell.', examples: [['pg_lsclusters']] },
+      cmd: { type: 'string', description: 'A line for /bin/sh.', examples: ['psql -c "select 1"'] },
+      creates: { type: 'string', description: 'Skip the command when this path exists.', examples: ['/var/lib/postgresql/15/main/PG_VERSION'] },
+      removes: { type: 'string', description: 'Skip the command unless this path exists.' },
+      chdir: { type: 'string', description: 'Directory to run the command in.' },
+      become: becomeSchema,
+      stdin: { type: 'string', description: 'Text given to the command on standard input.' },
+    },
+    oneOf: [{ required: ['argv'] }, { required: ['cmd'] }],
+    additionalProperties: false,
+    examples: [{ argv: ['pg_controldata', '/var/lib/postgresql/15/main'], become: 'postgres' }],
   },
-  plan() {
-    return { kind: 'noop', reason: 'TODO' };
+  validate(args) {
+    if (args.argv && args.cmd) return [{ arg: 'cmd', message: "give either 'argv' or 'cmd', not both" }];
+    return [];
+  },
+  async check(ctx, args) {
+    const facts: CommandFacts = {};
+    for (const key of ['creates', 'removes'] as const) {
+      const path = args[key];
+      if (!path) continue;
+      const r = await ctx.conn.run({ argv: ['test', '-e', path], become: becomeFrom(args.become, ctx.pg) });
+      facts[key === 'creates' ? 'createsExists' : 'removesExists'] = r.exitCode === 0;
+    }
+    return facts;
+  },
+  plan(args, facts) {
+    if (args.creates && facts.createsExists) return noop(`${args.creates} exists`);
+    if (args.removes && facts.removesExists === false) return noop(`${args.removes} does not exist`);
+    const argv = args.argv ?? ['sh', '-c', args.cmd ?? ''];
+    const command: Command = { argv, cwd: args.chdir, stdin: args.stdin };
+    return {
+      kind: 'change',
+      summary: `run ${args.cmd ?? argv.join(' ')}`,
+      steps: [
+        {
+          description: `run ${argv.join(' ')}`,
+          async apply(ctx) {
+            const r = await ctx.conn.run({ ...command, become: becomeFrom(args.become, ctx.pg) }, { signal: ctx.signal });
+            const result = { rc: r.exitCode, stdout: r.stdout.trimEnd(), stderr: r.stderr.trimEnd() };
+            if (r.failed) {
+              const why = r.timedOut ? 'timed out' : `exited with ${r.exitCode ?? r.signal}`;
+              throw Object.assign(new Error(`command ${why}: ${(r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' | ')}`), { result });
+            }
+            return result;
+          },
+        },
+      ],
+    };
   },
 };
+

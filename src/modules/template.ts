@@ -1,13 +1,84 @@
-import type { ModuleDefinition } from './types';
+import { putFile, readFile, type RemoteFile } from '../connection/files';
+import { renderTemplateFile } from '../templates/render';
+import { resolveTemplatePath } from '../templates/resolve';
+import { becomeFrom, becomeSchema } from './become';
+import { fail, noop, type Diff, type ModuleDefinition } from './types';
 
-export const templateModule: ModuleDefinition = {
+export interface TemplateArgs {
+  src: string;
+  dest: string;
+  owner?: string;
+  group?: string;
+  mode?: string;
+  become?: string;
+}
+
+interface TemplateFacts {
+  rendered: string | null;
+  error?: string;
+  current: RemoteFile;
+}
+
+export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
   name: 'template',
-  summary: 'TODO',
-  schema: { type: 'object' },
-  async check() {
-    return {};
+  summary: 'Render a Handlebars template to a file on the host, atomically, with owner and mode.',
+  schema: {
+    type: 'object',
+    description: 'Render a Handlebars template (noEscape) to a file; changed only when content, owner or mode differ.',
+    properties: {
+      src: { type: 'string', description: 'Template file, relative to the playbook, its templates/ or the project templates/.', examples: ['postgresql.replication.conf.hbs'] },
+      dest: { type: 'string', description: 'Absolute path of the file on the host.', examples: ['/etc/postgresql/15/main/conf.d/replication.conf'] },
+      owner: { type: 'string', description: 'Owner of the file.', examples: ['postgres'] },
+      group: { type: 'string', description: 'Group of the file.', examples: ['postgres'] },
+      mode: { type: 'string', pattern: '^0?[0-7]{3,4}$', description: 'Octal mode, quoted.', examples: ['0640'] },
+      become: becomeSchema,
+    },
+    required: ['src', 'dest'],
+    additionalProperties: false,
   },
-  plan() {
-    return { kind: 'noop', reason: 'TODO' };
+  async check(ctx, args) {
+    const become = becomeFrom(args.become, ctx.pg);
+    const current = await readFile(ctx.conn, args.dest, become);
+    const path = resolveTemplatePath(args.src, ctx.playbookDir);
+    if (!path) return { rendered: null, error: `template ${args.src} not found`, current };
+    try {
+      return { rendered: renderTemplateFile(path, ctx.vars), current };
+    } catch (err) {
+      return { rendered: null, error: `template ${args.src}: ${err instanceof Error ? err.message : String(err)}`, current };
+    }
+  },
+  plan(args, facts) {
+    if (facts.rendered === null) return fail(facts.error ?? `cannot render ${args.src}`);
+    const { current } = facts;
+    const mode = args.mode ? args.mode.padStart(4, '0') : undefined;
+    const gaps: string[] = [];
+    if (!current.exists) gaps.push('create');
+    else {
+      if (current.content !== facts.rendered) gaps.push('content');
+      if (args.owner && current.owner !== args.owner) gaps.push(`owner ${current.owner} -> ${args.owner}`);
+      if (args.group && current.group !== args.group) gaps.push(`group ${current.group} -> ${args.group}`);
+      if (mode && current.mode !== mode) gaps.push(`mode ${current.mode} -> ${mode}`);
+    }
+    if (gaps.length === 0) return noop(`${args.dest} is up to date`);
+    const diffs: Diff[] = [{ path: args.dest, before: current.content, after: facts.rendered }];
+    const content = facts.rendered;
+    return {
+      kind: 'change',
+      summary: `${args.dest}: ${gaps.join(', ')}`,
+      diffs,
+      steps: [
+        {
+          description: `write ${args.dest}`,
+          async apply(ctx) {
+            await putFile(ctx.conn, args.dest, content, {
+              owner: args.owner ?? current.owner,
+              group: args.group ?? current.group,
+              mode: mode ?? current.mode ?? '0644',
+              become: becomeFrom(args.become, ctx.pg),
+            });
+          },
+        },
+      ],
+    };
   },
 };

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what pgplay's demo and tests need on a fresh Debian machine (run as root), then builds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v sudo >/dev/null || missing+=(sudo)
+command -v perl >/dev/null || missing+=(perl-base)
+command -v pg_basebackup >/dev/null || missing+=(postgresql-client-15)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+mkdir -p /run/sshd
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+npx tsc -p tsconfig.json

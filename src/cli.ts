@@ -1,0 +1,185 @@
+// Argument parsing, the commands, and the one place that turns errors into exit codes.
+import { parseArgs } from 'node:util';
+import { BadOptionsError, ExitCode, InvalidInputError, PgplayError, errorMessage } from './errors';
+import { redact } from './secrets';
+
+const USAGE = `Usage:
+  pgplay run PLAYBOOK [-i INVENTORY] [--check] [--diff] [--limit PATTERN] [--tags T] [--skip-tags T]
+                      [--forks N] [-e key=value | -e @file.yml] [--output human|plain|json] [--junit FILE]
+                      [--start-at-task NAME] [--accept-new-host-keys]
+  pgplay validate PATH... [-i INVENTORY]   parse + schema + semantic checks of playbooks (files or directories), no connection
+  pgplay inventory [-i INVENTORY] [--graph] [--host NAME]
+  pgplay --version | --help
+
+Exit codes: 0 ok, 1 error, 2 a host failed, 3 a host unreachable, 4 invalid input, 5 bad options, 99 interrupted.`;
+
+const COMMAND_HELP: Record<string, string> = {
+  run: `pgplay run PLAYBOOK [options]
+Run a playbook against the inventory's hosts, in parallel.
+
+  -i, --inventory FILE      inventory (default: ./inventory.yml)
+  -C, --check               read state and report what would change; change nothing
+  -D, --diff                show before/after of files, settings, pg_hba rules and roles (secrets masked)
+  -l, --limit PATTERN       only these hosts (a pattern such as replicas:!pg3)
+  -t, --tags T[,T]          only tasks with these tags
+      --skip-tags T[,T]     skip tasks with these tags
+  -f, --forks N             hosts at once (default 10)
+  -e, --extra-vars K=V|@F   extra variables (highest precedence), repeatable
+  -o, --output FORMAT       human (live tree on a terminal), plain (one line per result), json (NDJSON events)
+      --junit FILE          also write a JUnit XML report
+      --start-at-task NAME  start at the task with this name
+      --accept-new-host-keys  record first-contact SSH host keys (like StrictHostKeyChecking=accept-new)
+      --known-hosts FILE    known_hosts file to verify host keys against`,
+  validate: `pgplay validate PATH... [-i INVENTORY]
+Check playbooks (files, or directories searched for *.yml/*.yaml playbooks) without connecting.
+Prints file:line:col: message for every problem; exit 4 when any is found.`,
+  inventory: `pgplay inventory [-i INVENTORY] [--graph] [--host NAME]
+Print the resolved hosts, groups and variables (as JSON), or the group tree with --graph.`,
+};
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (err) {
+    return report(err);
+  }
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return command === undefined ? ExitCode.badOptions : ExitCode.ok;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    const help = COMMAND_HELP[command];
+    if (!help) throw new BadOptionsError(`unknown command '${command}'`);
+    process.stdout.write(`${help}\n`);
+    return ExitCode.ok;
+  }
+  switch (command) {
+    case 'run':
+      return (await import('./commands/run')).runCommand(parseRunOptions(rest));
+    case 'validate':
+      return (await import('./commands/validate')).validateCommand(parseValidateOptions(rest));
+    case 'inventory':
+      return (await import('./commands/inventory')).inventoryCommand(parseInventoryOptions(rest));
+    default:
+      throw new BadOptionsError(`unknown command '${command}' (expected run, validate or inventory)`);
+  }
+}
+
+type OptionSpec = Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }>;
+
+function parse(args: string[], options: OptionSpec): { values: Record<string, unknown>; positionals: string[] } {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true }) as { values: Record<string, unknown>; positionals: string[] };
+  } catch (err) {
+    throw new BadOptionsError(errorMessage(err).replace(/\. To specify a positional argument.*$/s, ''));
+  }
+}
+
+export interface RunOptions {
+  playbook: string;
+  inventory?: string;
+  check: boolean;
+  diff: boolean;
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  forks: number;
+  extraVars: string[];
+  output: 'human' | 'plain' | 'json';
+  junit?: string;
+  startAtTask?: string;
+  acceptNewHostKeys: boolean;
+  knownHosts?: string;
+}
+
+function parseRunOptions(args: string[]): RunOptions {
+  const { values, positionals } = parse(args, {
+    inventory: { type: 'string', short: 'i' },
+    check: { type: 'boolean', short: 'C' },
+    diff: { type: 'boolean', short: 'D' },
+    limit: { type: 'string', short: 'l' },
+    tags: { type: 'string', short: 't', multiple: true },
+    'skip-tags': { type: 'string', multiple: true },
+    forks: { type: 'string', short: 'f' },
+    'extra-vars': { type: 'string', short: 'e', multiple: true },
+    output: { type: 'string', short: 'o' },
+    junit: { type: 'string' },
+    'start-at-task': { type: 'string' },
+    'accept-new-host-keys': { type: 'boolean' },
+    'known-hosts': { type: 'string' },
+  });
+  if (positionals.length !== 1) throw new BadOptionsError(`run takes one playbook, got ${positionals.length === 0 ? 'none' : positionals.join(' ')}`);
+  const forks = values.forks === undefined ? 10 : Number(values.forks);
+  if (!Number.isInteger(forks) || forks < 1) throw new BadOptionsError(`--forks must be a whole number of at least 1, got '${values.forks}'`);
+  const output = (values.output as string | undefined) ?? (process.stdout.isTTY && !process.env.CI ? 'human' : 'plain');
+  if (output !== 'human' && output !== 'plain' && output !== 'json') throw new BadOptionsError(`--output must be human, plain or json, got '${output}'`);
+  const list = (v: unknown) => ((v as string[] | undefined) ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
+  return {
+    playbook: positionals[0],
+    inventory: values.inventory as string | undefined,
+    check: Boolean(values.check),
+    diff: Boolean(values.diff),
+    limit: values.limit as string | undefined,
+    tags: list(values.tags),
+    skipTags: list(values['skip-tags']),
+    forks,
+    extraVars: (values['extra-vars'] as string[] | undefined) ?? [],
+    output,
+    junit: values.junit as string | undefined,
+    startAtTask: values['start-at-task'] as string | undefined,
+    acceptNewHostKeys: Boolean(values['accept-new-host-keys']),
+    knownHosts: values['known-hosts'] as string | undefined,
+  };
+}
+
+export interface ValidateOptions {
+  paths: string[];
+  inventory?: string;
+}
+
+function parseValidateOptions(args: string[]): ValidateOptions {
+  const { values, positionals } = parse(args, { inventory: { type: 'string', short: 'i' } });
+  if (positionals.length === 0) throw new BadOptionsError('validate takes at least one playbook file or directory');
+  return { paths: positionals, inventory: values.inventory as string | undefined };
+}
+
+export interface InventoryOptions {
+  inventory?: string;
+  graph: boolean;
+  host?: string;
+}
+
+function parseInventoryOptions(args: string[]): InventoryOptions {
+  const { values, positionals } = parse(args, {
+    inventory: { type: 'string', short: 'i' },
+    graph: { type: 'boolean' },
+    host: { type: 'string' },
+  });
+  if (positionals.length > 0) throw new BadOptionsError(`inventory takes no positional arguments, got ${positionals.join(' ')}`);
+  return { inventory: values.inventory as string | undefined, graph: Boolean(values.graph), host: values.host as string | undefined };
+}
+
+/** The one top-level catch: errors become messages and exit codes, never stack traces. */
+function report(err: unknown): number {
+  if (err instanceof InvalidInputError) {
+    process.stderr.write(`${redact(err.message)}\n`);
+    const n = err.diagnostics.length;
+    process.stderr.write(`pgplay: ${n} error${n === 1 ? '' : 's'} found; nothing was run\n`);
+    return err.exitCode;
+  }
+  if (err instanceof BadOptionsError) {
+    process.stderr.write(`pgplay: ${redact(err.message)}\nRun 'pgplay --help' for usage.\n`);
+    return err.exitCode;
+  }
+  if (err instanceof PgplayError) {
+    process.stderr.write(`pgplay: ${redact(err.message)}\n`);
+    return err.exitCode;
+  }
+  process.stderr.write(`pgplay: internal error: ${redact(errorMessage(err))}\n`);
+  if (process.env.PGPLAY_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${redact(err.stack)}\n`);
+  return ExitCode.error;
+}

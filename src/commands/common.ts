@@ -1,0 +1,56 @@
+// What the commands share: finding the inventory, reading -e values.
+import { existsSync, readFileSync } from 'node:fs';
+import { BadOptionsError, InvalidInputError, type Diagnostic } from '../errors';
+import { loadInventory } from '../config/inventory';
+import type { Inventory } from '../config/types';
+import { parseYamlFile } from '../config/yaml';
+
+export function inventoryPath(given: string | undefined): string {
+  const path = given ?? process.env.PGPLAY_INVENTORY ?? 'inventory.yml';
+  if (!existsSync(path)) {
+    throw new BadOptionsError(
+      given || process.env.PGPLAY_INVENTORY ? `inventory ${path} not found` : 'no inventory: pass -i FILE (or create ./inventory.yml; see inventory.example.yml)',
+    );
+  }
+  return path;
+}
+
+/** Load the inventory or throw every error in it. */
+export function requireInventory(given: string | undefined): Inventory {
+  const loaded = loadInventory(inventoryPath(given));
+  if (loaded.errors.length > 0 || !loaded.value) throw new InvalidInputError(loaded.errors);
+  return loaded.value;
+}
+
+/** -e key=value (value parsed as YAML scalar: numbers, booleans) and -e @file.yml. */
+export function loadExtraVars(specs: string[]): { vars: Record<string, unknown>; errors: Diagnostic[] } {
+  const vars: Record<string, unknown> = {};
+  const errors: Diagnostic[] = [];
+  for (const spec of specs) {
+    if (spec.startsWith('@')) {
+      const file = spec.slice(1);
+      if (!existsSync(file)) throw new BadOptionsError(`extra vars file ${file} not found`);
+      const parsed = parseYamlFile(file, readFileSync(file, 'utf8'));
+      errors.push(...parsed.errors);
+      const value = parsed.value;
+      if (parsed.errors.length === 0) {
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+          errors.push({ file, line: 1, col: 1, message: 'extra vars file must hold a mapping of names to values' });
+        } else Object.assign(vars, value);
+      }
+      continue;
+    }
+    const eq = spec.indexOf('=');
+    if (eq <= 0) throw new BadOptionsError(`-e expects key=value or @file.yml, got '${spec}'`);
+    const key = spec.slice(0, eq);
+    const raw = spec.slice(eq + 1);
+    vars[key] = scalar(raw);
+  }
+  return { vars, errors };
+}
+
+function scalar(raw: string): unknown {
+  if (/^-?\d+(\.\d+)?$/.test(raw)) return Number(raw);
+  if (raw === 'true' || raw === 'false') return raw === 'true';
+  return raw;
+}

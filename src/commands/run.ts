@@ -1,0 +1,82 @@
+import { dirname, resolve } from 'node:path';
+import { BadOptionsError, InvalidInputError, ExitCode } from '../errors';
+import type { RunOptions } from '../cli';
+import { loadPlaybook } from '../config/playbook';
+import { resolvePattern } from '../config/patterns';
+import { connectionFor } from '../connection/connect';
+import { openSqlSession } from '../facts/sql-session';
+import { HostPool } from '../executor/host-pool';
+import { runPlaybook } from '../executor/run';
+import { dispatch, type RunEvent } from '../reporters/events';
+import { createReporters } from '../reporters';
+import { loadExtraVars, requireInventory } from './common';
+
+export async function runCommand(o: RunOptions): Promise<number> {
+  const extra = loadExtraVars(o.extraVars);
+  const inventory = requireInventory(o.inventory);
+  const loaded = loadPlaybook(o.playbook, { inventory, extraVars: extra.vars });
+  const errors = [...extra.errors, ...loaded.errors];
+  if (errors.length > 0 || !loaded.value) throw new InvalidInputError(errors);
+  const playbook = loaded.value;
+  if (o.limit) {
+    try {
+      if (resolvePattern(o.limit, inventory).length === 0) throw new Error('matches no host');
+    } catch (err) {
+      throw new BadOptionsError(`--limit '${o.limit}' ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  const reporters = createReporters({
+    output: o.output,
+    junitFile: o.junit,
+    showDiff: o.diff,
+    stream: process.stdout,
+    errStream: process.stderr,
+    isTTY: Boolean(process.stdout.isTTY),
+    ci: Boolean(process.env.CI),
+    color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR,
+  });
+  const emit = (event: RunEvent) => {
+    for (const r of reporters) dispatch(r, event);
+  };
+
+  const controller = new AbortController();
+  const pool = new HostPool(
+    inventory,
+    (host) => connectionFor(host.name, host.vars, { acceptNewHostKeys: o.acceptNewHostKeys, knownHostsFile: o.knownHosts }),
+    (conn, handle) => openSqlSession(conn, handle.pg),
+  );
+  // Ctrl-C or SIGTERM: stop starting tasks, close connections (which ends running commands), exit 99.
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals > 1) process.exit(ExitCode.interrupted);
+    controller.abort();
+    void pool.closeAll();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const outcome = await runPlaybook({
+      playbook: { ...playbook, dir: resolve(dirname(o.playbook)) },
+      inventory,
+      pool,
+      extraVars: extra.vars,
+      checkMode: o.check,
+      showDiff: o.diff,
+      limit: o.limit,
+      tags: o.tags,
+      skipTags: o.skipTags,
+      startAtTask: o.startAtTask,
+      forks: o.forks,
+      emit,
+      signal: controller.signal,
+    });
+    return outcome.exitCode;
+  } finally {
+    await pool.closeAll();
+    for (const r of reporters) await r.finish?.();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,148 @@
+// Plays in order; within a play hosts run in parallel (bounded by forks), each host its tasks in order.
+import type { Handler, Inventory, Play, Playbook, Task } from '../config/types';
+import { resolvePattern } from '../config/patterns';
+import { buildScope } from '../config/vars';
+import { ExitCode } from '../errors';
+import type { HostRecap, RunEvent, TaskStatus } from '../reporters/events';
+import type { HostPool } from './host-pool';
+import { mapWithLimit } from './limit';
+import { runTask, type TaskOutcome } from './task-runner';
+
+export interface RunSettings {
+  playbook: Playbook;
+  inventory: Inventory;
+  pool: HostPool;
+  extraVars: Record<string, unknown>;
+  checkMode: boolean;
+  showDiff: boolean;
+  limit?: string;
+  tags: string[];
+  skipTags: string[];
+  startAtTask?: string;
+  forks: number;
+  emit(event: RunEvent): void;
+  signal: AbortSignal;
+}
+
+export interface RunOutcome {
+  exitCode: number;
+  recap: Record<string, HostRecap>;
+}
+
+const now = () => new Date().toISOString();
+
+export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
+  const started = Date.now();
+  const recap: Record<string, HostRecap> = {};
+  const dead = new Set<string>(); // failed or unreachable: out of later plays, as in Ansible
+  const registered = new Map<string, Record<string, unknown>>();
+  const limited = s.limit ? new Set(resolvePattern(s.limit, s.inventory)) : null;
+  const allHosts = new Set<string>();
+  const playHosts = s.playbook.plays.map((play) => {
+    const hosts = resolvePattern(play.hosts, s.inventory).filter((h) => !limited || limited.has(h));
+    hosts.forEach((h) => allHosts.add(h));
+    return hosts;
+  });
+  for (const h of allHosts) recap[h] = { ok: 0, changed: 0, failed: 0, skipped: 0, unreachable: 0, ignored: 0 };
+  s.emit({ kind: 'run_start', time: now(), playbook: s.playbook.file, inventory: s.inventory.file, checkMode: s.checkMode, hosts: [...allHosts] });
+
+  const startAt = { pending: s.startAtTask };
+  for (const [index, play] of s.playbook.plays.entries()) {
+    if (s.signal.aborted) break;
+    const hosts = playHosts[index].filter((h) => !dead.has(h));
+    s.emit({ kind: 'play_start', time: now(), play: play.name, index, hosts });
+    const tasks = selectTasks(play.tasks, s, startAt);
+    await mapWithLimit(hosts, s.forks, (host) => runHost(play, tasks, host, s, { recap, dead, registered }));
+    s.emit({ kind: 'play_end', time: now(), play: play.name, index });
+  }
+
+  const interrupted = s.signal.aborted;
+  const totals = Object.values(recap);
+  const exitCode = interrupted
+    ? ExitCode.interrupted
+    : totals.some((r) => r.failed > 0)
+      ? ExitCode.hostFailed
+      : totals.some((r) => r.unreachable > 0)
+        ? ExitCode.hostUnreachable
+        : ExitCode.ok;
+  s.emit({ kind: 'recap', time: now(), hosts: recap, durationMs: Date.now() - started, exitCode, interrupted });
+  return { exitCode, recap };
+}
+
+interface RunState {
+  recap: Record<string, HostRecap>;
+  dead: Set<string>;
+  registered: Map<string, Record<string, unknown>>;
+}
+
+async function runHost(play: Play, tasks: Task[], host: string, s: RunSettings, state: RunState): Promise<void> {
+  const handle = s.pool.handle(host);
+  const registered = state.registered.get(host) ?? {};
+  state.registered.set(host, registered);
+  const notified = new Set<string>();
+  const run = async (task: Task, taskIndex: number): Promise<boolean> => {
+    const scope = buildScope({ inventory: s.inventory, hostName: host, playVars: play.vars, extraVars: s.extraVars, registered });
+    const outcome = await runTask(task, {
+      play: play.name,
+      taskIndex,
+      handle,
+      otherHost: async (name) => s.pool.handle(name),
+      scope,
+      checkMode: s.checkMode,
+      showDiff: s.showDiff,
+      playbookDir: s.playbook.dir,
+      emit: s.emit,
+      signal: s.signal,
+    });
+    if (task.register) registered[task.register] = outcome.registered;
+    count(state.recap[host], outcome, task.ignoreErrors);
+    if (outcome.changed) for (const name of handlersToNotify(task, outcome)) {
+      if (!notified.has(name)) s.emit({ kind: 'handler_notified', time: now(), host, handler: name });
+      notified.add(name);
+    }
+    const stop = outcome.status === 'unreachable' || (outcome.status === 'failed' && !task.ignoreErrors);
+    if (stop) state.dead.add(host);
+    return !stop && !s.signal.aborted;
+  };
+  for (const [i, task] of tasks.entries()) if (!(await run(task, i))) return;
+  // Handlers run once, at the end of the play, in the order they are defined.
+  for (const [i, handler] of play.handlers.entries()) {
+    if (!isNotified(handler, notified)) continue;
+    if (!(await run(handler, tasks.length + i))) return;
+  }
+}
+
+function handlersToNotify(task: Task, outcome: TaskOutcome): string[] {
+  if (!task.notify) return [];
+  if (Array.isArray(task.notify)) return task.notify;
+  // A map picks the handler by what the module reported: restart wins over reload.
+  const map = task.notify;
+  if (outcome.needs.has('restart') && map.restart) return [map.restart];
+  if (outcome.needs.has('reload') && map.reload) return [map.reload];
+  return map.changed ? [map.changed] : [];
+}
+
+function isNotified(handler: Handler, notified: Set<string>): boolean {
+  return notified.has(handler.name) || handler.listen.some((topic) => notified.has(topic));
+}
+
+function count(r: HostRecap, outcome: TaskOutcome, ignoreErrors: boolean): void {
+  const key: Record<TaskStatus, keyof HostRecap> = { ok: 'ok', changed: 'changed', skipped: 'skipped', failed: 'failed', unreachable: 'unreachable' };
+  if (outcome.status === 'failed' && ignoreErrors) r.ignored++;
+  else r[key[outcome.status]]++;
+  // Ansible counts a changed task in ok too; we keep the columns apart so changed=0 means nothing changed.
+}
+
+function selectTasks(tasks: Task[], s: RunSettings, startAt: { pending?: string }): Task[] {
+  return tasks.filter((task) => {
+    if (startAt.pending) {
+      if (task.name !== startAt.pending) return false;
+      startAt.pending = undefined;
+    }
+    const tags = task.tags;
+    if (tags.includes('never') && !s.tags.some((t) => tags.includes(t))) return false;
+    if (s.tags.length > 0 && !tags.includes('always') && !s.tags.some((t) => tags.includes(t) || t === 'all')) return false;
+    if (s.skipTags.some((t) => tags.includes(t))) return false;
+    return true;
+  });
+}

@@ -1,0 +1,184 @@
+// Runs one task on one host: loop, when, arguments, check, plan, apply, retries.
+import type { Task } from '../config/types';
+import { errorMessage, InterruptedError, UnreachableError } from '../errors';
+import { findModule } from '../modules/registry';
+import type { Diff, HostHandle, Plan, TaskContext } from '../modules/types';
+import type { RunEvent, TaskStatus } from '../reporters/events';
+import { redact, redactValue, rememberSecret } from '../secrets';
+import { evaluateCondition, renderValue } from '../templates/render';
+
+export interface TaskEnv {
+  play: string;
+  taskIndex: number;
+  handle: HostHandle;
+  otherHost(name: string): Promise<HostHandle>;
+  scope: Record<string, unknown>;
+  checkMode: boolean;
+  showDiff: boolean;
+  playbookDir: string;
+  emit(event: RunEvent): void;
+  signal: AbortSignal;
+}
+
+export interface TaskOutcome {
+  status: TaskStatus;
+  changed: boolean;
+  needs: Set<'restart' | 'reload'>;
+  /** What `register` stores: changed, failed, skipped, msg and the module's result. */
+  registered: Record<string, unknown>;
+}
+
+interface ItemOutcome {
+  status: TaskStatus;
+  message: string;
+  result: Record<string, unknown>;
+  needs?: 'restart' | 'reload';
+  diffs?: Diff[];
+  warnings?: string[];
+}
+
+const now = () => new Date().toISOString();
+
+export async function runTask(task: Task, env: TaskEnv): Promise<TaskOutcome> {
+  const { handle } = env;
+  env.emit({ kind: 'task_start', time: now(), play: env.play, task: task.name, index: env.taskIndex, host: handle.name });
+  let items: unknown[] | null = null;
+  if (task.loop !== undefined) {
+    try {
+      const value = renderValue(task.loop, env.scope);
+      if (!Array.isArray(value)) throw new Error(`loop must be a list, got ${describeType(value)}`);
+      items = value;
+    } catch (err) {
+      const outcome: ItemOutcome = { status: 'failed', message: errorMessage(err), result: {} };
+      emitResult(task, env, outcome, 0);
+      return aggregate([outcome], task);
+    }
+  }
+  const outcomes: ItemOutcome[] = [];
+  for (const item of items ?? [undefined]) {
+    const started = Date.now();
+    const scope = items ? { ...env.scope, item } : env.scope;
+    const outcome = await runItem(task, env, scope);
+    emitResult(task, env, outcome, Date.now() - started, items ? item : undefined);
+    outcomes.push(outcome);
+    if (outcome.status === 'unreachable' || env.signal.aborted) break;
+  }
+  return aggregate(outcomes, task);
+}
+
+async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>): Promise<ItemOutcome> {
+  const module = findModule(task.module);
+  if (!module) return { status: 'failed', message: `unknown module ${task.module}`, result: {} };
+  try {
+    if (task.when !== undefined) {
+      const conditions = Array.isArray(task.when) ? task.when : [task.when];
+      const unmet = conditions.find((c) => !evaluateCondition(c, scope));
+      if (unmet !== undefined) return { status: 'skipped', message: `condition is false: ${unmet}`, result: {} };
+    }
+    const args = renderValue(task.args, scope) as Record<string, unknown>;
+    for (const name of module.secretArgs ?? []) {
+      const value = args?.[name];
+      if (typeof value === 'string') rememberSecret(value);
+    }
+    if (env.checkMode && module.checkMode === 'skip') {
+      return { status: 'skipped', message: 'not run in check mode', result: {} };
+    }
+    const ctx: TaskContext = {
+      ...env.handle,
+      checkMode: env.checkMode,
+      playbookDir: env.playbookDir,
+      vars: scope,
+      otherHost: env.otherHost,
+      progress: (message) => env.emit({ kind: 'task_progress', time: now(), task: task.name, host: env.handle.name, message: redact(message) }),
+      signal: env.signal,
+    };
+    const attempts = Math.max(1, (task.retries ?? 0) + 1);
+    let last: ItemOutcome = { status: 'failed', message: 'not run', result: {} };
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (env.signal.aborted) throw new InterruptedError();
+      last = await checkPlanApply(module.check.bind(module), module.plan.bind(module), args, ctx, env.checkMode);
+      if (last.status !== 'failed' || attempt === attempts) break;
+      await sleep((task.delay ?? 5) * 1000, env.signal);
+    }
+    return last;
+  } catch (err) {
+    if (err instanceof UnreachableError) return { status: 'unreachable', message: err.message, result: {} };
+    const result = (err as { result?: Record<string, unknown> })?.result ?? {};
+    return { status: 'failed', message: errorMessage(err), result };
+  }
+}
+
+async function checkPlanApply(
+  check: (ctx: TaskContext, args: never) => Promise<unknown>,
+  plan: (args: never, facts: never) => Plan,
+  args: Record<string, unknown>,
+  ctx: TaskContext,
+  checkMode: boolean,
+): Promise<ItemOutcome> {
+  const facts = await check(ctx, args as never);
+  const p = plan(args as never, facts as never);
+  if (p.kind === 'noop') return { status: 'ok', message: p.reason, result: p.result ?? {} };
+  if (p.kind === 'fail') return { status: 'failed', message: p.message, result: p.result ?? {} };
+  const outcome: ItemOutcome = { status: 'changed', message: p.summary, result: { ...(p.result ?? {}) }, needs: p.needs, diffs: p.diffs, warnings: p.warnings };
+  if (checkMode) return outcome;
+  for (const step of p.steps) {
+    if (ctx.signal.aborted) throw new InterruptedError();
+    const out = await step.apply(ctx);
+    if (out) Object.assign(outcome.result, out);
+  }
+  return outcome;
+}
+
+function emitResult(task: Task, env: TaskEnv, outcome: ItemOutcome, durationMs: number, item?: unknown): void {
+  const ignored = outcome.status === 'failed' && task.ignoreErrors;
+  env.emit({
+    kind: 'task_result',
+    time: now(),
+    play: env.play,
+    task: task.name,
+    index: env.taskIndex,
+    host: env.handle.name,
+    module: task.module,
+    status: outcome.status,
+    changed: outcome.status === 'changed',
+    durationMs,
+    message: redact(outcome.message),
+    ...(item !== undefined ? { item: redactValue(item) } : {}),
+    ...(env.showDiff && outcome.diffs?.length ? { diffs: redactValue(outcome.diffs) } : {}),
+    ...(outcome.warnings?.length ? { warnings: outcome.warnings.map(redact) } : {}),
+    ...(ignored ? { ignored: true } : {}),
+  });
+}
+
+const rank: Record<TaskStatus, number> = { skipped: 0, ok: 1, changed: 2, failed: 3, unreachable: 4 };
+
+function aggregate(outcomes: ItemOutcome[], task: Task): TaskOutcome {
+  let status: TaskStatus = outcomes.length === 0 ? 'skipped' : outcomes[0].status;
+  for (const o of outcomes) if (rank[o.status] > rank[status]) status = o.status;
+  // A loop where some items ran and others were skipped is ok/changed, not skipped.
+  if (status === 'skipped' && outcomes.some((o) => o.status !== 'skipped')) status = 'ok';
+  const needs = new Set<'restart' | 'reload'>();
+  for (const o of outcomes) if (o.needs && o.status === 'changed') needs.add(o.needs);
+  const single = outcomes.length === 1 && task.loop === undefined ? outcomes[0] : null;
+  const registered: Record<string, unknown> = {
+    ...(single?.result ?? {}),
+    changed: status === 'changed',
+    failed: status === 'failed' || status === 'unreachable',
+    skipped: status === 'skipped',
+    msg: single?.message ?? '',
+  };
+  if (!single) registered.results = outcomes.map((o) => ({ ...o.result, status: o.status, msg: o.message }));
+  return { status, changed: status === 'changed', needs, registered };
+}
+
+function describeType(value: unknown): string {
+  if (value === null) return 'null';
+  return typeof value === 'string' ? `a string (${JSON.stringify(value).slice(0, 40)})` : typeof value;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+  });
+}
