@@ -2,9 +2,10 @@
 import type { Handler, Inventory, Play, Playbook, Task } from '../config/types';
 import { resolvePattern } from '../config/patterns';
 import { buildScope } from '../config/vars';
-import { ExitCode } from '../errors';
+import { ExitCode, UnreachableError, errorMessage } from '../errors';
 import type { HostRecap, RunEvent, TaskStatus } from '../reporters/events';
 import type { HostPool } from './host-pool';
+import { acquireHostLock, lockPath, type HostLock } from './host-lock';
 import { mapWithLimit } from './limit';
 import { runTask, type TaskOutcome } from './task-runner';
 
@@ -47,13 +48,18 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   s.emit({ kind: 'run_start', time: now(), playbook: s.playbook.file, inventory: s.inventory.file, checkMode: s.checkMode, hosts: [...allHosts] });
 
   const startAt = { pending: s.startAtTask };
-  for (const [index, play] of s.playbook.plays.entries()) {
-    if (s.signal.aborted) break;
-    const hosts = playHosts[index].filter((h) => !dead.has(h));
-    s.emit({ kind: 'play_start', time: now(), play: play.name, index, hosts });
-    const tasks = selectTasks(play.tasks, s, startAt);
-    await mapWithLimit(hosts, s.forks, (host) => runHost(play, tasks, host, s, { recap, dead, registered }));
-    s.emit({ kind: 'play_end', time: now(), play: play.name, index });
+  const state: RunState = { recap, dead, registered, locks: new Map() };
+  try {
+    for (const [index, play] of s.playbook.plays.entries()) {
+      if (s.signal.aborted) break;
+      const hosts = playHosts[index].filter((h) => !dead.has(h));
+      s.emit({ kind: 'play_start', time: now(), play: play.name, index, hosts });
+      const tasks = selectTasks(play.tasks, s, startAt);
+      await mapWithLimit(hosts, s.forks, (host) => runHost(play, tasks, host, s, state));
+      s.emit({ kind: 'play_end', time: now(), play: play.name, index });
+    }
+  } finally {
+    await Promise.all([...state.locks.values()].map((l) => l.then((lock) => lock.release(), () => undefined)));
   }
 
   const interrupted = s.signal.aborted;
@@ -73,9 +79,34 @@ interface RunState {
   recap: Record<string, HostRecap>;
   dead: Set<string>;
   registered: Map<string, Record<string, unknown>>;
+  locks: Map<string, Promise<HostLock>>;
+}
+
+/** Lock the host on its first task of the run; a host that cannot be locked or reached fails that task. */
+async function lockHost(host: string, s: RunSettings, state: RunState, firstTask: Task | undefined, play: Play): Promise<boolean> {
+  let lock = state.locks.get(host);
+  if (!lock) {
+    const handle = s.pool.handle(host);
+    const wait = Number(handle.host.vars.pgplay_lock_wait ?? 60);
+    lock = acquireHostLock(handle.conn, host, lockPath(host, handle.host.vars), wait);
+    state.locks.set(host, lock);
+  }
+  try {
+    await lock;
+    return true;
+  } catch (err) {
+    const status: TaskStatus = err instanceof UnreachableError ? 'unreachable' : 'failed';
+    const task = firstTask?.name ?? 'connect';
+    s.emit({ kind: 'task_start', time: now(), play: play.name, task, index: 0, host });
+    s.emit({ kind: 'task_result', time: now(), play: play.name, task, index: 0, host, module: firstTask?.module ?? 'connect', status, changed: false, durationMs: 0, message: errorMessage(err) });
+    state.recap[host][status]++;
+    state.dead.add(host);
+    return false;
+  }
 }
 
 async function runHost(play: Play, tasks: Task[], host: string, s: RunSettings, state: RunState): Promise<void> {
+  if (!(await lockHost(host, s, state, tasks[0] ?? play.handlers[0], play))) return;
   const handle = s.pool.handle(host);
   const registered = state.registered.get(host) ?? {};
   state.registered.set(host, registered);
