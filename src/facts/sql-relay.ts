@@ -1,0 +1,95 @@
+// pg's `stream` option over a command channel: a perl relay between stdin/stdout and the server's unix socket.
+import { Duplex } from 'node:stream';
+import type { Channel } from '../connection/types';
+
+/** Connects to the socket named in argv[1], says READY on stderr, then copies bytes both ways until either side ends. */
+export const RELAY_SCRIPT = [
+  'use strict; use IO::Socket::UNIX; use IO::Select; use Socket;',
+  'my $s = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $ARGV[0]);',
+  'unless ($s) { print STDERR "pgplay-relay: $!\\n"; exit 2; }',
+  'binmode STDIN; binmode STDOUT; binmode $s;',
+  'syswrite(STDERR, "pgplay-relay: READY\\n");',
+  'sub put { my ($fh, $d) = @_; my $o = 0; while ($o < length $d) { my $n = syswrite($fh, $d, length($d) - $o, $o); exit 0 unless defined $n; $o += $n; } }',
+  'my $sel = IO::Select->new(\\*STDIN, $s); my $buf;',
+  'while (1) { for my $fh ($sel->can_read) { my $n = sysread($fh, $buf, 65536); exit 0 unless $n; if ($fh == $s) { put(\\*STDOUT, $buf) } else { put($s, $buf) } } }',
+].join('\n');
+
+export function relayArgv(socketPath: string): string[] {
+  return ['perl', '-e', RELAY_SCRIPT, socketPath];
+}
+
+/** A Duplex over a relay channel, shaped like the net.Socket pg expects. */
+export class RelaySocket extends Duplex {
+  #stderr = '';
+  #ready = false;
+  #connectWanted = false;
+
+  constructor(
+    private readonly channel: Channel,
+    private readonly describeFailure: (reason: string) => string,
+  ) {
+    super({ allowHalfOpen: false });
+    channel.stdout.on('data', (chunk: Buffer) => {
+      if (!this.push(chunk)) channel.stdout.pause();
+    });
+    channel.stdout.on('end', () => this.push(null));
+    channel.stderr.setEncoding('utf8');
+    channel.stderr.on('data', (text: string) => this.#onStderr(text));
+    void channel.exited.then((code) => {
+      if (!this.#ready) this.destroy(new Error(this.describeFailure(this.#reason(code))));
+    });
+  }
+
+  /** pg calls connect(port, host); the channel is already running, so wait for the relay's READY. */
+  connect(): this {
+    this.#connectWanted = true;
+    if (this.#ready) process.nextTick(() => this.emit('connect'));
+    return this;
+  }
+
+  #onStderr(text: string): void {
+    this.#stderr += text;
+    if (!this.#ready && this.#stderr.includes('pgplay-relay: READY\n')) {
+      this.#ready = true;
+      this.#stderr = this.#stderr.replace('pgplay-relay: READY\n', '');
+      if (this.#connectWanted) this.emit('connect');
+    }
+  }
+
+  #reason(code: number | null): string {
+    const said = this.#stderr.replace(/^pgplay-relay: /gm, '').trim().split('\n').pop();
+    return said || `relay exited with ${code}`;
+  }
+
+  override _read(): void {
+    this.channel.stdout.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.channel.stdin.write(chunk, cb);
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.channel.stdin.end();
+    cb();
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.channel.stdin.end();
+    this.channel.kill();
+    cb(err);
+  }
+
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  ref(): this {
+    return this;
+  }
+  unref(): this {
+    return this;
+  }
+}

@@ -1,0 +1,66 @@
+// The one SQL session per server: pg's protocol through a relay run as the PostgreSQL OS user (peer auth, no password).
+import { Client } from 'pg';
+import type { Connection } from '../connection/types';
+import type { PgSettings } from './pg-settings';
+import type { SqlSession } from './sql';
+import { RelaySocket, relayArgv } from './sql-relay';
+
+export function socketPath(pg: PgSettings): string {
+  return `${pg.socketDir}/.s.PGSQL.${pg.port}`;
+}
+
+/** Open a session as pg.osUser on database postgres; throws a plain message when the server is down. */
+export async function openSqlSession(conn: Connection, pg: PgSettings, options: { database?: string } = {}): Promise<SqlSession> {
+  const path = socketPath(pg);
+  const notAccepting = (reason: string) => `PostgreSQL on ${conn.hostName} is not accepting connections on socket ${path} (${reason})`;
+  const channel = await conn.open({ argv: relayArgv(path), become: { user: pg.osUser, method: pg.becomeMethod } });
+  const socket = new RelaySocket(channel, notAccepting);
+  const client = new Client({
+    user: pg.osUser,
+    database: options.database ?? 'postgres',
+    application_name: 'pgplay',
+    stream: () => socket as never,
+    connectionTimeoutMillis: 30_000,
+  });
+  let closed = false;
+  client.on('error', () => {
+    closed = true;
+  });
+  client.on('end', () => {
+    closed = true;
+  });
+  try {
+    await client.connect();
+  } catch (err) {
+    socket.destroy();
+    const message = err instanceof Error ? err.message : String(err);
+    throw new Error(message.startsWith('PostgreSQL on ') ? message : notAccepting(message), { cause: err });
+  }
+  return {
+    async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+      const result = await client.query(text, params);
+      return result.rows as T[];
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await client.end().catch(() => undefined);
+      socket.destroy();
+    },
+    get closed() {
+      return closed;
+    },
+  };
+}
+
+/** Quote an identifier (role, table) for SQL text; values always go as parameters. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quote a literal for the few statements that take no parameters (ALTER SYSTEM, ALTER ROLE ... PASSWORD). */
+export function quoteLiteral(value: string): string {
+  if (value.includes('\0')) throw new Error('a SQL literal cannot hold a NUL character');
+  const escaped = value.replace(/'/g, "''");
+  return value.includes('\\') ? `E'${escaped.replace(/\\/g, '\\\\')}'` : `'${escaped}'`;
+}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { LocalConnection } from '../../src/connection/local';
+import { readControlData } from '../../src/facts/control-data';
+import { openSqlSession, quoteIdent } from '../../src/facts/sql-session';
+import { clusterSettings, createCluster, destroyCluster, stopCluster, type TestCluster } from '../helpers/pg-server';
+
+// Slow (about 3 s): starts a real PostgreSQL 15 on 127.0.0.41.
+describe('SQL session through the relay', () => {
+  let cluster: TestCluster;
+  const conn = new LocalConnection('pgsess');
+  before(() => {
+    cluster = createCluster('session', '127.0.0.41');
+  });
+  after(async () => {
+    await conn.close();
+    destroyCluster(cluster);
+  });
+
+  it('runs parameterised queries as the PostgreSQL OS user', async () => {
+    const sql = await openSqlSession(conn, cluster.pg);
+    try {
+      const rows = await sql.query<{ who: string; n: number; echo: string }>('SELECT current_user AS who, $1::int + 1 AS n, $2::text AS echo', [41, "it's"]);
+      assert.deepEqual(rows, [{ who: 'postgres', n: 42, echo: "it's" }]);
+      await sql.query(`CREATE TABLE ${quoteIdent('odd "name"')} (x int)`);
+      const t = await sql.query<{ c: string }>("SELECT count(*)::text AS c FROM pg_class WHERE relname = 'odd \"name\"'");
+      assert.equal(t[0].c, '1');
+      const big = await sql.query<{ s: string }>('SELECT repeat($1, 200000) AS s', ['x']);
+      assert.equal(big[0].s.length, 200000);
+      assert.equal(sql.closed, false);
+    } finally {
+      await sql.close();
+    }
+    assert.equal((await openSqlSession(conn, cluster.pg).then((s) => s.close().then(() => s.closed))), true);
+  });
+
+  it('reports a SQL error as a rejected query and stays usable', async () => {
+    const sql = await openSqlSession(conn, cluster.pg);
+    await assert.rejects(sql.query('SELECT * FROM no_such_table'), /no_such_table/);
+    assert.deepEqual(await sql.query('SELECT 1 AS one'), [{ one: 1 }]);
+    await sql.close();
+  });
+
+  it('reads pg_controldata of a cluster and null for an empty directory', async () => {
+    const data = await readControlData(conn, cluster.pg);
+    assert.ok(data);
+    assert.match(data.systemIdentifier, /^\d{10,}$/);
+    assert.equal(data.state, 'in production');
+    assert.equal(await readControlData(conn, cluster.pg, '/tmp/pgplay-pgtest-session/nothing-here'), null);
+  });
+
+  it('says plainly when the server is down', async () => {
+    stopCluster(cluster);
+    await assert.rejects(openSqlSession(conn, cluster.pg), (err: Error) => {
+      assert.match(err.message, /^PostgreSQL on pgsess is not accepting connections on socket \/tmp\/pgplay-pgtest-session\/sock\/\.s\.PGSQL\.5441/);
+      return true;
+    });
+    const data = await readControlData(conn, cluster.pg);
+    assert.equal(data?.state, 'shut down');
+  });
+
+  it('names the socket when the directory does not exist', async () => {
+    const other = clusterSettings('nowhere', '127.0.0.49');
+    await assert.rejects(openSqlSession(conn, other.pg), /not accepting connections on socket \/tmp\/pgplay-pgtest-nowhere\/sock/);
+  });
+});
