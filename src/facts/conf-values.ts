@@ -93,6 +93,7 @@ export function displaySetting(info: SettingInfo): string {
   const n = Number(info.setting);
   if (!u || !Number.isFinite(n) || n === -1) return info.setting;
   const base = n * u.factor;
+  if (base === 0) return '0';
   const units = u.kind === 'memory' ? (['TB', 'GB', 'MB', 'kB', 'B'] as const) : (['d', 'h', 'min', 's', 'ms'] as const);
   const table: Record<string, number> = u.kind === 'memory' ? MEMORY : TIME;
   for (const name of units) if (base !== 0 && base % table[name] === 0) return `${base / table[name]}${name}`;

@@ -1,0 +1,139 @@
+import { randomBytes } from 'node:crypto';
+import type { SqlSession } from '../facts/sql';
+import { sleep } from './pg/server';
+import { fail, noop, type HostHandle, type ModuleDefinition, type TaskContext } from './types';
+
+export interface AssertStreamingArgs {
+  replicas: string[];
+  timeout?: number;
+  max_lag_bytes?: number;
+  max_lag_seconds?: number;
+}
+
+export interface CheckOutcome {
+  host: string;
+  check: string;
+  ok: boolean;
+  seen: string;
+}
+
+export interface AssertStreamingFacts {
+  primary: string;
+  checks: CheckOutcome[];
+}
+
+interface ReplicationRow {
+  application_name: string;
+  client_addr: string | null;
+  state: string;
+  lag_bytes: string | null;
+  replay_lag_seconds: number | null;
+}
+
+export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, AssertStreamingFacts> = {
+  name: 'assert_streaming',
+  summary: 'Prove streaming replication: each replica streams, is in recovery, reads a marker written on the primary and refuses writes.',
+  checkMode: 'skip',
+  schema: {
+    type: 'object',
+    description:
+      'Run on the primary. For each replica: it is `streaming` in pg_stat_replication (matched by application_name = its inventory name, or client_addr = its pg_address); pg_is_in_recovery() and its WAL receiver streams; a marker row written on the primary (table pgplay.marker, created if missing) is read on the replica within `timeout`; a write on the replica fails with SQLSTATE 25006; lag stays under the optional bounds. Changes nothing but the marker row; skipped in check mode.',
+    properties: {
+      replicas: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Inventory names of the replicas.', examples: [['pg2', 'pg3'], '{{ groups.replicas }}'] },
+      timeout: { type: 'number', minimum: 1, default: 30, description: 'Seconds to wait for streaming and for the marker on each replica.' },
+      max_lag_bytes: { type: 'integer', minimum: 0, description: 'Largest replay lag allowed, in bytes of WAL.', examples: [16777216] },
+      max_lag_seconds: { type: 'number', minimum: 0, description: 'Largest replay lag allowed, in seconds.', examples: [5] },
+    },
+    required: ['replicas'],
+    additionalProperties: false,
+    examples: [{ replicas: ['pg2', 'pg3'], timeout: 60 }],
+  },
+  async check(ctx, args) {
+    const timeoutMs = (args.timeout ?? 30) * 1000;
+    const primary = await ctx.sql();
+    const checks: CheckOutcome[] = [];
+    const replicas: Array<{ name: string; handle: HostHandle }> = [];
+    for (const name of args.replicas) replicas.push({ name, handle: await ctx.otherHost(name) });
+    for (const { name, handle } of replicas) checks.push(...(await primarySeesReplica(ctx, primary, name, handle.pg.address, args, timeoutMs)));
+    const token = randomBytes(8).toString('hex');
+    await writeMarker(primary, ctx.name, token);
+    for (const { name, handle } of replicas) checks.push(...(await replicaChecks(ctx, name, handle, token, timeoutMs)));
+    return { primary: ctx.name, checks };
+  },
+  plan(args, facts) {
+    const failed = facts.checks.filter((c) => !c.ok);
+    if (failed.length > 0) return fail(failed.map((c) => `${c.host}: ${c.check} failed (${c.seen})`).join('; '), { checks: facts.checks });
+    return noop(`${facts.checks.length} checks passed on ${args.replicas.join(', ')}`, { checks: facts.checks });
+  },
+};
+
+async function primarySeesReplica(ctx: TaskContext, sql: SqlSession, name: string, address: string, args: AssertStreamingArgs, timeoutMs: number): Promise<CheckOutcome[]> {
+  const deadline = Date.now() + timeoutMs;
+  let row: ReplicationRow | undefined;
+  for (;;) {
+    const rows = await sql.query<ReplicationRow>(
+      `SELECT application_name, host(client_addr) AS client_addr, state,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS lag_bytes,
+              extract(epoch FROM replay_lag)::float8 AS replay_lag_seconds
+         FROM pg_stat_replication WHERE application_name = $1 OR host(client_addr) = $2
+        ORDER BY (state = 'streaming') DESC, (application_name = $1) DESC`,
+      [name, address],
+    );
+    row = rows[0];
+    if (row?.state === 'streaming' || Date.now() >= deadline || ctx.signal.aborted) break;
+    ctx.progress(`waiting for ${name} to stream (${row ? row.state : 'not connected'})`);
+    await sleep(500);
+  }
+  const out: CheckOutcome[] = [
+    { host: name, check: `primary ${ctx.name} sees it streaming`, ok: row?.state === 'streaming', seen: row ? `state ${row.state}` : `no row in pg_stat_replication for application_name ${name} or client_addr ${address}` },
+  ];
+  if (row && args.max_lag_bytes !== undefined) {
+    const lag = Number(row.lag_bytes ?? 0);
+    out.push({ host: name, check: `lag under ${args.max_lag_bytes} bytes`, ok: lag <= args.max_lag_bytes, seen: `${lag} bytes` });
+  }
+  if (row && args.max_lag_seconds !== undefined) {
+    const lag = row.replay_lag_seconds ?? 0;
+    out.push({ host: name, check: `lag under ${args.max_lag_seconds} s`, ok: lag <= args.max_lag_seconds, seen: `${lag.toFixed(3)} s` });
+  }
+  return out;
+}
+
+async function writeMarker(sql: SqlSession, host: string, token: string): Promise<void> {
+  await sql.query('CREATE SCHEMA IF NOT EXISTS pgplay');
+  await sql.query('CREATE TABLE IF NOT EXISTS pgplay.marker (id text PRIMARY KEY, token text NOT NULL, written_at timestamptz NOT NULL DEFAULT now())');
+  await sql.query('INSERT INTO pgplay.marker (id, token) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, written_at = now()', [host, token]);
+}
+
+async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle, token: string, timeoutMs: number): Promise<CheckOutcome[]> {
+  let sql: SqlSession;
+  try {
+    sql = await handle.sql();
+  } catch (err) {
+    return [{ host: name, check: 'connect', ok: false, seen: err instanceof Error ? err.message : String(err) }];
+  }
+  const out: CheckOutcome[] = [];
+  const [state] = await sql.query<{ rec: boolean; status: string | null }>('SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status');
+  out.push({ host: name, check: 'in recovery', ok: state.rec, seen: `pg_is_in_recovery() = ${state.rec}` });
+  out.push({ host: name, check: 'WAL receiver streaming', ok: state.status === 'streaming', seen: `status ${state.status ?? 'none (no WAL receiver)'}` });
+  const deadline = Date.now() + timeoutMs;
+  let seen = 'nothing';
+  for (;;) {
+    try {
+      const rows = await sql.query<{ token: string }>('SELECT token FROM pgplay.marker WHERE id = $1', [ctx.name]);
+      seen = rows[0] ? (rows[0].token === token ? 'marker read' : 'an older marker') : 'no marker row';
+    } catch (err) {
+      seen = (err as Error).message;
+    }
+    if (seen === 'marker read' || Date.now() >= deadline || ctx.signal.aborted) break;
+    await sleep(200);
+  }
+  out.push({ host: name, check: `marker written on ${ctx.name} read within ${timeoutMs / 1000} s`, ok: seen === 'marker read', seen });
+  try {
+    await sql.query('INSERT INTO pgplay.marker (id, token) VALUES ($1, $2)', [`write-test-${name}`, token]);
+    out.push({ host: name, check: 'refuses writes', ok: false, seen: 'the INSERT succeeded' });
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    out.push({ host: name, check: 'refuses writes', ok: code === '25006', seen: `SQLSTATE ${code ?? '?'}: ${(err as Error).message}` });
+  }
+  return out;
+}

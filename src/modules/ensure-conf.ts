@@ -1,0 +1,196 @@
+import { putFile, readFile, type RemoteFile } from '../connection/files';
+import { AUTO_CONF_HEADER, confValues, setConfValues } from '../facts/conf-file';
+import { canonicalValue, displaySetting, LIST_QUOTED, sameValue, toConfText, type SettingInfo } from '../facts/conf-values';
+import { quoteIdent, quoteLiteral } from '../facts/sql-session';
+import { describeConfig } from './pg/describe-config';
+import { asPostgres, serverState, sleep } from './pg/server';
+import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
+
+export interface EnsureConfArgs {
+  settings: Record<string, string | number | boolean | string[]>;
+  /** postgresql.auto.conf (default: ALTER SYSTEM), or a file under the configuration directory. */
+  file?: string;
+}
+
+type Info = Pick<SettingInfo, 'vartype' | 'unit' | 'context'> & { active?: string; display?: string };
+
+export interface EnsureConfFacts {
+  running: boolean;
+  /** What the server knows of each wanted name (lower case); missing: no such setting. */
+  info: Record<string, Info>;
+  /** The value written in the configuration files for each name, when one is. */
+  inFiles: Record<string, string>;
+  /** The file pgplay edits itself (stopped server, or a file other than postgresql.auto.conf). */
+  file: { path: string; current: RemoteFile } | null;
+  useAlterSystem: boolean;
+}
+
+const AUTO = 'postgresql.auto.conf';
+
+function targetPath(ctx: TaskContext, file: string | undefined): string {
+  if (!file || file === AUTO) return `${ctx.pg.dataDir}/${AUTO}`;
+  return file.startsWith('/') ? file : `${ctx.pg.configDir}/${file}`;
+}
+
+export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts> = {
+  name: 'ensure_conf',
+  summary: 'Set PostgreSQL settings (GUCs); reports whether a restart or a reload is needed.',
+  schema: {
+    type: 'object',
+    description:
+      'Set settings by name. Values are compared as the server reads them (64MB = 65536kB, on = true), so only the gap is written. On a running server with the default file this is ALTER SYSTEM SET then pg_reload_conf(); on a stopped server postgresql.auto.conf (or `file`) is edited directly. The result needs a restart when a changed setting has context postmaster, else a reload.',
+    properties: {
+      settings: {
+        type: 'object',
+        description: 'Setting name to wanted value.',
+        minProperties: 1,
+        additionalProperties: { type: ['string', 'number', 'boolean', 'array'], items: { type: 'string' } },
+        examples: [{ wal_level: 'replica', max_wal_senders: 10, wal_keep_size: '256MB', hot_standby: 'on' }],
+      },
+      file: {
+        type: 'string',
+        description: 'Where the values go: postgresql.auto.conf (default, via ALTER SYSTEM when the server runs), or a file relative to the configuration directory that postgresql.conf includes.',
+        default: AUTO,
+        examples: [AUTO, 'conf.d/replication.conf'],
+      },
+    },
+    required: ['settings'],
+    additionalProperties: false,
+    examples: [{ settings: { listen_addresses: '10.0.0.11', wal_level: 'replica' } }],
+  },
+  validate(args) {
+    const out: Array<{ arg: string; message: string }> = [];
+    for (const name of Object.keys(args.settings ?? {})) {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(name)) out.push({ arg: 'settings', message: `'${name}' is not a setting name` });
+    }
+    return out;
+  },
+  async check(ctx, args) {
+    const names = Object.keys(args.settings).map((n) => n.toLowerCase());
+    const useDefault = !args.file || args.file === AUTO;
+    const running = (await serverState(ctx.conn, ctx.pg)) === 'running';
+    const info: Record<string, Info> = {};
+    const inFiles: Record<string, string> = {};
+    let file: EnsureConfFacts['file'] = null;
+    if (running) {
+      const sql = await ctx.sql();
+      const rows = await sql.query<SettingInfo & { pending_restart: boolean }>(
+        'SELECT name, setting, unit, vartype, context, pending_restart FROM pg_settings WHERE lower(name) = ANY($1)',
+        [names],
+      );
+      for (const r of rows) info[r.name.toLowerCase()] = { vartype: r.vartype, unit: r.unit, context: r.context, active: r.setting, display: displaySetting(r) };
+      const fileRows = await sql.query<{ name: string; setting: string }>(
+        // Rows with an error are kept: a postmaster setting waiting for a restart says "could not be applied".
+        'SELECT name, setting FROM pg_file_settings WHERE lower(name) = ANY($1) AND setting IS NOT NULL ORDER BY seqno',
+        [names],
+      );
+      for (const r of fileRows) inFiles[r.name.toLowerCase()] = r.setting;
+    } else {
+      const described = await describeConfig(ctx.conn, ctx.pg);
+      for (const name of names) {
+        const d = described.get(name);
+        if (d) info[name] = { ...d, unit: null };
+      }
+    }
+    if (!running || !useDefault) {
+      const path = targetPath(ctx, args.file);
+      const current = await readFile(ctx.conn, path, asPostgres(ctx.pg));
+      file = { path, current };
+      if (!running) for (const [name, value] of confValues(current.content)) if (names.includes(name)) inFiles[name] = value;
+    }
+    return { running, info, inFiles, file, useAlterSystem: running && useDefault };
+  },
+  plan(args, facts) {
+    const write: Record<string, string> = {};
+    const gap: Record<string, string> = {};
+    const before: string[] = [];
+    const after: string[] = [];
+    let restart = false;
+    let reload = false;
+    for (const [rawName, rawValue] of Object.entries(args.settings)) {
+      const name = rawName.toLowerCase();
+      const wanted = toConfText(rawValue);
+      const custom = name.includes('.');
+      const info: Info | undefined = facts.info[name] ?? (custom ? { vartype: 'string', unit: null, context: 'user' } : undefined);
+      if (!info) return fail(`PostgreSQL has no setting named ${rawName}`);
+      if (info.context === 'internal') return fail(`${rawName} is fixed when the cluster is created and cannot be set`);
+      const bad = canonicalValue(wanted, info).error;
+      if (bad) return fail(`${rawName}: ${bad}`);
+      const fileValue = facts.inFiles[name];
+      const inFile = fileValue !== undefined ? sameValue(fileValue, wanted, info) : info.active !== undefined && sameValue(info.active, wanted, info);
+      const active = !facts.running || (info.active !== undefined && sameValue(info.active, wanted, info));
+      if (inFile && active) continue;
+      if (!inFile) write[name] = wanted;
+      gap[name] = wanted;
+      if (facts.running) {
+        if (info.context === 'postmaster') restart = true;
+        else reload = true;
+      }
+      before.push(`${name} = ${info.display ?? fileValue ?? '(default)'}`);
+      after.push(`${name} = ${wanted}${inFile ? ' (written, not yet in use)' : ''}`);
+    }
+    const changed = Object.keys(write);
+    if (before.length === 0) return noop(`${Object.keys(args.settings).length} setting(s) already as wanted`);
+    const needs = restart ? 'restart' : reload ? 'reload' : undefined;
+    const steps: Step[] = [];
+    if (changed.length > 0) steps.push(facts.useAlterSystem ? alterSystemStep(write) : fileStep(facts, write));
+    if (facts.running) steps.push(reloadStep(gap, facts.info));
+    const pendingOnly = changed.length === 0;
+    const where = facts.useAlterSystem ? 'ALTER SYSTEM' : (facts.file?.path ?? '');
+    return {
+      kind: 'change',
+      summary: pendingOnly
+        ? `${before.length} setting(s) written but not in use: the server needs a ${needs}`
+        : `${changed.join(', ')} set via ${where}${needs ? `; needs ${needs}` : '; takes effect when the server starts'}`,
+      steps,
+      diffs: [{ path: facts.useAlterSystem ? 'settings' : (facts.file?.path ?? 'settings'), before: `${before.join('\n')}\n`, after: `${after.join('\n')}\n` }],
+      needs,
+      result: { settings: changed, needs: needs ?? null },
+    };
+  },
+};
+
+function alterSystemStep(write: Record<string, string>): Step {
+  return {
+    description: `ALTER SYSTEM SET ${Object.keys(write).join(', ')}`,
+    async apply(ctx) {
+      const sql = await ctx.sql();
+      for (const [name, value] of Object.entries(write)) {
+        const target = name.split('.').map(quoteIdent).join('.');
+        const literals = LIST_QUOTED.has(name) ? value.split(',').map((v) => quoteLiteral(v.trim())) : [quoteLiteral(value)];
+        await sql.query(`ALTER SYSTEM SET ${target} TO ${literals.join(', ')}`);
+      }
+    },
+  };
+}
+
+function fileStep(facts: EnsureConfFacts, write: Record<string, string>): Step {
+  const file = facts.file;
+  if (!file) throw new Error('no file to edit');
+  const base = file.current.exists ? file.current.content : file.path.endsWith(AUTO) ? AUTO_CONF_HEADER : '';
+  const content = setConfValues(base, write);
+  return {
+    description: `write ${Object.keys(write).join(', ')} to ${file.path}`,
+    async apply(ctx) {
+      const become = asPostgres(ctx.pg);
+      await putFile(ctx.conn, file.path, content, { mode: file.current.mode ?? '0600', become });
+    },
+  };
+}
+
+/** Reload, then wait until the server uses the reloadable values (the reload is asynchronous). */
+function reloadStep(expect: Record<string, string>, info: Record<string, Info>): Step {
+  return {
+    description: 'SELECT pg_reload_conf()',
+    async apply(ctx) {
+      const sql = await ctx.sql();
+      await sql.query('SELECT pg_reload_conf()');
+      const names = Object.keys(expect).filter((n) => info[n] && info[n].context !== 'postmaster');
+      for (let i = 0; i < 50 && names.length > 0; i++) {
+        await sleep(100);
+        const rows = await sql.query<{ name: string; setting: string }>('SELECT lower(name) AS name, setting FROM pg_settings WHERE lower(name) = ANY($1)', [names]);
+        if (rows.every((r) => sameValue(r.setting, expect[r.name], info[r.name]))) return;
+      }
+    },
+  };
+}

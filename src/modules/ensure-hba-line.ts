@@ -1,0 +1,117 @@
+import { putFile, readFile, type RemoteFile } from '../connection/files';
+import { addressProblem, ensureHbaRule, HBA_METHODS, HBA_TYPES, isHostName, parseHba, renderHba, type HbaRule, type HbaType } from '../facts/hba';
+import { asPostgres, serverState } from './pg/server';
+import { fail, noop, type ModuleDefinition } from './types';
+
+export interface EnsureHbaLineArgs {
+  type: HbaType;
+  database: string;
+  user: string;
+  address?: string;
+  method: string;
+  options?: string | string[];
+  state?: 'present' | 'absent';
+}
+
+export interface EnsureHbaFacts {
+  running: boolean;
+  path: string;
+  current: RemoteFile;
+}
+
+function wantedRule(args: EnsureHbaLineArgs): HbaRule {
+  const options = args.options === undefined ? [] : Array.isArray(args.options) ? args.options : args.options.split(/\s+/).filter(Boolean);
+  return { type: args.type, database: args.database, user: args.user, address: args.type === 'local' ? undefined : args.address, method: args.method, options };
+}
+
+export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaFacts> = {
+  name: 'ensure_hba_line',
+  summary: 'Ensure one pg_hba.conf rule, placed where no earlier rule shadows it; checked by the server before reload.',
+  schema: {
+    type: 'object',
+    description:
+      'A rule is identified by (type, database, user, address): the same key with another method or options is updated in place. A new rule goes before the first existing rule that would match all its connections (which would make it dead), else at the end. Comments and order are kept. On a running server pg_hba_file_rules is checked before the reload; on errors the old file is put back.',
+    properties: {
+      type: { type: 'string', enum: HBA_TYPES, description: 'Connection type.', examples: ['host'] },
+      database: { type: 'string', minLength: 1, description: 'Database name(s), comma separated; `replication` for streaming replication (not matched by `all`).', examples: ['replication', 'all'] },
+      user: { type: 'string', minLength: 1, description: 'Role name(s), comma separated, or all.', examples: ['replicator'] },
+      address: { type: 'string', description: 'CIDR network (10.0.0.12/32), all, samehost, samenet, or a host name. Not used for local.', examples: ['10.0.0.12/32'] },
+      method: { type: 'string', enum: HBA_METHODS, description: 'Authentication method.', examples: ['scram-sha-256'] },
+      options: { type: ['string', 'array'], items: { type: 'string' }, description: 'Method options (name=value).', examples: ['clientcert=verify-full'] },
+      state: { type: 'string', enum: ['present', 'absent'], default: 'present', description: 'absent removes the rule with this key.' },
+    },
+    required: ['type', 'database', 'user', 'method'],
+    additionalProperties: false,
+    examples: [{ type: 'host', database: 'replication', user: 'replicator', address: '10.0.0.12/32', method: 'scram-sha-256' }],
+  },
+  validate(args) {
+    const out: Array<{ arg: string; message: string }> = [];
+    if (!HBA_TYPES.includes(args.type)) out.push({ arg: 'type', message: `unknown type ${args.type}: use one of ${HBA_TYPES.join(', ')}` });
+    if (!HBA_METHODS.includes(args.method)) out.push({ arg: 'method', message: `unknown method ${args.method}: use one of ${HBA_METHODS.join(', ')}` });
+    if (args.type === 'local' && args.address !== undefined) out.push({ arg: 'address', message: 'a local rule has no address' });
+    if (args.type !== 'local') {
+      if (args.address === undefined || args.address === '') out.push({ arg: 'address', message: `a ${args.type} rule needs an address, like 10.0.0.12/32` });
+      else {
+        const problem = addressProblem(args.address);
+        if (problem) out.push({ arg: 'address', message: problem });
+      }
+    }
+    for (const key of ['database', 'user'] as const) if (/\s/.test(args[key] ?? '') && !/^".*"$/.test(args[key])) out.push({ arg: key, message: `${key} holds a space: quote the name in double quotes` });
+    return out;
+  },
+  async check(ctx) {
+    const running = (await serverState(ctx.conn, ctx.pg)) === 'running';
+    let path = `${ctx.pg.configDir}/pg_hba.conf`;
+    if (running) {
+      const rows = await (await ctx.sql()).query<{ hba_file: string }>('SELECT current_setting($1) AS hba_file', ['hba_file']);
+      path = rows[0].hba_file;
+    }
+    return { running, path, current: await readFile(ctx.conn, path, asPostgres(ctx.pg)) };
+  },
+  plan(args, facts) {
+    const problems = this.validate?.(args) ?? [];
+    if (problems.length > 0) return fail(problems.map((p) => p.message).join('; '));
+    if (!facts.current.exists) return fail(`${facts.path} does not exist`);
+    const wanted = wantedRule(args);
+    const parsed = parseHba(facts.current.content);
+    const { file, edit } = ensureHbaRule(parsed, wanted, args.state ?? 'present');
+    const what = `${wanted.type} ${wanted.database} ${wanted.user}${wanted.address ? ` ${wanted.address}` : ''}`;
+    if (edit.kind === 'none') return noop(args.state === 'absent' ? `no rule for ${what}` : `rule ${what} ${wanted.method} is present`);
+    const warnings = parsed.errors.map((e) => `${facts.path} ${e}`);
+    if (args.state !== 'absent') {
+      if (wanted.address === '0.0.0.0/0' || wanted.address === '::/0' || wanted.address === 'all') warnings.push(`rule ${what} admits every address`);
+      if (wanted.method === 'trust') warnings.push(`rule ${what} uses trust: no password is asked`);
+      if (wanted.method === 'md5') warnings.push(`rule ${what} uses md5: prefer scram-sha-256`);
+      if (wanted.method === 'password') warnings.push(`rule ${what} uses password: the password travels in clear text`);
+      if (wanted.address && isHostName(wanted.address)) warnings.push(`address ${wanted.address} is a host name: PostgreSQL checks it by reverse and forward DNS on every connection`);
+    }
+    const content = renderHba(file);
+    const old = facts.current;
+    const verb = { update: 'update', insert: 'insert', append: 'add', remove: 'remove' }[edit.kind];
+    const where = edit.kind === 'insert' && edit.before ? ` before ${edit.before.type} ${edit.before.database} ${edit.before.user} ${edit.before.address ?? ''}`.trimEnd() : '';
+    return {
+      kind: 'change',
+      summary: `${verb} rule ${what} ${wanted.method} in ${facts.path}${where}`,
+      diffs: [{ path: facts.path, before: old.content, after: content }],
+      warnings: warnings.length ? warnings : undefined,
+      steps: [
+        {
+          description: `write ${facts.path}, check pg_hba_file_rules, reload`,
+          async apply(ctx) {
+            // Written as the PostgreSQL OS user, who owns the configuration directory on Debian and RHEL alike.
+            const options = { owner: old.owner ?? ctx.pg.osUser, group: old.group, mode: old.mode ?? '0600', become: asPostgres(ctx.pg) };
+            await putFile(ctx.conn, facts.path, content, options);
+            if (!facts.running) return;
+            const sql = await ctx.sql();
+            const errors = await sql.query<{ line_number: number; error: string }>('SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number');
+            if (errors.length > 0) {
+              await putFile(ctx.conn, facts.path, old.content, options);
+              throw new Error(`PostgreSQL rejects the new ${facts.path} (${errors.map((e) => `line ${e.line_number}: ${e.error}`).join('; ')}); the old file is back`);
+            }
+            await sql.query('SELECT pg_reload_conf()');
+          },
+        },
+      ],
+    };
+  },
+};
