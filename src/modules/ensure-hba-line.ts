@@ -44,21 +44,7 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
     additionalProperties: false,
     examples: [{ type: 'host', database: 'replication', user: 'replicator', address: '10.0.0.12/32', method: 'scram-sha-256' }],
   },
-  validate(args) {
-    const out: Array<{ arg: string; message: string }> = [];
-    if (!HBA_TYPES.includes(args.type)) out.push({ arg: 'type', message: `unknown type ${args.type}: use one of ${HBA_TYPES.join(', ')}` });
-    if (!HBA_METHODS.includes(args.method)) out.push({ arg: 'method', message: `unknown method ${args.method}: use one of ${HBA_METHODS.join(', ')}` });
-    if (args.type === 'local' && args.address !== undefined) out.push({ arg: 'address', message: 'a local rule has no address' });
-    if (args.type !== 'local') {
-      if (args.address === undefined || args.address === '') out.push({ arg: 'address', message: `a ${args.type} rule needs an address, like 10.0.0.12/32` });
-      else {
-        const problem = addressProblem(args.address);
-        if (problem) out.push({ arg: 'address', message: problem });
-      }
-    }
-    for (const key of ['database', 'user'] as const) if (/\s/.test(args[key] ?? '') && !/^".*"$/.test(args[key])) out.push({ arg: key, message: `${key} holds a space: quote the name in double quotes` });
-    return out;
-  },
+  validate: validateHbaArgs,
   async check(ctx) {
     const running = (await serverState(ctx.conn, ctx.pg)) === 'running';
     let path = `${ctx.pg.configDir}/pg_hba.conf`;
@@ -69,7 +55,7 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
     return { running, path, current: await readFile(ctx.conn, path, asPostgres(ctx.pg)) };
   },
   plan(args, facts) {
-    const problems = this.validate?.(args) ?? [];
+    const problems = validateHbaArgs(args);
     if (problems.length > 0) return fail(problems.map((p) => p.message).join('; '));
     if (!facts.current.exists) return fail(`${facts.path} does not exist`);
     const wanted = wantedRule(args);
@@ -115,3 +101,21 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
     };
   },
 };
+
+/** Checks that need no host; values still holding {{ }} are checked after rendering, in plan. */
+export function validateHbaArgs(raw: EnsureHbaLineArgs): Array<{ arg: string; message: string }> {
+  const out: Array<{ arg: string; message: string }> = [];
+  const args = Object.fromEntries(Object.entries(raw).filter(([, v]) => !(typeof v === 'string' && v.includes('{{')))) as EnsureHbaLineArgs;
+  if (args.type !== undefined && !HBA_TYPES.includes(args.type)) out.push({ arg: 'type', message: `unknown type ${args.type}: use one of ${HBA_TYPES.join(', ')}` });
+  if (args.method !== undefined && !HBA_METHODS.includes(args.method)) out.push({ arg: 'method', message: `unknown method ${args.method}: use one of ${HBA_METHODS.join(', ')}` });
+  if (args.type === 'local' && args.address !== undefined) out.push({ arg: 'address', message: 'a local rule has no address' });
+  if (args.type !== 'local' && args.type !== undefined && raw.address === args.address) {
+    if (args.address === undefined || args.address === '') out.push({ arg: 'address', message: `a ${args.type} rule needs an address, like 10.0.0.12/32` });
+    else {
+      const problem = addressProblem(args.address);
+      if (problem) out.push({ arg: 'address', message: problem });
+    }
+  }
+  for (const key of ['database', 'user'] as const) if (/\s/.test(args[key] ?? '') && !/^".*"$/.test(args[key] ?? '')) out.push({ arg: key, message: `${key} holds a space: quote the name in double quotes` });
+  return out;
+}

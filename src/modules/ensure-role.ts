@@ -61,7 +61,7 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
     examples: [{ name: 'replicator', password: '{{ env.PGPLAY_REPLICATION_PASSWORD }}', login: true, replication: true }],
   },
   validate(args) {
-    if (typeof args.password === 'string' && args.password.length < 4) return [{ arg: 'password', message: 'a password needs at least 4 characters' }];
+    if (typeof args.password === 'string' && !args.password.includes('{{') && args.password.length < 4) return [{ arg: 'password', message: 'a password needs at least 4 characters' }];
     return [];
   },
   async check(ctx, args) {

@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { serverCommand } from '../../../src/modules/pg/server';
+import { serviceModule } from '../../../src/modules/service';
+import { pgSettingsFrom } from '../../../src/facts/pg-settings';
+
+describe('service plan', () => {
+  const f = (state: 'running' | 'stopped' | 'no-cluster') => ({ state, dataDir: '/d' });
+  it('does nothing when the state already holds', () => {
+    assert.deepEqual(serviceModule.plan({ state: 'started' }, f('running')), { kind: 'noop', reason: 'PostgreSQL is running', result: undefined });
+    assert.equal(serviceModule.plan({ state: 'stopped' }, f('stopped')).kind, 'noop');
+    assert.equal(serviceModule.plan({ state: 'reloaded' }, f('stopped')).kind, 'noop');
+  });
+  it('acts otherwise; restarted starts a stopped server', () => {
+    assert.equal(serviceModule.plan({ state: 'started' }, f('stopped')).kind === 'change', true);
+    const restart = serviceModule.plan({ state: 'restarted' }, f('stopped'));
+    assert.deepEqual(restart.kind === 'change' && restart.steps.map((s) => s.description), ['start PostgreSQL']);
+    assert.equal(serviceModule.plan({ state: 'restarted' }, f('running')).kind === 'change' && (serviceModule.plan({ state: 'restarted' }, f('running')) as { summary: string }).summary, 'PostgreSQL restarted');
+  });
+  it('fails without a cluster', () => {
+    assert.deepEqual(serviceModule.plan({ state: 'started' }, f('no-cluster')), { kind: 'fail', message: 'there is no PostgreSQL cluster in /d', result: undefined });
+  });
+  it('uses pg_ctl as the OS user, or systemctl for systemd units', () => {
+    const pg = pgSettingsFrom({ pg_config_dir: '/etc/postgresql/15/main' });
+    assert.deepEqual(serverCommand(pg, 'start'), {
+      argv: ['/usr/lib/postgresql/15/bin/pg_ctl', 'start', '-D', '/etc/postgresql/15/main', '-l', '/var/lib/postgresql/15/main/pgplay-server.log', '-w', '-t', '60'],
+      become: { user: 'postgres', method: 'sudo' },
+      env: undefined,
+    });
+    assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'systemd:postgresql@15-main' }), 'reload').argv, ['systemctl', 'reload', 'postgresql@15-main']);
+  });
+});
