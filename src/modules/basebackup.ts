@@ -172,7 +172,10 @@ async function cloneFromPrimary(ctx: TaskContext, args: BasebackupArgs, facts: B
       old = `${pg.dataDir}.pgplay-old-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
       ctx.progress(`moving ${pg.dataDir} to ${old}`);
       const moved = await sh('mv "$1" "$2"', pg.dataDir, old);
-      if (moved.failed) throw new Error(`cannot move ${pg.dataDir} aside: ${moved.stderr.trim()}`);
+      if (moved.failed) {
+        if (wasRunning) await controlServer(conn, pg, 'start', ctx.signal).catch(() => undefined);
+        throw new Error(`cannot move ${pg.dataDir} aside: ${moved.stderr.trim()}`);
+      }
     }
     const passfile = `${posix.dirname(pg.dataDir)}/.pgpass-pgplay-${posix.basename(pg.dataDir)}`;
     await putFile(conn, passfile, new Secret(passfileLine(facts.primary.address, facts.primary.port, args.user, args.password)), { mode: '0600', become });
@@ -185,7 +188,7 @@ async function cloneFromPrimary(ctx: TaskContext, args: BasebackupArgs, facts: B
       onOutput: throttledProgress(ctx),
     });
     if (copy.failed) {
-      const why = copy.timedOut ? `timed out after ${args.timeout ?? 3600} s` : copy.stderr.trim().split('\n').filter((l) => !/^\s*\d+\/\d+ kB/.test(l)).pop();
+      const why = copy.timedOut ? `timed out after ${args.timeout ?? 3600} s` : copy.stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l && !/^\d+\/\d+ kB/.test(l)).join('; ');
       if (old) {
         await sh('rm -rf "$1" && mv "$2" "$1"', pg.dataDir, old);
         if (wasRunning) await controlServer(conn, pg, 'start', ctx.signal).catch(() => undefined);

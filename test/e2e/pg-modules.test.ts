@@ -114,6 +114,17 @@ describe('PostgreSQL modules against real servers', () => {
     psql(replica, 'DROP DATABASE keepme');
   });
 
+  it('basebackup with a wrong password fails and puts the old cluster back, running', async () => {
+    const marker = psql(replica, 'SELECT system_identifier FROM pg_control_system()');
+    await assert.rejects(
+      runModule(basebackupModule, hosts.context('pg2'), { primary: 'pg1', user: 'replicator', password: 'wrong-password' }),
+      /pg_basebackup from pg1 failed: .*password authentication failed for user "replicator".*; \/tmp\/pgplay-pgtest-pg2\/data is back as it was/,
+    );
+    assert.equal(isRunning(replica), true);
+    assert.equal(psql(replica, 'SELECT system_identifier FROM pg_control_system()'), marker);
+    assert.equal(readdirSync('/tmp/pgplay-pgtest-pg2').filter((d) => d.includes('pgplay-old') || d.includes('pgplay-lock')).length, 0);
+  });
+
   it('basebackup refuses the primary itself', async () => {
     const r = await runModule(basebackupModule, hosts.context('pg1'), { primary: 'pg1', user: 'replicator', password: PASSWORD });
     assert.match(r.plan.kind === 'fail' ? r.plan.message : '', /is the primary pg1 itself/);
