@@ -57,6 +57,19 @@ describe('PostgreSQL modules against real servers', () => {
     assert.equal(bad.plan.kind, 'fail');
   });
 
+  it('ensure_conf edits another file of a running server, keeping its lines, and reloads', async () => {
+    const conf = `${primary.pg.configDir}/postgresql.conf`;
+    const before = readText(conf);
+    const args = { settings: { work_mem: '8MB' }, file: 'postgresql.conf' };
+    const r = await runModule(ensureConfModule, hosts.context('pg1'), args);
+    assert.equal(r.plan.kind === 'change' && r.plan.needs, 'reload');
+    const after = readText(conf);
+    assert.ok(after.startsWith(before));
+    assert.match(after, /\nwork_mem = '8MB'\n$/);
+    assert.equal(psql(primary, 'SHOW work_mem'), '8MB');
+    assert.equal((await runModule(ensureConfModule, hosts.context('pg1'), args)).plan.kind, 'noop');
+  });
+
   it('service restart applies it; started is then a no-op; the SQL session is reopened', async () => {
     const restart = await runModule(serviceModule, hosts.context('pg1'), { state: 'restarted' });
     assert.equal(restart.plan.kind, 'change');
