@@ -26,17 +26,21 @@ export class RelaySocket extends Duplex {
 
   constructor(
     private readonly channel: Channel,
-    private readonly describeFailure: (reason: string) => string,
+    /** relayRan: the relay itself ran and could not reach the socket (else sudo/su or perl failed). */
+    private readonly describeFailure: (reason: string, relayRan: boolean) => string,
   ) {
     super({ allowHalfOpen: false });
     channel.stdout.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) channel.stdout.pause();
     });
-    channel.stdout.on('end', () => this.push(null));
+    // Before READY an end means the relay failed: the exit handler reports why.
+    channel.stdout.on('end', () => {
+      if (this.#ready) this.push(null);
+    });
     channel.stderr.setEncoding('utf8');
     channel.stderr.on('data', (text: string) => this.#onStderr(text));
     void channel.exited.then((code) => {
-      if (!this.#ready) this.destroy(new Error(this.describeFailure(this.#reason(code))));
+      if (!this.#ready) this.destroy(new Error(this.describeFailure(this.#reason(code), this.#stderr.includes('pgplay-relay: '))));
     });
   }
 
@@ -57,7 +61,7 @@ export class RelaySocket extends Duplex {
   }
 
   #reason(code: number | null): string {
-    const said = this.#stderr.replace(/^pgplay-relay: /gm, '').trim().split('\n').pop();
+    const said = this.#stderr.replace(/^pgplay-relay: /gm, '').trim().split('\n').filter(Boolean).join('; ');
     return said || `relay exited with ${code}`;
   }
 

@@ -12,7 +12,10 @@ export function socketPath(pg: PgSettings): string {
 /** Open a session as pg.osUser on database postgres; throws a plain message when the server is down. */
 export async function openSqlSession(conn: Connection, pg: PgSettings, options: { database?: string } = {}): Promise<SqlSession> {
   const path = socketPath(pg);
-  const notAccepting = (reason: string) => `PostgreSQL on ${conn.hostName} is not accepting connections on socket ${path} (${reason})`;
+  const notAccepting = (reason: string, relayRan = true) =>
+    relayRan
+      ? `PostgreSQL on ${conn.hostName} is not accepting connections on socket ${path} (${reason})`
+      : `cannot reach PostgreSQL's socket on ${conn.hostName} as ${pg.osUser}: ${reason}`;
   const channel = await conn.open({ argv: relayArgv(path), become: { user: pg.osUser, method: pg.becomeMethod } });
   const socket = new RelaySocket(channel, notAccepting);
   const client = new Client({
@@ -34,7 +37,8 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
   } catch (err) {
     socket.destroy();
     const message = err instanceof Error ? err.message : String(err);
-    throw new Error(message.startsWith('PostgreSQL on ') ? message : notAccepting(message), { cause: err });
+    if ((err as { severity?: string }).severity) throw new Error(`PostgreSQL on ${conn.hostName} refused a session as ${pg.osUser}: ${message}`, { cause: err });
+    throw new Error(/^(PostgreSQL on |cannot reach )/.test(message) ? message : notAccepting(message), { cause: err });
   }
   return {
     async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {

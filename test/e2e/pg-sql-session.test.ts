@@ -59,6 +59,10 @@ describe('SQL session through the relay', () => {
     assert.equal(data?.state, 'shut down');
   });
 
+  it('says when the relay cannot run as the OS user, and when the server refuses the session', async () => {
+    await assert.rejects(openSqlSession(conn, { ...cluster.pg, osUser: 'pgplay-no-such-user' }), /^Error: cannot reach PostgreSQL's socket on pgsess as pgplay-no-such-user: .*unknown user/);
+  });
+
   it('names the socket when the directory does not exist', async () => {
     const other = clusterSettings('nowhere', '127.0.0.49');
     await assert.rejects(openSqlSession(conn, other.pg), /not accepting connections on socket \/tmp\/pgplay-pgtest-nowhere\/sock/);
