@@ -145,8 +145,9 @@ describe('PostgreSQL modules against real servers', () => {
 
   it('basebackup turns a fresh cluster into a standby; the old directory is moved aside; no password in primary_conninfo', async () => {
     const systemId = psql(primary, 'SELECT system_identifier FROM pg_control_system()');
-    const r = await runModule(basebackupModule, hosts.context('pg2'), { primary: 'pg1', user: 'replicator', password: PASSWORD });
+    const r = await runModule(basebackupModule, hosts.context('pg2'), { primary: 'pg1', user: 'replicator', password: PASSWORD, slot: 'pg2' });
     assert.equal(r.plan.kind, 'change', JSON.stringify(r.plan));
+    assert.equal(psql(primary, "SELECT slot_type FROM pg_replication_slots WHERE slot_name = 'pg2'"), 'physical');
     const old = String(r.result.old_data_dir);
     assert.match(old, /^\/tmp\/pgplay-pgtest-pg2\/data\.pgplay-old-\d{8}T\d{6}Z$/);
     assert.ok(statSync(`${old}/PG_VERSION`).isFile());
@@ -156,6 +157,7 @@ describe('PostgreSQL modules against real servers', () => {
     const auto = readText(`${replica.pg.dataDir}/postgresql.auto.conf`);
     assert.doesNotMatch(auto, /password=/);
     assert.match(auto, new RegExp(`primary_conninfo = '.*passfile=${passfile}.*application_name=pg2`));
+    assert.match(auto, /primary_slot_name = 'pg2'/);
     assert.ok(statSync(`${replica.pg.dataDir}/standby.signal`).isFile());
     assert.equal(isRunning(replica), false);
     assert.ok(hosts.progress.some((p) => p.startsWith('pg2: pg_basebackup from pg1')));
@@ -177,6 +179,7 @@ describe('PostgreSQL modules against real servers', () => {
     const r = await runModule(assertStreamingModule, hosts.context('pg1'), { replicas: ['pg2'], timeout: 30, max_lag_bytes: 64 * 1024 * 1024, max_lag_seconds: 30 });
     assert.equal(r.plan.kind, 'noop', JSON.stringify(r.plan));
     assert.equal(r.plan.kind === 'noop' && r.plan.reason, '7 checks passed on pg2');
+    assert.equal(psql(primary, "SELECT active FROM pg_replication_slots WHERE slot_name = 'pg2'"), 't');
   });
 
   it('assert_streaming names the failed check when a replica is gone', async () => {
