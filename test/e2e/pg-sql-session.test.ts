@@ -27,6 +27,8 @@ describe('SQL session through the relay', () => {
       assert.equal(t[0].c, '1');
       const big = await sql.query<{ s: string }>('SELECT repeat($1, 200000) AS s', ['x']);
       assert.equal(big[0].s.length, 200000);
+      const sent = await sql.query<{ n: number }>('SELECT length($1::text) AS n', ['y'.repeat(1_000_000)]);
+      assert.equal(sent[0].n, 1_000_000);
       assert.equal(sql.closed, false);
     } finally {
       await sql.close();
