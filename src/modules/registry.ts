@@ -3,8 +3,24 @@ import type { ModuleDefinition } from './types';
 import { commandModule } from './command';
 import { templateModule } from './template';
 import { assertModule } from './assert';
+import { ensureConfModule } from './ensure-conf';
+import { ensureRoleModule } from './ensure-role';
+import { ensureHbaLineModule } from './ensure-hba-line';
+import { basebackupModule } from './basebackup';
+import { serviceModule } from './service';
+import { assertStreamingModule } from './assert-streaming';
 
-const all: ModuleDefinition[] = [commandModule, templateModule, assertModule];
+const all: ModuleDefinition[] = [
+  ensureConfModule,
+  ensureRoleModule,
+  ensureHbaLineModule,
+  basebackupModule,
+  serviceModule,
+  assertStreamingModule,
+  templateModule,
+  commandModule,
+  assertModule,
+];
 
 export function allModules(): ModuleDefinition[] {
   return all;
