@@ -140,7 +140,7 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
     return {
       kind: 'change',
       summary: pendingOnly
-        ? `${before.length} setting(s) written but not in use: the server needs a ${needs}`
+        ? `${before.length} setting(s) written but not in use: ${needs === 'restart' ? 'the server needs a restart' : 'reloading'}`
         : `${changed.join(', ')} set via ${where}${needs ? `; needs ${needs}` : '; takes effect when the server starts'}`,
       steps,
       diffs: [{ path: facts.useAlterSystem ? 'settings' : (facts.file?.path ?? 'settings'), before: `${before.join('\n')}\n`, after: `${after.join('\n')}\n` }],
@@ -174,6 +174,11 @@ function fileStep(facts: EnsureConfFacts, write: Record<string, string>): Step {
     async apply(ctx) {
       const become = asPostgres(ctx.pg);
       await putFile(ctx.conn, file.path, content, { mode: file.current.mode ?? '0600', become });
+      if (!facts.running) return;
+      // A file postgresql.conf does not include would be written on every run and never used.
+      const names = Object.keys(write);
+      const rows = await (await ctx.sql()).query('SELECT 1 FROM pg_file_settings WHERE sourcefile = $1 AND lower(name) = ANY($2)', [file.path, names]);
+      if (rows.length === 0) throw new Error(`${file.path} is not read by the server: include it from postgresql.conf (include or include_dir)`);
     },
   };
 }

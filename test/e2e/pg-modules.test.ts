@@ -68,6 +68,10 @@ describe('PostgreSQL modules against real servers', () => {
     assert.match(after, /\nwork_mem = '8MB'\n$/);
     assert.equal(psql(primary, 'SHOW work_mem'), '8MB');
     assert.equal((await runModule(ensureConfModule, hosts.context('pg1'), args)).plan.kind, 'noop');
+    await assert.rejects(
+      runModule(ensureConfModule, hosts.context('pg1'), { settings: { work_mem: '16MB' }, file: 'not-included.conf' }),
+      /not-included\.conf is not read by the server: include it from postgresql\.conf/,
+    );
   });
 
   it('service restart applies it; started is then a no-op; the SQL session is reopened', async () => {
