@@ -4,7 +4,8 @@
 export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '0 ms';
   if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  // Below 59.95 s the one decimal never rounds up to 60.0.
+  if (ms < 59_950) return `${(ms / 1000).toFixed(1)} s`;
   const total = Math.round(ms / 1000);
   const hours = Math.floor(total / 3600);
   const minutes = Math.floor((total % 3600) / 60);

@@ -57,7 +57,13 @@ export class LiveTree {
   readonly #o: LiveTreeOptions;
   // One renderer at a time owns the terminal: the next play draws after the last one printed its final state.
   #chain: Promise<unknown> = Promise.resolve();
+  #exitHooked = false;
   #play?: PlayNode;
+  #drawing = false;
+  // A second Ctrl-C exits at once; listr2 hid the cursor, so give it back.
+  readonly #showCursor = () => {
+    if (this.#drawing) this.#o.stream.write('\u001b[?25h');
+  };
 
   constructor(lib: ListrModule, options: LiveTreeOptions) {
     this.#lib = lib;
@@ -66,7 +72,7 @@ export class LiveTree {
 
   startPlay(name: string, hosts: string[]): void {
     this.endPlay();
-    const { Listr, DefaultRenderer, ListrLogger, ProcessOutput } = this.#lib;
+    const { Listr, DefaultRenderer, ListrLogger, ProcessOutput, ListrDefaultRendererLogLevels, figures } = this.#lib;
     const processOutput = new ProcessOutput(this.#o.stream as NodeJS.WriteStream, this.#o.errStream as NodeJS.WriteStream);
     const rendererOptions = {
       collapseSubtasks: false,
@@ -74,6 +80,8 @@ export class LiveTree {
       showErrorMessage: true,
       collapseSkips: true,
       showSkipMessage: false,
+      // listr2 marks a failed parent with the same pointer as a running one; a cross tells them apart.
+      icon: { [ListrDefaultRendererLogLevels.FAILED_WITH_FAILED_SUBTASKS]: figures.cross },
       logger: new ListrLogger({ processOutput, useIcons: true }),
     };
     const options = {
@@ -95,10 +103,18 @@ export class LiveTree {
     const play: PlayNode = { hostList, after: [], options, hosts: new Map(), settle };
     this.#play = play;
     for (const host of hosts) this.#host(host);
+    if (!this.#exitHooked) process.once('exit', this.#showCursor);
+    this.#exitHooked = true;
     this.#chain = this.#chain
-      .then(() => root.run())
+      .then(() => {
+        this.#drawing = true;
+        return root.run();
+      })
       .catch(() => undefined)
-      .then(() => this.#write(play.after));
+      .then(() => {
+        this.#drawing = false;
+        this.#write(play.after);
+      });
   }
 
   /** Lines for the terminal: under the open play's final tree, or in turn between plays. */
@@ -168,6 +184,8 @@ export class LiveTree {
   async close(): Promise<void> {
     this.endPlay();
     await this.#chain;
+    process.off('exit', this.#showCursor);
+    this.#exitHooked = false;
   }
 
   #write(lines: string[]): void {

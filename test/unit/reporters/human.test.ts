@@ -35,7 +35,7 @@ test('the live tree ends showing plays > hosts > tasks with their states, durati
   const second = finalTree(lines, 'make replicas');
   // A play with a failed host ends with the warning sign; a failed host shows its failed task and why.
   assert.equal(second[0], '⚠ PLAY [make replicas]');
-  assert.ok(second.includes('  ❯ pg2  - 1 ok, 1 failed'));
+  assert.ok(second.includes('  ✖ pg2  - 1 ok, 1 failed'));
   assert.ok(second.includes('    ✔ stop replica  ok (40 ms) - stopped'));
   assert.ok(second.includes('    ✖ take base backup  failed (7.1 s)'));
   assert.ok(second.includes('      › pg_basebackup: error: connection to server failed'));
@@ -43,7 +43,7 @@ test('the live tree ends showing plays > hosts > tasks with their states, durati
   assert.ok(second.includes('    ↓ stop replica  skipped (5 ms) - already stopped'));
   assert.ok(second.includes('      ✔ alpha  changed (3 ms) - wrote alpha'));
   assert.ok(second.includes('    ✖ check lag  failed (ignored) (7 ms)'));
-  assert.ok(second.includes('  ❯ pg4  - 1 unreachable'));
+  assert.ok(second.includes('  ✖ pg4  - 1 unreachable'));
   assert.ok(second.includes('    ✖ stop replica  unreachable (0 ms)'));
   assert.ok(second.includes('      › ssh: connect to host 127.0.0.9 port 22: Connection refused'));
   // Hosts stay in play order even though their results interleave.
