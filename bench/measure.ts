@@ -1,0 +1,72 @@
+// Running one timed command: wall time, exit code, output kept in a log file, peak memory when asked.
+import { spawn } from 'node:child_process';
+import { appendFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+
+export interface Timed {
+  ms: number;
+  code: number | null;
+  output: string;
+  /** Largest resident set of the process tree, in MB (only with peakMemory). */
+  peakMb?: number;
+}
+
+export interface TimedOptions {
+  cwd: string;
+  env?: Record<string, string>;
+  log: string;
+  label: string;
+  /** Run under GNU time -v and read "Maximum resident set size". */
+  peakMemory?: boolean;
+  timeoutMs?: number;
+}
+
+const GNU_TIME = '/usr/bin/time';
+
+export function timed(argv: string[], options: TimedOptions): Promise<Timed> {
+  const timeFile = `${options.log}.time`;
+  const full = options.peakMemory ? [GNU_TIME, '-v', '-o', timeFile, ...argv] : argv;
+  appendFileSync(options.log, `\n===== ${options.label}: ${argv.join(' ')}\n`);
+  return new Promise((resolve) => {
+    const start = process.hrtime.bigint();
+    const child = spawn(full[0], full.slice(1), {
+      cwd: options.cwd,
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const keep = (chunk: string) => {
+      output += chunk;
+      appendFileSync(options.log, chunk);
+    };
+    child.stdout.setEncoding('utf8').on('data', keep);
+    child.stderr.setEncoding('utf8').on('data', keep);
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 300_000);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      clearTimeout(timer);
+      appendFileSync(options.log, `\n===== exit ${code} after ${(ms / 1000).toFixed(3)} s\n`);
+      const result: Timed = { ms, code, output };
+      if (options.peakMemory && existsSync(timeFile)) {
+        const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(timeFile, 'utf8'));
+        if (kb) result.peakMb = Number(kb[1]) / 1024;
+        rmSync(timeFile, { force: true });
+      }
+      resolve(result);
+    });
+  });
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Sum of `changed=N` over the recap lines (Ansible and pgplay print the same shape). */
+export function changedInRecap(output: string): number | null {
+  const recap = output.lastIndexOf('PLAY RECAP');
+  if (recap < 0) return null;
+  let sum = 0;
+  for (const m of output.slice(recap).matchAll(/\bchanged=(\d+)/g)) sum += Number(m[1]);
+  return sum;
+}
