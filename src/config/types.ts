@@ -40,7 +40,7 @@ export interface Task {
   module: string;
   /** Arguments as written: strings may hold {{ expr }}, rendered per host at run time. */
   args: unknown;
-  when?: string | string[];
+  when?: string | boolean | Array<string | boolean>;
   /** Handlers to notify when changed: names, or a map from what the module reported (restart, reload) to a handler. */
   notify?: string[] | Record<string, string>;
   tags: string[];

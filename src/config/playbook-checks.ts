@@ -1,0 +1,181 @@
+// What a schema cannot say: {{ }} syntax and undefined variables, host patterns, notified handlers,
+// loops over non-lists, template files, and each module's own checks. Nothing here connects to a host.
+import type { Diagnostic } from '../errors';
+import { findModule } from '../modules/registry';
+import { parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
+import { renderValue } from '../templates/render';
+import { resolveTemplatePath } from '../templates/resolve';
+import { readFileSync } from 'node:fs';
+import { PatternError, resolvePattern } from './patterns';
+import { didYouMean } from './suggest';
+import type { Inventory, Playbook } from './types';
+import { BUILTIN_VARIABLES, buildScope } from './vars';
+import type { YamlPath, YamlSource } from './yaml';
+
+export interface CheckOptions {
+  inventory?: Inventory;
+  extraVars: Record<string, unknown>;
+  /** True when the schema found nothing wrong at or under this path. */
+  clean(path: YamlPath): boolean;
+}
+
+type Raw = Record<string, unknown>;
+const isMap = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+export function checkPlaybook(playbook: Playbook, src: YamlSource, o: CheckOptions): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const plays = Array.isArray(src.value) ? (src.value as unknown[]) : [];
+  const registered = new Set<string>();
+  for (const play of plays) {
+    if (!isMap(play)) continue;
+    for (const t of [...(Array.isArray(play.tasks) ? play.tasks : []), ...(Array.isArray(play.handlers) ? play.handlers : [])]) {
+      if (isMap(t) && typeof t.register === 'string') registered.add(t.register);
+    }
+  }
+  for (const [i, play] of plays.entries()) if (isMap(play)) out.push(...checkPlay(play, i, playbook, src, o, registered));
+  return out;
+}
+
+function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o: CheckOptions, registered: Set<string>): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const at = (path: YamlPath, message: string, which: 'key' | 'value' = 'value') => out.push({ ...src.at(path, which), message });
+  const playVars = isMap(play.vars) ? play.vars : {};
+
+  // Hosts first: their variables are what the play's templates may use.
+  let hosts: string[] | null = null;
+  const pattern = Array.isArray(play.hosts) ? play.hosts.map(String).join(',') : typeof play.hosts === 'string' ? play.hosts : null;
+  if (o.inventory && pattern !== null && !pattern.includes('{{')) {
+    try {
+      hosts = resolvePattern(pattern, o.inventory);
+      if (hosts.length === 0) at([i, 'hosts'], `host pattern '${pattern}' matches no host`);
+    } catch (err) {
+      if (!(err instanceof PatternError)) throw err;
+      at([i, 'hosts'], `host pattern '${pattern}': ${err.message}`);
+    }
+  }
+  const known = new Set<string>([...BUILTIN_VARIABLES, ...Object.keys(playVars), ...Object.keys(o.extraVars), ...registered]);
+  if (o.inventory) for (const h of hosts ?? o.inventory.hosts.keys()) Object.keys(o.inventory.hosts.get(h)?.vars ?? {}).forEach((k) => known.add(k));
+  const checkVariables = Boolean(o.inventory);
+
+  walkStrings(play, [i], (text, path) => {
+    const condition = isCondition(path, play);
+    checkTemplateText(text, path, condition, src, out, checkVariables ? withItem(known, path, play) : null);
+  });
+
+  const handlers = Array.isArray(play.handlers) ? play.handlers.filter(isMap) : [];
+  const handlerNames = new Set(handlers.flatMap((h) => [h.name, ...(Array.isArray(h.listen) ? h.listen : [h.listen])]).filter((n): n is string => typeof n === 'string'));
+  for (const section of ['tasks', 'handlers'] as const) {
+    const tasks = Array.isArray(play[section]) ? (play[section] as unknown[]) : [];
+    for (const [j, task] of tasks.entries()) {
+      if (!isMap(task)) continue;
+      const path: YamlPath = [i, section, j];
+      checkNotify(task, path, handlerNames, at);
+      if (typeof task.register === 'string' && BUILTIN_VARIABLES.includes(task.register)) at([...path, 'register'], `'${task.register}' is a name pgplay gives its own meaning: register under another name`);
+      if (!o.clean(path)) continue;
+      const name = Object.keys(task).find((k) => findModule(k));
+      const module = name ? findModule(name) : undefined;
+      if (!name || !module) continue;
+      const args = (isMap(task[name]) ? task[name] : {}) as Raw;
+      for (const p of module.validate?.(args) ?? []) at(p.arg ? [...path, name, p.arg] : path, `${name}: ${p.message}`);
+      if (name === 'template' && typeof args.src === 'string' && !args.src.includes('{{')) {
+        checkTemplateFile(args.src, playbook.dir, [...path, 'template', 'src'], src, out, checkVariables ? known : null);
+      }
+      if (o.inventory && hosts && hosts.length > 0 && typeof task.loop === 'string') {
+        const problem = staticLoopProblem(task.loop, o.inventory, hosts[0], playVars, o.extraVars);
+        if (problem) at([...path, 'loop'], problem);
+      }
+    }
+  }
+  return out;
+}
+
+/** `when` and assert's `that` hold bare expressions: `eq a 1` means `{{ eq a 1 }}`. */
+function isCondition(path: YamlPath, play: Raw): boolean {
+  if (path.length < 4) return false;
+  if (path[3] === 'when') return true;
+  const task = ((play[String(path[1])] as unknown[]) ?? [])[Number(path[2])];
+  return path[3] === 'assert' && path[4] === 'that' && isMap(task);
+}
+
+/** `item` is known inside a task that loops, except in the loop itself. */
+function withItem(known: Set<string>, path: YamlPath, play: Raw): Set<string> {
+  if (path.length < 4 || path[3] === 'loop') return known;
+  const task = ((play[String(path[1])] as unknown[]) ?? [])[Number(path[2])];
+  return isMap(task) && task.loop !== undefined ? new Set([...known, 'item']) : known;
+}
+
+function walkStrings(value: unknown, path: YamlPath, visit: (text: string, path: YamlPath) => void): void {
+  if (typeof value === 'string') visit(value, path);
+  else if (Array.isArray(value)) value.forEach((v, k) => walkStrings(v, [...path, k], visit));
+  else if (isMap(value)) for (const [k, v] of Object.entries(value)) walkStrings(v, [...path, k], visit);
+}
+
+function checkTemplateText(text: string, path: YamlPath, condition: boolean, src: YamlSource, out: Diagnostic[], known: Set<string> | null): void {
+  const wrapped = condition && !text.includes('{{');
+  if (!wrapped && !text.includes('{{')) return;
+  const source = wrapped ? `{{ ${text} }}` : text;
+  const shift = wrapped ? 3 : 0;
+  const place = (where?: { line: number; column: number }) => (where ? src.inString(path, where.line, Math.max(0, where.column - shift)) : src.at(path));
+  let ast;
+  try {
+    ast = parseTemplate(source);
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    out.push({ ...place(err.where), message: err.message });
+    return;
+  }
+  for (const r of templateReferences(ast)) {
+    if (r.kind === 'helper' && !KNOWN_HELPERS.has(r.name)) out.push({ ...place(r.where), message: `unknown helper '${r.name}'${didYouMean(r.name, KNOWN_HELPERS)}` });
+    if (r.kind === 'variable' && known && !known.has(r.name)) out.push({ ...place(r.where), message: `undefined variable '${r.name}'${didYouMean(r.name, known)}` });
+  }
+}
+
+function checkTemplateFile(name: string, playbookDir: string, path: YamlPath, src: YamlSource, out: Diagnostic[], known: Set<string> | null): void {
+  const file = resolveTemplatePath(name, playbookDir);
+  if (!file) {
+    out.push({ ...src.at(path), message: `template ${name} not found beside the playbook, in its templates/ or in the project's templates/` });
+    return;
+  }
+  let ast;
+  try {
+    ast = parseTemplate(readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (!(err instanceof TemplateError)) throw err;
+    out.push({ file, line: err.where?.line ?? 1, col: (err.where?.column ?? 0) + 1, message: err.message });
+    return;
+  }
+  for (const r of templateReferences(ast)) {
+    const where = { file, line: r.where?.line ?? 1, col: (r.where?.column ?? 0) + 1 };
+    if (r.kind === 'helper' && !KNOWN_HELPERS.has(r.name)) out.push({ ...where, message: `unknown helper '${r.name}'${didYouMean(r.name, KNOWN_HELPERS)}` });
+    if (r.kind === 'variable' && known && !known.has(r.name)) out.push({ ...where, message: `undefined variable '${r.name}'${didYouMean(r.name, known)}` });
+  }
+}
+
+function checkNotify(task: Raw, path: YamlPath, handlers: Set<string>, at: (p: YamlPath, m: string) => void): void {
+  const notify = task.notify;
+  const names: Array<[YamlPath, unknown]> =
+    typeof notify === 'string'
+      ? [[[...path, 'notify'], notify]]
+      : Array.isArray(notify)
+        ? notify.map((n, k) => [[...path, 'notify', k], n])
+        : isMap(notify)
+          ? Object.entries(notify).map(([k, n]) => [[...path, 'notify', k], n])
+          : [];
+  for (const [p, name] of names) {
+    if (typeof name !== 'string' || name.includes('{{') || handlers.has(name)) continue;
+    at(p, `handler '${name}' is notified but not defined in this play${didYouMean(name, handlers)}`);
+  }
+}
+
+/** A loop whose list can be known before the run (play or -e variables, groups) must be a list. */
+function staticLoopProblem(loop: string, inventory: Inventory, host: string, playVars: Raw, extraVars: Raw): string | null {
+  let value: unknown;
+  try {
+    value = renderValue(loop, buildScope({ inventory, hostName: host, playVars, extraVars }));
+  } catch {
+    return null; // depends on what the run registers; checked when the task runs
+  }
+  if (Array.isArray(value)) return null;
+  const kind = value === null || value === undefined ? 'nothing' : typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
+  return `loop must be a list, but ${loop.trim()} gives ${kind}${typeof value === 'string' ? ` (${JSON.stringify(value.length > 30 ? `${value.slice(0, 27)}...` : value)})` : ''}`;
+}

@@ -1,0 +1,164 @@
+// JSON Schema validation with ajv, and ajv's errors turned into one clear message per problem, at file:line:col.
+import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Diagnostic } from '../errors';
+import type { JsonSchema } from '../modules/types';
+import { didYouMean } from './suggest';
+import type { YamlPath, YamlSource } from './yaml';
+
+let ajv: Ajv | null = null;
+const compiled = new Map<string, ValidateFunction>();
+
+/** The validator for a schema, compiled once per process. */
+export function validatorFor(name: string, build: () => JsonSchema): ValidateFunction {
+  let validate = compiled.get(name);
+  if (!validate) {
+    ajv ??= new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
+    validate = ajv.compile(build());
+    compiled.set(name, validate);
+  }
+  return validate;
+}
+
+export interface SchemaContext {
+  /** A short name for the value at a path, for messages ("task", "ensure_role.password"). */
+  label(path: YamlPath): string;
+  /** The message for a key the schema does not allow, or null for the default. */
+  unknownKey?(path: YamlPath, key: string, allowed: string[], data: unknown): string | null;
+  /** The message for a task-like object that matches none or several of a oneOf of required keys. */
+  oneOfKeys?(path: YamlPath, data: unknown, matched: number): string | null;
+}
+
+/** A schema problem and the path of the value it is about. */
+export type SchemaDiagnostic = Diagnostic & { path: YamlPath };
+
+/** Validate the parsed YAML; every problem once, with its place. */
+export function schemaDiagnostics(src: YamlSource, validate: ValidateFunction, ctx: SchemaContext): SchemaDiagnostic[] {
+  if (validate(src.value)) return [];
+  const errors = simplify([...(validate.errors ?? [])], ctx);
+  const out: SchemaDiagnostic[] = [];
+  const seen = new Set<string>();
+  for (const e of errors) {
+    const path = pathOf(e.instancePath);
+    const d = toDiagnostic(src, e, path, ctx);
+    if (!d) continue;
+    const key = `${d.line}:${d.col}:${d.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ ...d, path });
+  }
+  return out.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+export function pathOf(pointer: string): YamlPath {
+  if (!pointer) return [];
+  return pointer
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+type Err = ErrorObject & { summary?: string };
+
+/** Replace each anyOf/oneOf and the errors of its branches by what the user needs to read. */
+function simplify(errors: Err[], ctx: SchemaContext): Err[] {
+  // A value may always be a {{ template }}: that branch failing says nothing.
+  let list = errors.filter((e) => !e.schemaPath.startsWith('#/definitions/template/'));
+  const combinators = list.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').sort((a, b) => b.schemaPath.length - a.schemaPath.length);
+  for (const c of combinators) {
+    const prefix = `${c.schemaPath}/`;
+    const branch = list.filter((e) => e !== c && e.schemaPath.startsWith(prefix));
+    list = list.filter((e) => e !== c && !branch.includes(e));
+    list.push(...summarize(c, branch, prefix, list, ctx));
+  }
+  return list;
+}
+
+function summarize(c: Err, branch: Err[], prefix: string, others: Err[], ctx: SchemaContext): Err[] {
+  const path = pathOf(c.instancePath);
+  const passing = (c.params as { passingSchemas?: number[] | null }).passingSchemas;
+  const branches = (c.schema as JsonSchema[]) ?? [];
+  const keysOnly = branches.length > 0 && branches.every((b) => Array.isArray(b.required) && Object.keys(b).length === 1);
+  if (keysOnly) {
+    const names = branches.map((b) => (b.required as string[])[0]);
+    const matched = passing ? passing.length : 0;
+    // An unknown key next to it (a misspelt module) already explains what is missing.
+    if (matched === 0 && others.some((e) => e.keyword === 'additionalProperties' && e.instancePath === c.instancePath)) return [];
+    const custom = ctx.oneOfKeys?.(path, c.data, matched);
+    if (custom) return [{ ...c, summary: custom }];
+    const quoted = names.map((n) => `'${n}'`).join(', ');
+    return [{ ...c, summary: matched > 1 ? `give only one of ${quoted}` : `needs one of ${quoted}` }];
+  }
+  const wrongType = (e: Err) => e.keyword === 'type' && e.instancePath === c.instancePath;
+  if (branch.length > 0 && branch.every(wrongType)) {
+    const types = [...new Set(branch.flatMap((e) => [(e.params as { type: string | string[] }).type].flat()))];
+    return [{ ...c, keyword: 'type', params: { type: types }, schemaPath: c.schemaPath, summary: undefined }];
+  }
+  // Keep the errors of the branch that fits the value's type best: the fewest errors, none of them "wrong type here".
+  const byBranch = new Map<string, Err[]>();
+  for (const e of branch) {
+    const index = e.schemaPath.slice(prefix.length).split('/')[0];
+    byBranch.set(index, [...(byBranch.get(index) ?? []), e]);
+  }
+  const candidates = [...byBranch.values()].filter((errs) => !errs.some(wrongType)).sort((a, b) => a.length - b.length);
+  if (candidates.length > 0) return candidates[0];
+  return [{ ...c, summary: `${ctx.label(path)} does not have an allowed form` }];
+}
+
+function describeData(data: unknown): string {
+  if (data === null || data === undefined) return 'nothing';
+  if (Array.isArray(data)) return 'a list';
+  if (typeof data === 'object') return 'a mapping';
+  if (typeof data === 'string') return `the string ${JSON.stringify(data.length > 40 ? `${data.slice(0, 37)}...` : data)}`;
+  return `${typeof data === 'number' ? 'the number' : 'the value'} ${String(data)}`;
+}
+
+const TYPE_NAMES: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', integer: 'a whole number', number: 'a number', boolean: 'true or false', null: 'empty' };
+
+function typeList(types: string[]): string {
+  const names = types.map((t) => TYPE_NAMES[t] ?? t);
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+}
+
+function toDiagnostic(src: YamlSource, e: Err, path: YamlPath, ctx: SchemaContext): Diagnostic | null {
+  const label = ctx.label(path);
+  const where = (p: YamlPath, which: 'key' | 'value' = 'value') => src.at(p, which);
+  const d = (p: YamlPath, message: string, which: 'key' | 'value' = 'value'): Diagnostic => ({ ...where(p, which), message });
+  if (e.summary) return d(path, e.summary.startsWith(label) ? e.summary : `${label} ${e.summary}`);
+  const params = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'type':
+      return d(path, `${label} must be ${typeList([params.type as string | string[]].flat())}, got ${describeData(e.data)}`);
+    case 'required':
+      return d(path, `${label} needs '${String(params.missingProperty)}'`);
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const allowed = Object.keys(((e.parentSchema as JsonSchema | undefined)?.properties ?? {}) as object);
+      const custom = ctx.unknownKey?.(path, key, allowed, e.data);
+      return d([...path, key], custom ?? `${label} has no key '${key}'${didYouMean(key, allowed)}${allowed.length > 0 && allowed.length <= 12 ? `; allowed: ${allowed.join(', ')}` : ''}`, 'key');
+    }
+    case 'enum': {
+      const allowed = (params.allowedValues as unknown[]).map(String);
+      return d(path, `${label} must be one of ${allowed.join(', ')}, got ${describeData(e.data)}${typeof e.data === 'string' ? didYouMean(e.data, allowed) : ''}`);
+    }
+    case 'pattern': {
+      const hint = (e.parentSchema as JsonSchema | undefined)?.description;
+      return d(path, `${label}: ${describeData(e.data)} is not valid${hint ? ` (${String(hint).replace(/\.$/, '')})` : ` (must match ${String(params.pattern)})`}`);
+    }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum':
+      return d(path, `${label} must be ${String(params.comparison)} ${String(params.limit)}, got ${String(e.data)}`);
+    case 'minItems':
+      return d(path, `${label} needs at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}`);
+    case 'minProperties':
+      return d(path, `${label} needs at least ${String(params.limit)} entr${params.limit === 1 ? 'y' : 'ies'}`);
+    case 'minLength':
+      return d(path, `${label} must not be ${params.limit === 1 ? 'empty' : `shorter than ${String(params.limit)} characters`}`);
+    case 'maxLength':
+      return d(path, `${label} must be at most ${String(params.limit)} characters`);
+    default:
+      return d(path, `${label} ${e.message ?? 'is not valid'}`);
+  }
+}

@@ -1,0 +1,188 @@
+// The JSON Schemas of playbooks and inventories. The playbook schema is built from the modules' own argument
+// schemas (one source of truth); `npm run schemas` writes both to schemas/, and a test keeps those files in step.
+import { allModules } from '../modules/registry';
+import type { JsonSchema } from '../modules/types';
+
+const TEMPLATE_REF = { $ref: '#/definitions/template' };
+
+/** Task keywords besides the module key. */
+export const TASK_KEYWORDS = ['name', 'when', 'notify', 'tags', 'register', 'loop', 'retries', 'delay', 'ignore_errors'];
+export const HANDLER_KEYWORDS = [...TASK_KEYWORDS, 'listen'];
+export const PLAY_KEYWORDS = ['name', 'hosts', 'vars', 'tasks', 'handlers'];
+
+const META = ['description', 'examples', 'default', 'title', 'markdownDescription'];
+
+/**
+ * Let a value be written as one {{ expr }} wherever the schema wants something a template string would not
+ * match (a number, a list, an enum, a pattern): the value is checked again after rendering, at run time.
+ */
+export function allowTemplates(schema: JsonSchema): JsonSchema {
+  const meta: JsonSchema = {};
+  const inner: JsonSchema = {};
+  for (const [k, v] of Object.entries(schema)) (META.includes(k) ? meta : inner)[k] = v;
+  if (inner.properties) inner.properties = mapValues(inner.properties as Record<string, JsonSchema>, allowTemplates);
+  if (inner.items && typeof inner.items === 'object' && !Array.isArray(inner.items)) inner.items = allowTemplates(inner.items as JsonSchema);
+  if (inner.additionalProperties && typeof inner.additionalProperties === 'object') inner.additionalProperties = allowTemplates(inner.additionalProperties as JsonSchema);
+  const plainString = inner.type === 'string' && inner.enum === undefined && inner.pattern === undefined;
+  if (plainString || inner.$ref) return { ...meta, ...inner };
+  return { ...meta, anyOf: [inner, TEMPLATE_REF] };
+}
+
+function mapValues(obj: Record<string, JsonSchema>, fn: (s: JsonSchema) => JsonSchema): Record<string, JsonSchema> {
+  return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fn(v)]));
+}
+
+/** A module's argument schema as the playbook schema holds it: every argument may be a {{ expr }}. */
+export function moduleArgsSchema(schema: JsonSchema): JsonSchema {
+  const { properties, ...rest } = schema;
+  return { ...rest, properties: mapValues((properties ?? {}) as Record<string, JsonSchema>, allowTemplates) };
+}
+
+const stringOrList = (description: string, examples?: unknown[]): JsonSchema => ({
+  description,
+  ...(examples ? { examples } : {}),
+  anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+});
+
+function taskSchema(kind: 'task' | 'handler'): JsonSchema {
+  const modules = allModules();
+  const properties: Record<string, JsonSchema> = {
+    name: { type: 'string', description: kind === 'handler' ? 'Handler name: what tasks notify.' : 'What the task does, shown in the output.', examples: ['Replication settings'] },
+    when: {
+      description: "Run only when this condition holds: a helper expression such as `eq pg_role 'primary'` or `not result.changed` (a list: all must hold).",
+      anyOf: [{ type: 'string' }, { type: 'boolean' }, { type: 'array', items: { anyOf: [{ type: 'string' }, { type: 'boolean' }] } }],
+      examples: ['includes groups.replicas host.name'],
+    },
+    notify: {
+      description: 'Handlers to run at the end of the play when this task changed something. A mapping picks the handler by what the module reports: `restart`, `reload`, or `changed`.',
+      anyOf: [
+        { type: 'string' },
+        { type: 'array', items: { type: 'string' } },
+        {
+          type: 'object',
+          properties: { restart: { type: 'string' }, reload: { type: 'string' }, changed: { type: 'string' } },
+          additionalProperties: false,
+          minProperties: 1,
+        },
+      ],
+      examples: ['restart postgresql', { restart: 'restart postgresql', reload: 'reload postgresql' }],
+    },
+    tags: stringOrList('Tags for --tags and --skip-tags (`always` and `never` as in Ansible).', [['conf']]),
+    register: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'Store the result under this variable name for later tasks of the host.', examples: ['replication'] },
+    loop: { description: 'Run the task once per item (the item is `{{ item }}`): a list, or one {{ expr }} giving a list.', anyOf: [{ type: 'array' }, TEMPLATE_REF], examples: ['{{ groups.replicas }}'] },
+    retries: { type: 'integer', minimum: 0, description: 'Try again this many times when the task fails.', examples: [3] },
+    delay: { type: 'number', minimum: 0, description: 'Seconds between retries (default 5).', examples: [2] },
+    ignore_errors: { type: 'boolean', description: 'A failure of this task does not stop the host.' },
+  };
+  if (kind === 'handler') properties.listen = stringOrList('Topics this handler also answers to in notify.');
+  for (const m of modules) properties[m.name] = { $ref: `#/definitions/module_${m.name}` };
+  return {
+    type: 'object',
+    description: kind === 'handler' ? 'A handler: a task that runs once at the end of the play when notified.' : 'A task: a name and exactly one module with its arguments, plus keywords.',
+    properties,
+    additionalProperties: false,
+    oneOf: modules.map((m) => ({ required: [m.name] })),
+  };
+}
+
+export function playbookSchema(): JsonSchema {
+  const definitions: Record<string, JsonSchema> = {
+    template: {
+      type: 'string',
+      pattern: '^\\s*\\{\\{[\\s\\S]*\\}\\}\\s*$',
+      description: 'One {{ expression }}, whose value (a list, a number) is used as it is.',
+    },
+    play: {
+      type: 'object',
+      description: 'A play: a host pattern and the tasks to run on each of those hosts, in parallel across hosts.',
+      properties: {
+        name: { type: 'string', description: 'What the play does.', examples: ['Configure the primary for replication'] },
+        hosts: { ...stringOrList('Host pattern: a group, a host, all, a,b, or replicas:!pg3.', ['primary', 'replicas', 'replicas:!pg3']) },
+        vars: { type: 'object', description: 'Variables of this play (above inventory variables, below -e).' },
+        tasks: { type: 'array', items: { $ref: '#/definitions/task' }, description: 'Tasks, run in order on each host.' },
+        handlers: { type: 'array', items: { $ref: '#/definitions/handler' }, description: 'Handlers, run once at the end of the play when notified.' },
+      },
+      required: ['hosts'],
+      additionalProperties: false,
+    },
+    task: taskSchema('task'),
+    handler: taskSchema('handler'),
+  };
+  for (const m of allModules()) definitions[`module_${m.name}`] = { description: m.summary, ...moduleArgsSchema(m.schema) };
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://pgplay.dev/schemas/playbook.schema.json',
+    title: 'pgplay playbook',
+    description: 'A pgplay playbook: a list of plays. See the README for the modules.',
+    type: 'array',
+    minItems: 1,
+    items: { $ref: '#/definitions/play' },
+    definitions,
+  };
+}
+
+const HOST_VARIABLES: Record<string, JsonSchema> = {
+  connection: { type: 'string', enum: ['ssh', 'local'], default: 'ssh', description: 'How to reach the host: ssh, or local (this machine, child processes).' },
+  ansible_connection: { type: 'string', enum: ['ssh', 'local'], description: 'Ansible name of `connection`.' },
+  ansible_host: { type: 'string', description: 'Address to connect to over SSH (default: the inventory name).', examples: ['10.0.0.11'] },
+  address: { type: 'string', description: 'pgplay name of ansible_host.' },
+  ansible_port: { type: 'integer', minimum: 1, maximum: 65535, description: 'SSH port (default 22).' },
+  ssh_port: { type: 'integer', minimum: 1, maximum: 65535, description: 'pgplay name of ansible_port.' },
+  ansible_user: { type: 'string', description: 'SSH login user; it needs passwordless sudo (or su) to the PostgreSQL OS user.', examples: ['admin'] },
+  ssh_user: { type: 'string', description: 'pgplay name of ansible_user.' },
+  ansible_ssh_private_key_file: { type: 'string', description: 'Private key file (default: the SSH agent).', examples: ['~/.ssh/id_ed25519'] },
+  ssh_private_key_file: { type: 'string', description: 'pgplay name of ansible_ssh_private_key_file.' },
+  ssh_known_hosts_file: { type: 'string', description: 'known_hosts file host keys are verified against (default ~/.ssh/known_hosts).' },
+  ssh_accept_new_host_keys: { type: 'boolean', description: 'Record the key of a host seen for the first time (StrictHostKeyChecking=accept-new). A changed key is always refused.' },
+  ssh_password_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', description: 'Name of the environment variable holding the SSH password, when keys are not used.' },
+  ssh_connect_timeout: { type: 'number', minimum: 1, description: 'Seconds to wait for the SSH connection (default 10).' },
+  become_method: { type: 'string', enum: ['sudo', 'su'], default: 'sudo', description: 'How to run commands as the PostgreSQL OS user.' },
+  pg_version: { type: ['string', 'number'], description: 'PostgreSQL major version.', examples: [15] },
+  pg_bin_dir: { type: 'string', description: 'Directory of pg_ctl, pg_basebackup, postgres.', examples: ['/usr/lib/postgresql/15/bin', '/usr/pgsql-15/bin'] },
+  pg_data_dir: { type: 'string', description: 'Data directory.', examples: ['/var/lib/postgresql/15/main', '/var/lib/pgsql/15/data'] },
+  pg_config_dir: { type: 'string', description: 'Directory of postgresql.conf and pg_hba.conf (Debian: /etc/postgresql/15/main; RHEL: the data directory).' },
+  pg_socket_dir: { type: 'string', description: 'Unix socket directory.', examples: ['/var/run/postgresql'] },
+  pg_port: { type: 'integer', minimum: 1, maximum: 65535, default: 5432, description: 'Server port.' },
+  pg_address: { type: 'string', description: 'Address replicas and clients use to reach this server.', examples: ['10.0.0.11'] },
+  pg_os_user: { type: 'string', default: 'postgres', description: 'OS user the server runs as.' },
+  pg_service: { type: 'string', pattern: '^(pg_ctl|systemd:.+)$', default: 'pg_ctl', description: 'How to control the server: pg_ctl, or systemd:UNIT.', examples: ['pg_ctl', 'systemd:postgresql@15-main'] },
+  pg_log_file: { type: 'string', description: 'Server log file used with pg_ctl.' },
+  pgplay_lock_file: { type: 'string', description: 'Lock file that keeps two pgplay runs off this host at once.' },
+  pgplay_lock_wait: { type: 'number', minimum: 0, default: 60, description: 'Seconds to wait for another run to release the host.' },
+};
+
+export function inventorySchema(): JsonSchema {
+  const vars: JsonSchema = {
+    type: ['object', 'null'],
+    description: 'Variables. pgplay knows these; any other name is a variable for playbooks.',
+    properties: mapValues(HOST_VARIABLES, allowTemplates),
+    additionalProperties: true,
+  };
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: 'https://pgplay.dev/schemas/inventory.schema.json',
+    title: 'pgplay inventory',
+    description: "An inventory in Ansible's YAML layout: all: {vars, hosts, children: {primary: {hosts: {pg1: {...}}}, replicas: {...}}}.",
+    type: 'object',
+    properties: { all: { $ref: '#/definitions/group' } },
+    additionalProperties: { $ref: '#/definitions/group' },
+    definitions: {
+      group: {
+        type: ['object', 'null'],
+        description: 'A group: its hosts, its variables and its child groups.',
+        properties: {
+          hosts: { type: ['object', 'null'], description: 'Hosts of the group, each with its own variables.', additionalProperties: { $ref: '#/definitions/vars' } },
+          vars: { $ref: '#/definitions/vars' },
+          children: { type: ['object', 'null'], description: 'Child groups.', additionalProperties: { $ref: '#/definitions/group' } },
+        },
+        additionalProperties: false,
+      },
+      vars,
+      template: {
+        type: 'string',
+        pattern: '^\\s*\\{\\{[\\s\\S]*\\}\\}\\s*$',
+        description: 'One {{ expression }}, whose value is used as it is.',
+      },
+    },
+  };
+}

@@ -1,0 +1,113 @@
+// The variables a task sees, with Ansible's precedence: inventory (all < groups < host) < play vars < registered < -e.
+// Variables whose values hold {{ }} are rendered when first read, in the same scope, as Ansible does.
+import { ENV_MARK, renderValue, TemplateError } from '../templates/render';
+import type { Inventory } from './types';
+
+export type Scope = Record<string, unknown>;
+
+export interface ScopeInput {
+  inventory: Inventory;
+  hostName: string;
+  playVars?: Record<string, unknown>;
+  extraVars?: Record<string, unknown>;
+  registered?: Record<string, unknown>;
+}
+
+/** Names pgplay gives meaning to in every scope. */
+export const BUILTIN_VARIABLES = ['host', 'hosts', 'hostvars', 'groups', 'group_names', 'inventory_hostname', 'env'];
+
+export function buildScope(input: ScopeInput): Scope {
+  const host = input.inventory.hosts.get(input.hostName);
+  if (!host) throw new Error(`host ${input.hostName} is not in the inventory`);
+  const shared = sharedViews(input.inventory, input.extraVars ?? {});
+  const scope: Scope = {};
+  const layers = [host.vars, input.playVars ?? {}, input.registered ?? {}, input.extraVars ?? {}];
+  for (const layer of layers) for (const [name, value] of Object.entries(layer)) defineVariable(scope, name, value);
+  Object.assign(scope, {
+    host: { name: host.name, groups: host.groups },
+    inventory_hostname: host.name,
+    group_names: host.groups.filter((g) => g !== 'all' && g !== 'ungrouped'),
+    groups: shared.groups,
+    hosts: shared.hosts,
+    hostvars: shared.hosts,
+    env: environment(),
+  });
+  return scope;
+}
+
+function holdsTemplate(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('{{');
+  if (Array.isArray(value)) return value.some(holdsTemplate);
+  if (value && typeof value === 'object') return Object.values(value).some(holdsTemplate);
+  return false;
+}
+
+const resolving = new WeakMap<Scope, Set<string>>();
+
+/** A plain value, or a getter that renders the value once, on first read. */
+function defineVariable(scope: Scope, name: string, raw: unknown): void {
+  if (!holdsTemplate(raw)) {
+    Object.defineProperty(scope, name, { value: raw, enumerable: true, configurable: true, writable: true });
+    return;
+  }
+  let done = false;
+  let value: unknown;
+  Object.defineProperty(scope, name, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      if (done) return value;
+      const active = resolving.get(scope) ?? new Set<string>();
+      resolving.set(scope, active);
+      if (active.has(name)) throw new TemplateError(`variable '${name}' refers to itself`);
+      active.add(name);
+      try {
+        value = renderValue(raw, scope);
+        done = true;
+      } finally {
+        active.delete(name);
+      }
+      return value;
+    },
+  });
+}
+
+interface SharedViews {
+  groups: Record<string, string[]>;
+  hosts: Record<string, Scope>;
+}
+
+const views = new WeakMap<Inventory, WeakMap<object, SharedViews>>();
+
+/** groups and hosts (hostvars) for one inventory and one set of -e values, built once per run. */
+function sharedViews(inventory: Inventory, extraVars: Record<string, unknown>): SharedViews {
+  let byExtra = views.get(inventory);
+  if (!byExtra) views.set(inventory, (byExtra = new WeakMap()));
+  const existing = byExtra.get(extraVars);
+  if (existing) return existing;
+  const groups: Record<string, string[]> = {};
+  for (const g of inventory.groups.values()) groups[g.name] = [...g.hosts];
+  const hosts: Record<string, Scope> = {};
+  for (const name of inventory.hosts.keys()) {
+    let scope: Scope | null = null;
+    // Another host's variables, rendered in that host's own scope when first read.
+    Object.defineProperty(hosts, name, {
+      enumerable: true,
+      get: () => (scope ??= buildScope({ inventory, hostName: name, extraVars })),
+    });
+  }
+  const made = { groups, hosts };
+  byExtra.set(extraVars, made);
+  return made;
+}
+
+let envView: Record<string | symbol, unknown> | null = null;
+
+/** The environment, for secrets: `{{ env.PGPLAY_REPLICATION_PASSWORD }}`. */
+function environment(): Record<string | symbol, unknown> {
+  if (!envView) {
+    envView = { ...process.env };
+    Object.defineProperty(envView, ENV_MARK, { value: true, enumerable: false });
+  }
+  return envView;
+}

@@ -1,0 +1,179 @@
+// {{ expr }} in playbook values: parsed by Handlebars, evaluated here so that one expression keeps its type.
+import Handlebars from 'handlebars';
+import { didYouMean } from '../config/suggest';
+import { BLOCK_HELPERS, HELPER_NAMES, HELPERS } from './helpers';
+
+/** A problem with a template expression: undefined variable, unknown helper, syntax, a helper's complaint. */
+export class TemplateError extends Error {
+  constructor(
+    message: string,
+    /** 1-based line and 0-based column inside the template text, when known. */
+    readonly where?: { line: number; column: number },
+  ) {
+    super(message);
+    this.name = 'TemplateError';
+  }
+}
+
+/** Marks the `env` variable so a missing name says which environment variable is not set. */
+export const ENV_MARK = Symbol('pgplay.env');
+
+type Ast = hbs.AST.Program;
+const parsed = new Map<string, Ast>();
+
+export function parseTemplate(text: string): Ast {
+  const cached = parsed.get(text);
+  if (cached) return cached;
+  let ast: Ast;
+  try {
+    ast = Handlebars.parse(text) as unknown as Ast;
+  } catch (err) {
+    const loc = (Handlebars as unknown as { Parser: { lexer: { yylloc?: { first_line: number; first_column: number } } } }).Parser.lexer.yylloc;
+    throw new TemplateError(syntaxMessage(err instanceof Error ? err.message : String(err)), loc ? { line: loc.first_line, column: loc.first_column } : undefined);
+  }
+  if (parsed.size > 5000) parsed.clear();
+  parsed.set(text, ast);
+  return ast;
+}
+
+function syntaxMessage(raw: string): string {
+  const last = raw.split('\n').pop() ?? raw;
+  const m = /Expecting (.*), got '(\w+)'/.exec(last);
+  if (!m) return `template syntax error: ${last}`;
+  const got = m[2] === 'EOF' ? 'the end of the text' : m[2] === 'INVALID' ? 'a character that cannot appear here' : m[2].toLowerCase().replace(/_/g, ' ');
+  if (/'CLOSE'/.test(m[1]) && m[2] !== 'ID') return `template syntax error: '{{' is not closed by '}}' (found ${got})`;
+  if (m[2] === 'NUMBER' && /'ID'/.test(m[1])) return 'template syntax error: a list index is written .[0], not .0';
+  return `template syntax error: unexpected ${got}`;
+}
+
+/** The one expression of a text that is exactly `{{ expr }}` (spaces around allowed), else null. */
+export function singleExpression(ast: Ast): hbs.AST.MustacheStatement | null {
+  const meaningful = ast.body.filter((s) => !(s.type === 'ContentStatement' && (s as hbs.AST.ContentStatement).value.trim() === ''));
+  return meaningful.length === 1 && meaningful[0].type === 'MustacheStatement' ? (meaningful[0] as hbs.AST.MustacheStatement) : null;
+}
+
+export function hasBlocks(ast: Ast): boolean {
+  return ast.body.some((s) => s.type === 'BlockStatement' || s.type === 'PartialStatement' || s.type === 'PartialBlockStatement' || s.type === 'DecoratorBlock');
+}
+
+type Scope = Record<string, unknown>;
+
+function isHelperCall(node: hbs.AST.MustacheStatement | hbs.AST.SubExpression): boolean {
+  return node.params.length > 0 || (node.hash?.pairs.length ?? 0) > 0;
+}
+
+/** Value of a {{ }} or ( ) expression. */
+export function evaluateCall(node: hbs.AST.MustacheStatement | hbs.AST.SubExpression, scope: Scope): unknown {
+  if (node.path.type !== 'PathExpression') return (node.path as hbs.AST.StringLiteral).value;
+  const path = node.path as hbs.AST.PathExpression;
+  if (!isHelperCall(node)) {
+    const name = path.original;
+    if (HELPERS[name] && !(name in scope)) return HELPERS[name]({ hash: {}, data: { root: scope } });
+    return lookupPath(path, scope, true);
+  }
+  const helper = HELPERS[path.original];
+  if (!helper) throw new TemplateError(`unknown helper '${path.original}'${didYouMean(path.original, HELPER_NAMES)}`, at(path));
+  const args = node.params.map((p) => evaluateParam(p, scope));
+  const hash: Record<string, unknown> = {};
+  for (const pair of node.hash?.pairs ?? []) hash[pair.key] = evaluateParam(pair.value, scope);
+  try {
+    return helper(...args, { hash, data: { root: scope } });
+  } catch (err) {
+    throw new TemplateError(err instanceof Error ? err.message : String(err), at(path));
+  }
+}
+
+function evaluateParam(node: hbs.AST.Expression, scope: Scope): unknown {
+  switch (node.type) {
+    case 'SubExpression':
+      return evaluateCall(node as hbs.AST.SubExpression, scope);
+    case 'PathExpression':
+      // A helper's arguments are looked up leniently (default x 'y' must work when x is unset), as in Handlebars.
+      return lookupPath(node as hbs.AST.PathExpression, scope, false);
+    case 'StringLiteral':
+    case 'NumberLiteral':
+    case 'BooleanLiteral':
+      return (node as hbs.AST.StringLiteral).value;
+    case 'NullLiteral':
+      return null;
+    default:
+      return undefined;
+  }
+}
+
+function at(node: hbs.AST.Node): { line: number; column: number } | undefined {
+  return node.loc ? { line: node.loc.start.line, column: node.loc.start.column } : undefined;
+}
+
+function lookupPath(path: hbs.AST.PathExpression, scope: Scope, strict: boolean): unknown {
+  const parts = path.data ? path.parts.slice(path.parts[0] === 'root' ? 1 : path.parts.length) : path.parts;
+  if (path.data && path.parts[0] !== 'root') throw new TemplateError(`@${path.parts.join('.')} is only known inside {{#each}} blocks`, at(path));
+  let value: unknown = scope;
+  for (const [i, part] of parts.entries()) {
+    const holder = value as Record<string | symbol, unknown> | null | undefined;
+    const found = holder !== null && holder !== undefined && (typeof holder === 'object' || typeof holder === 'function') && part in (holder as object);
+    if (!found) {
+      if (!strict && i > 0 && (holder === undefined || holder === null)) return undefined;
+      if (!strict && i === 0) return undefined;
+      if (!strict && holder && typeof holder === 'object') return undefined;
+      throw new TemplateError(missingMessage(parts, i, holder), at(path));
+    }
+    value = holder[part];
+  }
+  return value;
+}
+
+function missingMessage(parts: string[], i: number, holder: unknown): string {
+  const name = parts[i];
+  if (i === 0) return `undefined variable '${name}'${didYouMean(name, Object.keys((holder as object) ?? {}))}`;
+  const owner = parts.slice(0, i).join('.');
+  if (holder && typeof holder === 'object' && (holder as Record<symbol, unknown>)[ENV_MARK]) return `environment variable ${name} is not set`;
+  if (holder === undefined || holder === null || typeof holder !== 'object') return `'${owner}' is ${holder === undefined ? 'undefined' : JSON.stringify(holder)}: it has no '${name}'`;
+  if (Array.isArray(holder)) return `'${owner}' is a list of ${holder.length}: it has no item '${name}'`;
+  return `'${owner}' has no '${name}'${didYouMean(name, Object.keys(holder))}`;
+}
+
+/** Every name a template refers to, for checks before a run: variables and helpers with their places. */
+export interface TemplateReference {
+  kind: 'variable' | 'helper';
+  name: string;
+  where?: { line: number; column: number };
+}
+
+export function templateReferences(ast: Ast): TemplateReference[] {
+  const out: TemplateReference[] = [];
+  const visitPath = (p: hbs.AST.PathExpression) => {
+    if (!p.data && p.depth === 0 && p.parts.length > 0) out.push({ kind: 'variable', name: p.parts[0], where: at(p) });
+  };
+  const visitExpression = (e: hbs.AST.Expression) => {
+    if (e.type === 'PathExpression') visitPath(e as hbs.AST.PathExpression);
+    else if (e.type === 'SubExpression') visitCall(e as hbs.AST.SubExpression, false);
+  };
+  const visitCall = (node: hbs.AST.MustacheStatement | hbs.AST.SubExpression | hbs.AST.BlockStatement, block: boolean) => {
+    const path = node.path as hbs.AST.PathExpression;
+    if (path.type !== 'PathExpression') return;
+    if (block || isHelperCall(node as hbs.AST.MustacheStatement)) out.push({ kind: 'helper', name: path.original, where: at(path) });
+    else if (!HELPERS[path.original]) visitPath(path);
+    node.params.forEach(visitExpression);
+    node.hash?.pairs.forEach((p) => visitExpression(p.value));
+  };
+  const visitProgram = (program: hbs.AST.Program | undefined) => {
+    for (const s of program?.body ?? []) {
+      if (s.type === 'MustacheStatement') visitCall(s as hbs.AST.MustacheStatement, false);
+      else if (s.type === 'BlockStatement') {
+        const block = s as hbs.AST.BlockStatement;
+        visitCall(block, true);
+        // #each and #with change the context: names inside are not top-level variables.
+        const name = (block.path as hbs.AST.PathExpression).original;
+        if (name === 'if' || name === 'unless') {
+          visitProgram(block.program);
+          visitProgram(block.inverse);
+        }
+      }
+    }
+  };
+  visitProgram(ast);
+  return out;
+}
+
+export const KNOWN_HELPERS = new Set([...HELPER_NAMES, ...BLOCK_HELPERS]);

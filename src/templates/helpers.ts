@@ -1,0 +1,118 @@
+// The helpers of {{ expr }} in playbooks and of template files: comparisons, logic, lists and host variables.
+// Each takes Handlebars' options object last, so the same functions serve both engines.
+
+export interface HelperOptions {
+  hash?: Record<string, unknown>;
+  data?: { root?: Record<string, unknown> };
+}
+
+type Helper = (...args: unknown[]) => unknown;
+
+/** Handlebars passes its options object as the last argument; drop it. */
+function values(args: unknown[]): unknown[] {
+  const last = args[args.length - 1];
+  return last && typeof last === 'object' && 'hash' in (last as object) && 'data' in (last as object) ? args.slice(0, -1) : args;
+}
+
+function rootOf(args: unknown[]): Record<string, unknown> {
+  const last = args[args.length - 1] as HelperOptions | undefined;
+  return (last?.data?.root as Record<string, unknown> | undefined) ?? {};
+}
+
+function truthy(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > 0;
+  return Boolean(value);
+}
+
+function describe(value: unknown): string {
+  if (value === undefined) return 'nothing (undefined)';
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  return `a ${typeof value}`;
+}
+
+const compare = (test: (a: number | string, b: number | string) => boolean, name: string): Helper => (...args) => {
+  const [a, b] = values(args);
+  const ok = (v: unknown) => typeof v === 'number' || typeof v === 'string';
+  if (!ok(a) || !ok(b)) throw new Error(`${name} compares numbers or strings, got ${describe(a)} and ${describe(b)}`);
+  return test(a as number | string, b as number | string);
+};
+
+export const HELPERS: Record<string, Helper> = {
+  eq: (...args) => {
+    const [a, b] = values(args);
+    return a === b;
+  },
+  ne: (...args) => {
+    const [a, b] = values(args);
+    return a !== b;
+  },
+  lt: compare((a, b) => a < b, 'lt'),
+  lte: compare((a, b) => a <= b, 'lte'),
+  gt: compare((a, b) => a > b, 'gt'),
+  gte: compare((a, b) => a >= b, 'gte'),
+  and: (...args) => values(args).every(truthy),
+  or: (...args) => values(args).some(truthy),
+  not: (...args) => !truthy(values(args)[0]),
+  /** The first value that is set (not undefined, null or ''). */
+  default: (...args) => values(args).find((v) => v !== undefined && v !== null && v !== ''),
+  length: (...args) => {
+    const [v] = values(args);
+    if (typeof v === 'string' || Array.isArray(v)) return v.length;
+    if (v && typeof v === 'object') return Object.keys(v).length;
+    throw new Error(`length needs a list, a string or a mapping, got ${describe(v)}`);
+  },
+  join: (...args) => {
+    const [list, sep] = values(args);
+    if (!Array.isArray(list)) throw new Error(`join needs a list, got ${describe(list)}`);
+    return list.join(typeof sep === 'string' ? sep : ',');
+  },
+  first: (...args) => {
+    const [list] = values(args);
+    if (!Array.isArray(list)) throw new Error(`first needs a list, got ${describe(list)}`);
+    return list[0];
+  },
+  last: (...args) => {
+    const [list] = values(args);
+    if (!Array.isArray(list)) throw new Error(`last needs a list, got ${describe(list)}`);
+    return list[list.length - 1];
+  },
+  /** includes LIST_OR_STRING VALUE: Jinja's `value in list`. */
+  includes: (...args) => {
+    const [container, item] = values(args);
+    if (Array.isArray(container)) return container.includes(item);
+    if (typeof container === 'string') return container.includes(String(item));
+    if (container && typeof container === 'object') return Object.prototype.hasOwnProperty.call(container, String(item));
+    return false;
+  },
+  /** list A B C: a list from its arguments. */
+  list: (...args) => values(args),
+  split: (...args) => {
+    const [text, sep] = values(args);
+    if (typeof text !== 'string') throw new Error(`split needs a string, got ${describe(text)}`);
+    return text.split(typeof sep === 'string' ? sep : ',').map((s) => s.trim()).filter((s) => s !== '');
+  },
+  concat: (...args) => values(args).map((v) => (v === undefined || v === null ? '' : String(v))).join(''),
+  upper: (...args) => String(values(args)[0] ?? '').toUpperCase(),
+  lower: (...args) => String(values(args)[0] ?? '').toLowerCase(),
+  json: (...args) => JSON.stringify(values(args)[0]),
+  /** hostvar HOST NAME: a variable of another inventory host (Ansible's hostvars[HOST][NAME]). */
+  hostvar: (...args) => {
+    const [host, name] = values(args);
+    const hosts = rootOf(args).hosts as Record<string, Record<string, unknown>> | undefined;
+    const vars = hosts?.[String(host)];
+    if (!vars) throw new Error(`hostvar: no host named '${String(host)}' in the inventory`);
+    if (!(String(name) in vars)) throw new Error(`hostvar: host ${String(host)} has no variable '${String(name)}'`);
+    return vars[String(name)];
+  },
+  /** lookup OBJECT KEY: Handlebars' own lookup, for keys held in variables. */
+  lookup: (...args) => {
+    const [obj, key] = values(args);
+    if (obj === undefined || obj === null) return undefined;
+    return (obj as Record<string, unknown>)[String(key)];
+  },
+};
+
+export const HELPER_NAMES = Object.keys(HELPERS);
+/** Names Handlebars itself gives meaning to in template files. */
+export const BLOCK_HELPERS = ['if', 'unless', 'each', 'with', 'log'];
