@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { playbookSchema } from '../../../src/config/schemas';
+import { allModules } from '../../../src/modules/registry';
+import { SCHEMA_FILES, schemaText } from '../../../src/tools/write-schemas';
+
+const ROOT = join(__dirname, '..', '..', '..', '..');
+
+test('the shipped schema files are what the modules declare (run `npm run schemas` after changing a module)', () => {
+  for (const [name, build] of Object.entries(SCHEMA_FILES)) {
+    assert.equal(readFileSync(join(ROOT, 'schemas', name), 'utf8'), schemaText(build), `schemas/${name} is out of date`);
+  }
+});
+
+test('every module publishes its arguments, with descriptions, into the playbook schema', () => {
+  const schema = playbookSchema() as { definitions: Record<string, { properties?: Record<string, { description?: string }>; description?: string }> };
+  for (const m of allModules()) {
+    const def = schema.definitions[`module_${m.name}`];
+    assert.ok(def, `module_${m.name} is in the schema`);
+    assert.ok(def.description, `${m.name} has a description`);
+    for (const [arg, s] of Object.entries(def.properties ?? {})) assert.ok(s.description, `${m.name}.${arg} has a description`);
+  }
+});
