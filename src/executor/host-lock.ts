@@ -42,7 +42,9 @@ export async function acquireHostLock(conn: Connection, hostName: string, path: 
   return {
     async release() {
       channel.stdin.end();
-      await Promise.race([channel.exited, new Promise((r) => setTimeout(r, 2000))]);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([channel.exited, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+      clearTimeout(timer);
     },
   };
 }
