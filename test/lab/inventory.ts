@@ -1,0 +1,41 @@
+// The lab's inventory in Ansible's YAML layout: what pgplay, Ansible and bench/lab.ts read.
+import { stringify } from 'yaml';
+import { PG_BIN, PG_PORT } from './postgres';
+
+export interface InventoryHost {
+  name: string;
+  address: string;
+  dataDir: string;
+  configDir: string;
+  socketDir: string;
+  logFile: string;
+}
+
+export function labInventory(hosts: InventoryHost[], ssh: { key: string; knownHosts: string }): string {
+  const entry = (h: InventoryHost) => ({
+    ansible_host: h.address,
+    pg_address: h.address,
+    pg_data_dir: h.dataDir,
+    pg_config_dir: h.configDir,
+    pg_socket_dir: h.socketDir,
+    pg_log_file: h.logFile,
+  });
+  const group = (list: InventoryHost[]) => ({ hosts: Object.fromEntries(list.map((h) => [h.name, entry(h)])) });
+  const doc = {
+    all: {
+      vars: {
+        ansible_user: 'root',
+        ansible_ssh_private_key_file: ssh.key,
+        ssh_known_hosts_file: ssh.knownHosts,
+        become_method: 'sudo',
+        replication_user: 'replicator',
+        pg_version: 15,
+        pg_bin_dir: PG_BIN,
+        pg_port: PG_PORT,
+        pg_service: 'pg_ctl',
+      },
+      children: { primary: group(hosts.slice(0, 1)), replicas: group(hosts.slice(1)) },
+    },
+  };
+  return `# The test lab's inventory, written by test/lab (lab up): one sshd and one PostgreSQL 15 per loopback address.\n${stringify(doc)}`;
+}
