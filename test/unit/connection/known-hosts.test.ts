@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { decideHostKey, hostKeyAlgorithms } from '../../../src/connection/host-key-policy';
+import {
+  appendKnownHost,
+  checkHostKey,
+  fingerprint,
+  hostKeyFromBlob,
+  hostLookupName,
+  knownKeyTypes,
+  parseKnownHosts,
+  type HostKey,
+} from '../../../src/connection/known-hosts';
+
+const FIXTURES = join(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'known-hosts');
+const MIXED = join(FIXTURES, 'mixed.known_hosts');
+const entries = parseKnownHosts(readFileSync(MIXED, 'utf8'));
+
+function key(name: string): HostKey {
+  const [type, base64] = readFileSync(join(FIXTURES, `key-${name}.pub`), 'utf8').trim().split(' ');
+  return { type, base64 };
+}
+
+const check = (host: string, port: number, k: HostKey) => checkHostKey(entries, hostLookupName(host, port), k);
+
+test('parses plain, [host]:port, comma lists, hashed lines and markers; skips comments, blanks and junk', () => {
+  assert.equal(entries.length, 10);
+  assert.deepEqual(entries[0], { line: 2, marker: null, patterns: ['db1.example.com'], hashed: null, key: key('a') });
+  assert.deepEqual(entries[2].patterns, ['db3.example.com', '10.0.0.3']);
+  assert.deepEqual(
+    entries.filter((e) => e.marker).map((e) => [e.marker, e.line]),
+    [
+      ['cert-authority', 7],
+      ['revoked', 8],
+    ],
+  );
+  assert.equal(entries.filter((e) => e.hashed).length, 2);
+  assert.ok(entries.every((e) => e.line !== 14 && e.line !== 15), 'junk and unknown markers are not entries');
+});
+
+test('lookup names are the bare host on port 22 and [host]:port otherwise, lower case', () => {
+  assert.equal(hostLookupName('127.0.0.12', 22), '127.0.0.12');
+  assert.equal(hostLookupName('DB2.example.com', 2222), '[db2.example.com]:2222');
+});
+
+test('a plain entry: the same key is known, another key of that type is a change, another type is unknown', () => {
+  assert.deepEqual(check('db1.example.com', 22, key('a')), { kind: 'known', line: 2 });
+  assert.deepEqual(check('DB1.Example.COM', 22, key('a')), { kind: 'known', line: 2 });
+  assert.deepEqual(check('db1.example.com', 22, key('b')), { kind: 'changed', line: 2, knownType: 'ssh-ed25519' });
+  assert.deepEqual(check('db1.example.com', 22, key('ecdsa')), { kind: 'unknown', knownTypes: ['ssh-ed25519'] });
+  assert.deepEqual(check('nowhere.example.org', 22, key('a')), { kind: 'unknown', knownTypes: [] });
+});
+
+test('a port other than 22 is looked up as [host]:port only', () => {
+  assert.equal(check('db2.example.com', 2222, key('b')).kind, 'known');
+  assert.equal(check('db2.example.com', 22, key('b')).kind, 'unknown');
+});
+
+test('comma lists, wildcards and negated patterns match as OpenSSH matches them', () => {
+  assert.equal(check('10.0.0.3', 22, key('c')).kind, 'known');
+  assert.equal(check('db3.example.com', 22, key('c')).kind, 'known');
+  assert.equal(check('pg1.lab.example.com', 22, key('d')).kind, 'known');
+  assert.equal(check('bad.lab.example.com', 22, key('d')).kind, 'unknown');
+});
+
+test('hashed entries match through HMAC-SHA1 of the lookup name (made by ssh-keygen -H)', () => {
+  assert.deepEqual(check('db5.example.com', 22, key('ecdsa')), { kind: 'known', line: 10 });
+  assert.deepEqual(check('db6.example.com', 2200, key('a')), { kind: 'known', line: 11 });
+  assert.equal(check('db6.example.com', 22, key('a')).kind, 'unknown');
+  assert.deepEqual(check('db5.example.com', 22, key('b')), { kind: 'unknown', knownTypes: ['ecdsa-sha2-nistp256'] });
+});
+
+test('a host may have several keys; a certificate authority is not a host key; a revoked key is refused everywhere', () => {
+  assert.equal(check('db7.example.com', 22, key('ecdsa')).kind, 'known');
+  assert.equal(check('db7.example.com', 22, key('b')).kind, 'known');
+  assert.deepEqual(check('db7.example.com', 22, key('a')), { kind: 'changed', line: 13, knownType: 'ssh-ed25519' });
+  assert.deepEqual(knownKeyTypes(entries, 'db7.example.com'), ['ecdsa-sha2-nistp256', 'ssh-ed25519']);
+  assert.equal(check('x.example.com', 22, key('e')).kind, 'unknown');
+  assert.deepEqual(check('db1.example.com', 22, key('f')), { kind: 'revoked', line: 8 });
+});
+
+test('the key blob a server sends gives the type and the fingerprint ssh-keygen -l prints', () => {
+  const blob = Buffer.from(key('a').base64, 'base64');
+  assert.deepEqual(hostKeyFromBlob(blob), key('a'));
+  assert.equal(fingerprint(key('a')), 'SHA256:4KGwv0nxsOH9bnKNpsJpAZcBYerww4k/ENiCKfa68x0');
+  assert.equal(fingerprint(key('ecdsa')), 'SHA256:ltw73EXkfn8r+a+AYfUQEWvbVroUM5L5zV0LfMoRgOc');
+  assert.throws(() => hostKeyFromBlob(Buffer.from([0, 0, 0, 50, 1])), /malformed host key/);
+});
+
+test('appending creates the file 0600 in a new 0700 directory, adds a missing newline, writes plain lines', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-kh-'));
+  try {
+    const file = join(dir, 'ssh', 'known_hosts');
+    appendKnownHost(file, hostLookupName('127.0.0.12', 22), key('a'));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'ssh')).mode & 0o777, 0o700);
+    writeFileSync(file, readFileSync(file, 'utf8') + '# no newline at the end');
+    appendKnownHost(file, hostLookupName('127.0.0.13', 2222), key('b'));
+    const text = readFileSync(file, 'utf8');
+    assert.equal(text, `127.0.0.12 ${key('a').type} ${key('a').base64}\n# no newline at the end\n[127.0.0.13]:2222 ${key('b').type} ${key('b').base64}\n`);
+    assert.equal(checkHostKey(parseKnownHosts(text), '[127.0.0.13]:2222', key('b')).kind, 'known');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('policy: unknown keys are refused unless opted in, then recorded; changed and revoked keys are always refused', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-kh-'));
+  try {
+    const file = join(dir, 'known_hosts');
+    writeFileSync(file, readFileSync(MIXED));
+    const blob = (name: string) => Buffer.from(key(name).base64, 'base64');
+    const strict = { knownHostsFile: file, acceptNewHostKeys: false };
+    const acceptNew = { knownHostsFile: file, acceptNewHostKeys: true };
+    const refused = decideHostKey('10.9.9.9', 22, blob('a'), strict);
+    assert.equal(refused.trusted, false);
+    assert.match(refused.trusted ? '' : refused.reason, new RegExp(`^host key of 10\\.9\\.9\\.9 \\(ssh-ed25519 SHA256:\\S+\\) is not in ${file} \\(pass --accept-new-host-keys`));
+    assert.deepEqual(decideHostKey('10.9.9.9', 22, blob('a'), acceptNew), { trusted: true, recorded: true, key: key('a') });
+    assert.deepEqual(decideHostKey('10.9.9.9', 22, blob('a'), strict), { trusted: true, recorded: false, key: key('a') });
+    const changed = decideHostKey('db1.example.com', 22, blob('b'), acceptNew);
+    assert.equal(changed.trusted, false);
+    assert.match(changed.trusted ? '' : changed.reason, /^HOST KEY CHANGED for db1\.example\.com: .* holds another ssh-ed25519 key\. .*ssh-keygen -R 'db1\.example\.com'/);
+    const revoked = decideHostKey('10.9.9.9', 22, blob('f'), acceptNew);
+    assert.match(revoked.trusted ? '' : revoked.reason, /is REVOKED in .*:8$/);
+    assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('10.9.9.9 ')).length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('host key algorithms offer the types known for the host first', () => {
+  const policy = { knownHostsFile: MIXED, acceptNewHostKeys: false };
+  assert.deepEqual(hostKeyAlgorithms('db5.example.com', 22, policy).slice(0, 2), ['ecdsa-sha2-nistp256', 'ssh-ed25519']);
+  assert.equal(hostKeyAlgorithms('unknown.example.org', 22, policy)[0], 'ssh-ed25519');
+  assert.ok(hostKeyAlgorithms('db1.example.com', 22, policy).includes('rsa-sha2-512'));
+});
