@@ -39,14 +39,20 @@ export function schemaDiagnostics(src: YamlSource, validate: ValidateFunction, c
   const seen = new Set<string>();
   for (const e of errors) {
     const path = pathOf(e.instancePath);
-    const d = toDiagnostic(src, e, path, ctx);
-    if (!d) continue;
+    const problem = describeError(e, path, ctx);
+    const d = { ...src.at(problem.path, problem.which), message: problem.message };
     const key = `${d.line}:${d.col}:${d.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
     out.push({ ...d, path });
   }
   return out.sort((a, b) => a.line - b.line || a.col - b.col);
+}
+
+/** Problems of a value that has no file (module arguments after rendering): messages only. */
+export function valueProblems(validate: ValidateFunction, value: unknown, ctx: SchemaContext): string[] {
+  if (validate(value)) return [];
+  return [...new Set(simplify([...(validate.errors ?? [])], ctx).map((e) => describeError(e, pathOf(e.instancePath), ctx).message))];
 }
 
 export function pathOf(pointer: string): YamlPath {
@@ -120,10 +126,16 @@ function typeList(types: string[]): string {
   return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
 }
 
-function toDiagnostic(src: YamlSource, e: Err, path: YamlPath, ctx: SchemaContext): Diagnostic | null {
+interface Problem {
+  path: YamlPath;
+  which: 'key' | 'value';
+  message: string;
+}
+
+/** What one error means for people, and the value (or key) it is about. */
+function describeError(e: Err, path: YamlPath, ctx: SchemaContext): Problem {
   const label = ctx.label(path);
-  const where = (p: YamlPath, which: 'key' | 'value' = 'value') => src.at(p, which);
-  const d = (p: YamlPath, message: string, which: 'key' | 'value' = 'value'): Diagnostic => ({ ...where(p, which), message });
+  const d = (p: YamlPath, message: string, which: 'key' | 'value' = 'value'): Problem => ({ path: p, which, message });
   if (e.summary) return d(path, e.summary.startsWith(label) ? e.summary : `${label} ${e.summary}`);
   const params = e.params as Record<string, unknown>;
   switch (e.keyword) {

@@ -6,6 +6,7 @@ import type { Diff, HostHandle, Plan, TaskContext } from '../modules/types';
 import type { RunEvent, TaskStatus } from '../reporters/events';
 import { redact, redactValue, rememberSecret } from '../secrets';
 import { evaluateCondition, renderValue } from '../templates/render';
+import { validatorFor, valueProblems } from '../config/schema-check';
 
 export interface TaskEnv {
   play: string;
@@ -80,6 +81,9 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       const value = args?.[name];
       if (typeof value === 'string') rememberSecret(value);
     }
+    // Templated arguments were let through the playbook schema; their rendered values are checked now.
+    const problems = valueProblems(validatorFor(`arguments of ${module.name}`, () => module.schema), args, { label: (path) => [module.name, ...path].join('.') });
+    if (problems.length > 0) return { status: 'failed', message: problems.join('; '), result: {} };
     if (env.checkMode && module.checkMode === 'skip') {
       return { status: 'skipped', message: 'not run in check mode', result: {} };
     }
@@ -102,6 +106,8 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
     }
     return last;
   } catch (err) {
+    // What the interrupt broke is not the task's fault: say so rather than how the command died.
+    if (env.signal.aborted) return { status: 'failed', message: `interrupted: ${errorMessage(err)}`, result: {} };
     if (err instanceof UnreachableError) return { status: 'unreachable', message: err.message, result: {} };
     const result = (err as { result?: Record<string, unknown> })?.result ?? {};
     return { status: 'failed', message: errorMessage(err), result };
