@@ -154,6 +154,8 @@ export function templateReferences(ast: Ast): TemplateReference[] {
     if (path.type !== 'PathExpression') return;
     if (block || isHelperCall(node as hbs.AST.MustacheStatement)) out.push({ kind: 'helper', name: path.original, where: at(path) });
     else if (!HELPERS[path.original]) visitPath(path);
+    // `default x 'y'` and `#if x` exist for values that may be unset: their arguments are not checked.
+    if (LENIENT.has(path.original)) return;
     node.params.forEach(visitExpression);
     node.hash?.pairs.forEach((p) => visitExpression(p.value));
   };
@@ -175,5 +177,7 @@ export function templateReferences(ast: Ast): TemplateReference[] {
   visitProgram(ast);
   return out;
 }
+
+const LENIENT = new Set(['default', 'if', 'unless']);
 
 export const KNOWN_HELPERS = new Set([...HELPER_NAMES, ...BLOCK_HELPERS]);
