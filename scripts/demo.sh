@@ -83,3 +83,12 @@ fi
 
 PGPLAY_REPLICATION_PASSWORD=$(cat "$root/replication-password") \
   node bin/pgplay.js run playbooks/site.yml -i "$root/inventory.yml" "$@"
+
+# The proof, asked of the servers themselves (pgplay's assert_streaming checked the same above).
+case " $* " in *" --check "*|*" -C "*) exit 0 ;; esac
+ask() { as_pg "$bin/psql" -X -q -h "$root/$1/run" -p 5432 -d postgres -c "$2"; }
+echo
+echo "pg1 (primary) sees:"
+ask pg1 "SELECT application_name, client_addr, state, sync_state FROM pg_stat_replication"
+echo "pg2 (replica) says:"
+ask pg2 "SELECT pg_is_in_recovery() AS in_recovery, (SELECT status FROM pg_stat_wal_receiver) AS wal_receiver, (SELECT written_at FROM pgplay.marker WHERE id = 'pg1') AS marker_from_primary"
