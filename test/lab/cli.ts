@@ -36,6 +36,9 @@ async function main(argv: string[]): Promise<number> {
   return 5;
 }
 
+// `node --test dist/test` also runs this file (it matches **/test/**/*.js): as a test it has nothing to do.
+if (process.env.NODE_TEST_CONTEXT && process.argv.length <= 2) process.exit(0);
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -1,0 +1,278 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { parse } from 'yaml';
+import { putFile, readFile } from '../../src/connection/files';
+import { SshConnection, sshConnectionsOpened } from '../../src/connection/ssh';
+import { sshOptionsFrom } from '../../src/connection/ssh-options';
+import type { Channel } from '../../src/connection/types';
+import { UnreachableError } from '../../src/errors';
+import { acquireHostLock } from '../../src/executor/host-lock';
+import { pgSettingsFrom } from '../../src/facts/pg-settings';
+import { openSqlSession } from '../../src/facts/sql-session';
+import { Secret } from '../../src/secrets';
+import { acceptedConnections, labDown, labUp, startSshd, stopSshd, type Lab, type LabHost } from '../lab/lab';
+
+// Slow (about 20 s): two lab hosts (sshd + PostgreSQL 15) on 127.0.0.11 and 127.0.0.12; processes are checked with ps.
+const ROOT = '/tmp/pgplay-ssh-lab-test';
+
+type Vars = Record<string, unknown>;
+
+/** A host's variables as the inventory resolves them (all.vars, then the host's own). */
+function inventoryVars(lab: Lab, name: string): Vars {
+  const doc = parse(readFileSync(lab.inventory, 'utf8')) as { all: { vars: Vars; children: Record<string, { hosts: Record<string, Vars> }> } };
+  const group = Object.values(doc.all.children).find((g) => g.hosts[name]);
+  return { ...doc.all.vars, ...group?.hosts[name] };
+}
+
+function processes(text: string): string[] {
+  return execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => line.includes(text));
+}
+
+/** Remote processes end a moment after their channel: wait up to a few seconds for none to match. */
+async function noProcessLeft(text: string, withinMs = 4000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (processes(text).length > 0) {
+    if (Date.now() > deadline) assert.fail(`still running: ${processes(text).join(' | ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Wait until ps shows a process whose whole command line is one of these. */
+async function untilRunning(...commands: string[]): Promise<void> {
+  const deadline = Date.now() + 5000;
+  const running = () => commands.every((c) => processes(c).some((line) => line.trim() === c));
+  while (!running()) {
+    if (Date.now() > deadline) assert.fail(`not running: ${commands.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function readAll(channel: Channel): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of channel.stdout) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('ssh connection against the loopback lab', () => {
+  let lab: Lab;
+  let pg1: LabHost;
+  let pg2: LabHost;
+  const conns: SshConnection[] = [];
+  const connect = (host: LabHost, extra: Vars = {}, cli = { acceptNewHostKeys: false }) => {
+    const conn = new SshConnection(host.name, sshOptionsFrom(host.name, { ...inventoryVars(lab, host.name), ...extra }, cli));
+    conns.push(conn);
+    return conn;
+  };
+
+  before(async () => {
+    lab = await labUp(2, { root: ROOT });
+    [pg1, pg2] = lab.hosts;
+  });
+  after(async () => {
+    await Promise.all(conns.map((c) => c.close()));
+    await labDown(ROOT);
+  });
+
+  it('runs a command on two hosts in parallel, stdout, stderr and exit code apart', async () => {
+    const script = 'echo "on $(echo $SSH_CONNECTION | cut -d" " -f3)"; echo "to stderr" >&2; exit 7';
+    const [a, b] = await Promise.all([connect(pg1).run({ argv: ['sh', '-c', script] }), connect(pg2).run({ argv: ['sh', '-c', script] })]);
+    for (const [r, address] of [[a, pg1.address], [b, pg2.address]] as const) {
+      assert.deepEqual([r.stdout, r.stderr, r.exitCode, r.failed, r.timedOut], [`on ${address}\n`, 'to stderr\n', 7, true, false]);
+    }
+  });
+
+  it('becomes postgres with sudo, and sends a Secret on stdin only (never in ps)', async () => {
+    const conn = connect(pg1);
+    const who = await conn.run({ argv: ['id', '-un'], become: { user: 'postgres', method: 'sudo' } });
+    assert.equal(who.stdout, 'postgres\n');
+    const secret = `pw-${randomBytes(12).toString('hex')}`;
+    const running = conn.run({ argv: ['sh', '-c', 'read -r line; sleep 1.5; printf %s "$line" | sha256sum'], stdin: new Secret(`${secret}\n`), become: { user: 'postgres', method: 'sudo' } });
+    const seen: string[] = [];
+    const started = Date.now();
+    while (Date.now() - started < 1200) {
+      seen.push(...processes('sha256sum'));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const r = await running;
+    assert.ok(seen.length > 0, 'the command was sampled while it ran');
+    assert.ok(seen.every((line) => !line.includes(secret)));
+    assert.equal(r.stdout.split(' ')[0], createHash('sha256').update(secret).digest('hex'));
+    assert.doesNotMatch(readFileSync(pg1.sshdLog, 'utf8'), new RegExp(secret));
+  });
+
+  it('writes and reads files through stdin with owner and mode', async () => {
+    const conn = connect(pg2);
+    const path = `${pg2.dir}/pgplay-ssh-test.conf`;
+    const become = { user: 'postgres', method: 'sudo' as const };
+    await putFile(conn, path, new Secret('password = s3cret-over-ssh\n'), { mode: '0600', become });
+    const file = await readFile(conn, path, become);
+    assert.deepEqual([file.exists, file.content, file.owner, file.mode], [true, 'password = s3cret-over-ssh\n', 'postgres', '0600']);
+    await putFile(conn, path, 'x = 1\n', { owner: 'root', group: 'postgres', mode: '0640' });
+    assert.deepEqual(await readFile(conn, path).then((f) => [f.content, f.owner, f.group, f.mode]), ['x = 1\n', 'root', 'postgres', '0640']);
+    assert.equal((await readFile(conn, `${pg2.dir}/missing`)).exists, false);
+  });
+
+  it('carries 1 MB of binary data both ways through open()', async () => {
+    const data = randomBytes(1024 * 1024);
+    const channel = await connect(pg1).open({ argv: ['cat'] });
+    const echoed = readAll(channel);
+    channel.stdin.end(data);
+    assert.ok((await echoed).equals(data));
+    assert.equal(await channel.exited, 0);
+  });
+
+  it('runs SQL through the relay over ssh, as the postgres OS user', async () => {
+    const sql = await openSqlSession(connect(pg2), pgSettingsFrom(inventoryVars(lab, 'pg2')));
+    try {
+      assert.deepEqual(await sql.query('select 1 as one, current_user as who'), [{ one: 1, who: 'postgres' }]);
+    } finally {
+      await sql.close();
+    }
+  });
+
+  it('holds the host lock on a channel and frees it when stdin ends', async () => {
+    const path = `${pg1.dir}/pgplay-ssh-test.lock`;
+    const first = await acquireHostLock(connect(pg1), 'pg1', path, 0);
+    await assert.rejects(acquireHostLock(connect(pg1), 'pg1', path, 1), /host pg1 is busy/);
+    await first.release();
+    await (await acquireHostLock(connect(pg1), 'pg1', path, 0)).release();
+  });
+
+  it('refuses a changed host key before authenticating, naming the host', async () => {
+    const file = `${ROOT}/known_hosts.changed`;
+    const lines = readFileSync(lab.knownHosts, 'utf8').trim().split('\n');
+    const pg1Key = lines[0].split(' ').slice(1).join(' ');
+    writeFileSync(file, `${lines[0]}\n${pg2.address} ${pg1Key}\n`);
+    const accepted = acceptedConnections(pg2);
+    const conn = connect(pg2, { ssh_known_hosts_file: file }, { acceptNewHostKeys: true });
+    await assert.rejects(conn.run({ argv: ['true'] }), (err: unknown) => {
+      assert.ok(err instanceof UnreachableError);
+      assert.match(err.message, /^ssh to pg2 \(127\.0\.0\.12:22\): HOST KEY CHANGED for 127\.0\.0\.12: it presents ssh-ed25519 SHA256:/);
+      assert.equal(err.exitCode, 3);
+      return true;
+    });
+    assert.equal(acceptedConnections(pg2), accepted);
+    assert.equal(readFileSync(file, 'utf8').split('\n').length, 3, 'nothing was added');
+  });
+
+  it('refuses an unknown host without the opt-in, and records its key with it', async () => {
+    const file = `${ROOT}/known_hosts.partial`;
+    const lines = readFileSync(lab.knownHosts, 'utf8').trim().split('\n');
+    writeFileSync(file, `${lines[0]}\n`);
+    await assert.rejects(connect(pg2, { ssh_known_hosts_file: file }).run({ argv: ['true'] }), (err: unknown) => {
+      assert.ok(err instanceof UnreachableError);
+      assert.match(err.message, new RegExp(`^ssh to pg2 \\(127\\.0\\.0\\.12:22\\): host key of 127\\.0\\.0\\.12 \\(ssh-ed25519 SHA256:\\S+\\) is not in ${file} \\(pass --accept-new-host-keys`));
+      return true;
+    });
+    const r = await connect(pg2, { ssh_known_hosts_file: file, ssh_accept_new_host_keys: true }).run({ argv: ['true'] });
+    assert.equal(r.exitCode, 0);
+    assert.equal(readFileSync(file, 'utf8'), `${lines[0]}\n${lines[1]}\n`);
+  });
+
+  it('reports a refused login as unreachable, saying which methods were tried', async () => {
+    const key = `${ROOT}/stranger_ed25519`;
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const conn = connect(pg1, { ansible_ssh_private_key_file: key, ssh_password_env: 'PGPLAY_TEST_UNSET_PASSWORD' });
+    await assert.rejects(conn.run({ argv: ['true'] }), (err: unknown) => {
+      assert.ok(err instanceof UnreachableError);
+      assert.equal(err.message, 'ssh to pg1 (127.0.0.11:22): authentication as root failed (tried publickey; ssh_password_env names PGPLAY_TEST_UNSET_PASSWORD, which is not set)');
+      return true;
+    });
+  });
+
+  it('reports a host whose sshd is down as unreachable at once, while the other host works', async () => {
+    await stopSshd(pg2);
+    try {
+      const started = Date.now();
+      const [down, up] = await Promise.allSettled([connect(pg2).run({ argv: ['true'] }), connect(pg1).run({ argv: ['echo', 'fine'] })]);
+      assert.ok(Date.now() - started < 3000);
+      assert.equal(down.status, 'rejected');
+      assert.ok(down.status === 'rejected' && down.reason instanceof UnreachableError);
+      assert.equal(down.status === 'rejected' && (down.reason as Error).message, 'ssh to pg2 (127.0.0.12:22): connection refused');
+      assert.equal(up.status === 'fulfilled' && up.value.stdout, 'fine\n');
+    } finally {
+      await startSshd(pg2);
+    }
+  });
+
+  it('reuses one connection for 30 runs and 3 channels (sshd logs one login)', async () => {
+    const logins = acceptedConnections(pg1);
+    const opened = sshConnectionsOpened();
+    const conn = connect(pg1);
+    const runs = Array.from({ length: 30 }, (_, i) => conn.run({ argv: ['echo', String(i)] }));
+    const opens = Array.from({ length: 3 }, async (_, i) => {
+      const channel = await conn.open({ argv: ['cat'] });
+      const out = readAll(channel);
+      channel.stdin.end(`channel ${i}`);
+      return (await out).toString();
+    });
+    const results = await Promise.all(runs);
+    assert.deepEqual(
+      results.map((r) => r.stdout),
+      results.map((_, i) => `${i}\n`),
+    );
+    assert.deepEqual(await Promise.all(opens), ['channel 0', 'channel 1', 'channel 2']);
+    assert.equal(acceptedConnections(pg1) - logins, 1);
+    assert.equal(sshConnectionsOpened() - opened, 1);
+  });
+
+  it('stops a command that times out on the remote side, process group and all', async () => {
+    const started = Date.now();
+    const r = await connect(pg1).run({ argv: ['sh', '-c', 'sleep 31; echo never'] }, { timeoutMs: 1000 });
+    assert.deepEqual([r.timedOut, r.failed, r.exitCode, r.signal, r.stdout], [true, true, null, 'SIGTERM', '']);
+    assert.ok(Date.now() - started < 4000);
+    await noProcessLeft('sleep 31');
+  });
+
+  it('times out a command whose background child holds its output open, and stops the child', async () => {
+    const started = Date.now();
+    const r = await connect(pg2).run({ argv: ['sh', '-c', 'sleep 38 & echo started'] }, { timeoutMs: 1500 });
+    assert.deepEqual([r.timedOut, r.failed, r.exitCode, r.stdout], [true, true, 0, 'started\n']);
+    assert.ok(Date.now() - started < 4000);
+    await noProcessLeft('sleep 38');
+  });
+
+  it('stops a command when its abort signal fires', async () => {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 500);
+    const r = await connect(pg2).run({ argv: ['sleep', '32'], become: { user: 'postgres', method: 'sudo' } }, { signal: abort.signal });
+    assert.deepEqual([r.timedOut, r.failed, r.exitCode, r.signal], [false, true, null, 'SIGTERM']);
+    await noProcessLeft('sleep 32');
+  });
+
+  it('close() stops what still runs and leaves no process behind', async () => {
+    const conn = connect(pg1);
+    const channel = await conn.open({ argv: ['sleep', '33'] });
+    const running = conn.run({ argv: ['sleep', '34'] });
+    await untilRunning('sleep 33', 'sleep 34');
+    await conn.close();
+    assert.equal(await channel.exited, null);
+    assert.equal((await running).signal, 'SIGTERM');
+    await noProcessLeft('sleep 33', 500);
+    await noProcessLeft('sleep 34', 500);
+  });
+
+  it('a connection dropped mid-command is an unreachable error, and the remote command is stopped', async () => {
+    const conn = connect(pg2);
+    let ended = 0;
+    const running = conn.run({ argv: ['sleep', '35'] }).finally(() => (ended = Date.now()));
+    running.catch(() => undefined); // asserted below, after the drop
+    await untilRunning('sleep 35');
+    const started = Date.now();
+    await stopSshd(pg2, { dropSessions: true });
+    try {
+      await assert.rejects(running, /^UnreachableError: ssh to pg2 \(127\.0\.0\.12:22\): connection lost while running: sleep 35$/);
+      assert.ok(ended - started < 2000);
+      await noProcessLeft('sleep 35', 5000);
+    } finally {
+      await startSshd(pg2);
+    }
+    const again = await conn.run({ argv: ['echo', 'back'] });
+    assert.equal(again.stdout, 'back\n');
+  });
+});
