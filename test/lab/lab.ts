@@ -2,7 +2,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { labInventory } from './inventory';
 import { clusterDirs, createCluster, postmasterPidFiles, psql as psqlOn, stopPostmaster, type ClusterDirs } from './postgres';
@@ -29,16 +29,23 @@ export interface Lab {
   hosts: LabHost[];
 }
 
-export function hostAddress(index: number): string {
-  return `127.0.0.${10 + index}`;
+export interface LabOptions {
+  root?: string;
+  /** pgN listens on 127.0.0.(base+N); tests pick another base so they can run beside the default lab. */
+  base?: number;
 }
 
-export function labLayout(n: number, root = DEFAULT_ROOT): Lab {
-  if (!Number.isInteger(n) || n < 1 || n > 200) throw new Error(`lab size must be 1..200 hosts, not ${n}`);
+export function hostAddress(index: number, base = 10): string {
+  return `127.0.0.${base + index}`;
+}
+
+export function labLayout(n: number, rootDir = DEFAULT_ROOT, base = 10): Lab {
+  if (!Number.isInteger(n) || n < 1 || base < 1 || base + n > 254) throw new Error(`lab size must be 1..${254 - base} hosts from base ${base}, not ${n}`);
+  const root = resolve(rootDir); // sshd reads its files after moving to /
   const ssh = `${root}/ssh`;
   const hosts = Array.from({ length: n }, (_, i): LabHost => {
     const name = `pg${i + 1}`;
-    const address = hostAddress(i + 1);
+    const address = hostAddress(i + 1, base);
     const files = sshd.sshdFiles(`${root}/${name}/sshd`, address, `${ssh}/authorized_keys`);
     return { name, role: i === 0 ? 'primary' : 'replica', ...clusterDirs(`${root}/${name}`, address), sshPort: files.port, sshd: files, sshdLog: files.log };
   });
@@ -46,8 +53,8 @@ export function labLayout(n: number, root = DEFAULT_ROOT): Lab {
 }
 
 /** Tear down whatever is at root, then build n fresh hosts in parallel (initdb is the slow part). */
-export async function labUp(n: number, options: { root?: string } = {}): Promise<Lab> {
-  const lab = labLayout(n, options.root ?? DEFAULT_ROOT);
+export async function labUp(n: number, options: LabOptions = {}): Promise<Lab> {
+  const lab = labLayout(n, options.root ?? DEFAULT_ROOT, options.base);
   await labDown(lab.root);
   mkdirSync(lab.root, { recursive: true, mode: 0o755 });
   writeFileSync(join(lab.root, MARKER), 'pgplay test lab: removed by `lab down`\n');

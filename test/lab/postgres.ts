@@ -1,6 +1,6 @@
 // A fresh PostgreSQL 15 cluster per lab host, Debian layout (conf apart from data), run as the postgres OS user.
 import { execFile, execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commandLine, isAlive, readPidFile, stopProcess } from './processes';
@@ -49,7 +49,12 @@ export async function createCluster(c: ClusterDirs): Promise<void> {
     ].join('\n'),
   );
   execFileSync('chown', ['-R', 'postgres:postgres', c.dir]);
-  await asPostgres([`${PG_BIN}/pg_ctl`, '-D', c.configDir, '-l', c.logFile, '-w', '-t', '60', 'start']);
+  try {
+    await asPostgres([`${PG_BIN}/pg_ctl`, '-D', c.configDir, '-l', c.logFile, '-w', '-t', '60', 'start']);
+  } catch (err) {
+    const log = existsSync(c.logFile) ? readFileSync(c.logFile, 'utf8').trim().split('\n').slice(-2).join(' | ') : 'no log';
+    throw new Error(`PostgreSQL on ${c.address} did not start: ${log}`, { cause: err });
+  }
 }
 
 /** Every postmaster.pid under root (data dirs moved aside by basebackup included), at most three levels down. */

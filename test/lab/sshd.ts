@@ -16,6 +16,8 @@ export interface SshdFiles {
   pidFile: string;
   log: string;
   authorizedKeys: string;
+  /** The login user's HOME on this host, so ssh commands run this host's dotfiles, not the control machine's. */
+  home: string;
 }
 
 export function sshdFiles(dir: string, address: string, authorizedKeys: string): SshdFiles {
@@ -28,6 +30,7 @@ export function sshdFiles(dir: string, address: string, authorizedKeys: string):
     pidFile: `${dir}/sshd.pid`,
     log: `${dir}/sshd.log`,
     authorizedKeys,
+    home: `${dir}/home`,
   };
 }
 
@@ -47,6 +50,8 @@ export function sshdConfig(f: SshdFiles): string {
     'LogLevel VERBOSE',
     'MaxStartups 64:30:128',
     'Subsystem sftp /usr/lib/openssh/sftp-server',
+    // bash sources ~/.bashrc for every ssh command; this machine's /root/.bashrc (pyenv init) costs ~100 ms each.
+    `SetEnv HOME=${f.home}`,
     '',
   ].join('\n');
 }
@@ -56,6 +61,8 @@ export async function prepareSshd(f: SshdFiles): Promise<string> {
   mkdirSync(f.dir, { recursive: true });
   if (!existsSync(f.hostKey)) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `lab-${f.address}`, '-f', f.hostKey]);
   writeFileSync(f.config, sshdConfig(f));
+  mkdirSync(f.home, { recursive: true, mode: 0o700 });
+  writeFileSync(`${f.home}/.bashrc`, "# root's ~/.bashrc on a lab host: like a fresh Debian server's, it runs nothing.\n");
   return readFileSync(`${f.hostKey}.pub`, 'utf8').trim();
 }
 
