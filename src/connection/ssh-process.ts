@@ -110,9 +110,9 @@ export class RemoteProcess {
     this.#timers.push(setTimeout(() => this.#abandon(this.#exit ?? { code: null, signal: 'SIGKILL', lost: false }), 2 * KILL_GRACE_MS));
   }
 
-  /** The ssh connection closed under the command; its end is unknown (the remote watchdog stops it). */
+  /** The ssh connection closed under the command: its exit if it came, else lost (the remote watchdog stops it). */
   connectionLost(): void {
-    this.#finish({ code: null, signal: null, lost: true }, true);
+    this.#finish(this.#exit ?? { code: null, signal: null, lost: true }, true);
   }
 
   #abandon(exit: RemoteExit): void {

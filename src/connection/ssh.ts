@@ -17,6 +17,7 @@ export type { SshOptions } from './ssh-options';
 /** sshd's MaxSessions defaults to 10 per connection; two stay free for kill requests. */
 export const MAX_CHANNELS = 8;
 const KILL_REQUEST_TIMEOUT_MS = 5000;
+const OPEN_ATTEMPTS = 10;
 
 let connectionsOpened = 0;
 
@@ -111,7 +112,7 @@ export class SshConnection implements Connection {
   async close(): Promise<void> {
     const running = [...this.#processes.keys()];
     running.forEach((p) => p.stop());
-    await Promise.race([Promise.all(running.map((p) => p.exited)), delay(KILL_REQUEST_TIMEOUT_MS)]);
+    await Promise.race([Promise.all(running.map((p) => p.exited)), delay(KILL_REQUEST_TIMEOUT_MS, { unref: true })]);
     const client = this.#client ?? (await this.#connecting?.catch(() => null)) ?? null;
     this.#client = null;
     if (!client) return;
@@ -132,15 +133,22 @@ export class SshConnection implements Connection {
   async #start(command: Command, description: string): Promise<{ process: RemoteProcess; release: () => void }> {
     const client = await this.#connect();
     const release = await this.#slots.acquire();
-    let channel: ClientChannel;
-    try {
-      channel = await new Promise<ClientChannel>((resolve, reject) => {
-        client.exec(wrapForRemote(toShellLine(command)), (err, ch) => (err ? reject(err) : resolve(ch)));
-      });
-    } catch (err) {
-      release();
-      if (this.#client !== client) throw unreachable(this.#target, `connection lost before running: ${description}`, err);
-      throw new Error(`${this.hostName}: the server refused a session channel for ${description}: ${(err as Error).message}`, { cause: err });
+    const line = wrapForRemote(toShellLine(command));
+    let channel: ClientChannel | null = null;
+    for (let attempt = 1; !channel; attempt++) {
+      try {
+        channel = await new Promise<ClientChannel>((resolve, reject) => client.exec(line, (err, ch) => (err ? reject(err) : resolve(ch))));
+      } catch (err) {
+        // sshd frees a session a moment after its channel closes, so a refused open is retried briefly.
+        const refused = typeof (err as { reason?: unknown }).reason === 'number';
+        if (this.#client === client && refused && attempt < OPEN_ATTEMPTS) {
+          await delay(20 * attempt);
+          continue;
+        }
+        release();
+        if (this.#client !== client) throw unreachable(this.#target, `connection lost before running: ${description}`, err);
+        throw new Error(`${this.hostName}: the server refused a session channel for ${description}: ${(err as Error).message}`, { cause: err });
+      }
     }
     // root signals every process; another login user also kills as the become user, who owns what sudo started.
     const killAs = this.options.user === 'root' ? undefined : command.become;
@@ -258,6 +266,9 @@ export class SshConnection implements Connection {
   }
 }
 
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+function delay(ms: number, options: { unref?: boolean } = {}): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    if (options.unref) timer.unref();
+  });
 }
