@@ -5,7 +5,7 @@ import { shellQuote, toShellLine, type Become } from './command';
 const MARKER = 'pgplay-pgid ';
 
 /**
- * Runs "$1" in the session's own process group (sshd made the login shell a session leader, and exec keeps its pid),
+ * Runs "$1" from / in the session's own process group (sshd made the login shell a session leader, and exec keeps its pid),
  * after telling the client that group on stderr. A watchdog kills the group when the sshd serving the connection
  * is gone (pgplay killed, network lost); it holds no stdio, so the channel still ends with the command.
  */
@@ -18,6 +18,8 @@ export const WRAPPER = [
   '  kill -s TERM -- "-$$"',
   ') </dev/null >/dev/null 2>&1 &',
   'watchdog=$!',
+  // The login home (/root, 0700) is no place for a become user: tools there warn "could not change directory".
+  'cd /',
   'eval "$1"',
   'status=$?',
   'kill "$watchdog" 2>/dev/null',

@@ -15,8 +15,9 @@ import { openSqlSession } from '../../src/facts/sql-session';
 import { Secret } from '../../src/secrets';
 import { acceptedConnections, labDown, labUp, startSshd, stopSshd, type Lab, type LabHost } from '../lab/lab';
 
-// Slow (about 20 s): two lab hosts (sshd + PostgreSQL 15) on 127.0.0.11 and 127.0.0.12; processes are checked with ps.
+// Slow (about 15 s): two lab hosts (sshd + PostgreSQL 15) on 127.0.0.71 and .72, beside any default lab; processes are checked with ps.
 const ROOT = '/tmp/pgplay-ssh-lab-test';
+const BASE = 70;
 
 type Vars = Record<string, unknown>;
 
@@ -70,7 +71,7 @@ describe('ssh connection against the loopback lab', () => {
   };
 
   before(async () => {
-    lab = await labUp(2, { root: ROOT });
+    lab = await labUp(2, { root: ROOT, base: BASE });
     [pg1, pg2] = lab.hosts;
   });
   after(async () => {
@@ -88,8 +89,8 @@ describe('ssh connection against the loopback lab', () => {
 
   it('becomes postgres with sudo, and sends a Secret on stdin only (never in ps)', async () => {
     const conn = connect(pg1);
-    const who = await conn.run({ argv: ['id', '-un'], become: { user: 'postgres', method: 'sudo' } });
-    assert.equal(who.stdout, 'postgres\n');
+    const who = await conn.run({ argv: ['sh', '-c', 'id -un; pwd'], become: { user: 'postgres', method: 'sudo' } });
+    assert.deepEqual([who.stdout, who.stderr], ['postgres\n/\n', '']);
     const secret = `pw-${randomBytes(12).toString('hex')}`;
     const running = conn.run({ argv: ['sh', '-c', 'read -r line; sleep 1.5; printf %s "$line" | sha256sum'], stdin: new Secret(`${secret}\n`), become: { user: 'postgres', method: 'sudo' } });
     const seen: string[] = [];
@@ -152,7 +153,7 @@ describe('ssh connection against the loopback lab', () => {
     const conn = connect(pg2, { ssh_known_hosts_file: file }, { acceptNewHostKeys: true });
     await assert.rejects(conn.run({ argv: ['true'] }), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
-      assert.match(err.message, /^ssh to pg2 \(127\.0\.0\.12:22\): HOST KEY CHANGED for 127\.0\.0\.12: it presents ssh-ed25519 SHA256:/);
+      assert.match(err.message, /^ssh to pg2 \(127\.0\.0\.72:22\): HOST KEY CHANGED for 127\.0\.0\.72: it presents ssh-ed25519 SHA256:/);
       assert.equal(err.exitCode, 3);
       return true;
     });
@@ -166,7 +167,7 @@ describe('ssh connection against the loopback lab', () => {
     writeFileSync(file, `${lines[0]}\n`);
     await assert.rejects(connect(pg2, { ssh_known_hosts_file: file }).run({ argv: ['true'] }), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
-      assert.match(err.message, new RegExp(`^ssh to pg2 \\(127\\.0\\.0\\.12:22\\): host key of 127\\.0\\.0\\.12 \\(ssh-ed25519 SHA256:\\S+\\) is not in ${file} \\(pass --accept-new-host-keys`));
+      assert.match(err.message, new RegExp(`^ssh to pg2 \\(127\\.0\\.0\\.72:22\\): host key of 127\\.0\\.0\\.72 \\(ssh-ed25519 SHA256:\\S+\\) is not in ${file} \\(pass --accept-new-host-keys`));
       return true;
     });
     const r = await connect(pg2, { ssh_known_hosts_file: file, ssh_accept_new_host_keys: true }).run({ argv: ['true'] });
@@ -180,7 +181,7 @@ describe('ssh connection against the loopback lab', () => {
     const conn = connect(pg1, { ansible_ssh_private_key_file: key, ssh_password_env: 'PGPLAY_TEST_UNSET_PASSWORD' });
     await assert.rejects(conn.run({ argv: ['true'] }), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
-      assert.equal(err.message, 'ssh to pg1 (127.0.0.11:22): authentication as root failed (tried publickey; ssh_password_env names PGPLAY_TEST_UNSET_PASSWORD, which is not set)');
+      assert.equal(err.message, 'ssh to pg1 (127.0.0.71:22): authentication as root failed (tried publickey; ssh_password_env names PGPLAY_TEST_UNSET_PASSWORD, which is not set)');
       return true;
     });
   });
@@ -193,7 +194,7 @@ describe('ssh connection against the loopback lab', () => {
       assert.ok(Date.now() - started < 3000);
       assert.equal(down.status, 'rejected');
       assert.ok(down.status === 'rejected' && down.reason instanceof UnreachableError);
-      assert.equal(down.status === 'rejected' && (down.reason as Error).message, 'ssh to pg2 (127.0.0.12:22): connection refused');
+      assert.equal(down.status === 'rejected' && (down.reason as Error).message, 'ssh to pg2 (127.0.0.72:22): connection refused');
       assert.equal(up.status === 'fulfilled' && up.value.stdout, 'fine\n');
     } finally {
       await startSshd(pg2);
@@ -266,7 +267,7 @@ describe('ssh connection against the loopback lab', () => {
     const started = Date.now();
     await stopSshd(pg2, { dropSessions: true });
     try {
-      await assert.rejects(running, /^UnreachableError: ssh to pg2 \(127\.0\.0\.12:22\): connection lost while running: sleep 35$/);
+      await assert.rejects(running, /^UnreachableError: ssh to pg2 \(127\.0\.0\.72:22\): connection lost while running: sleep 35$/);
       assert.ok(ended - started < 2000);
       await noProcessLeft('sleep 35', 5000);
     } finally {
