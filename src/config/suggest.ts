@@ -28,7 +28,10 @@ export function closest(word: string, candidates: Iterable<string>): string | un
     }
   }
   const allowed = Math.max(1, Math.min(3, Math.floor(word.length / 3)));
-  return best !== undefined && bestDistance <= allowed ? best : undefined;
+  if (best !== undefined && bestDistance <= allowed) return best;
+  // A word cut short ("scram" for "scram-sha-256"): the one candidate that starts with it.
+  const longer = word.length >= 3 ? [...candidates].filter((c) => c.toLowerCase().startsWith(lower)) : [];
+  return longer.length === 1 ? longer[0] : undefined;
 }
 
 /** " (did you mean 'x'?)" or nothing. */
