@@ -3,6 +3,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic } from '../errors';
 import type { SourceRef } from './types';
+import { yamlSyntaxDiagnostics, yamlValueDiagnostic } from './yaml-errors';
 
 export type YamlPath = ReadonlyArray<string | number>;
 
@@ -19,25 +20,20 @@ export interface YamlSource {
 
 export function parseYamlFile(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, version: '1.1', merge: true, prettyErrors: true, uniqueKeys: true });
-  const errors: Diagnostic[] = doc.errors.map((e) => {
-    const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
-    const message = cleanMessage(e.code, e.message);
-    if (e.code === 'MISSING_CHAR' && /quote/.test(e.message)) {
-      const opened = openingQuote(text, e.message.includes("'") ? "'" : '"', pos.line);
-      if (opened) return { file, line: opened.line, col: opened.col, message: `this quoted string is never closed (${message})` };
-    }
-    return { file, line: pos.line, col: pos.col, message };
-  });
+  const doc = parseDocument(text, { lineCounter, version: '1.1', merge: true, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   const here = (offset: number): SourceRef => {
     const p = lineCounter.linePos(offset);
     return { file, line: p.line, col: p.col };
   };
+  const errors: Diagnostic[] = yamlSyntaxDiagnostics(doc, text, file, lineCounter);
   let value: unknown = null;
-  try {
-    value = doc.toJS({ maxAliasCount: 1000 });
-  } catch (err) {
-    errors.push({ file, line: 1, col: 1, message: err instanceof Error ? err.message : String(err) });
+  // After a syntax error the value is a guess: nothing is built from it.
+  if (errors.length === 0) {
+    try {
+      value = doc.toJS({ maxAliasCount: 1000 });
+    } catch (err) {
+      errors.push(yamlValueDiagnostic(doc, err, file, here));
+    }
   }
   return {
     file,
@@ -61,24 +57,6 @@ export function parseYamlFile(file: string, text: string): YamlSource {
       return { file, line: start.line, col: start.col + (quoted ? 1 : 0) + column };
     },
   };
-}
-
-function cleanMessage(code: string, message: string): string {
-  const first = message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
-  if (code === 'DUPLICATE_KEY') return 'duplicate key: each key may appear once in a mapping';
-  if (code === 'TAB_AS_INDENT') return 'tabs are not allowed for indentation in YAML: indent with spaces';
-  return `YAML: ${first.charAt(0).toLowerCase()}${first.slice(1)}`;
-}
-
-/** The quote that starts a string never closed: the last line before `beforeLine` with an odd number of them. */
-function openingQuote(text: string, quote: string, beforeLine: number): { line: number; col: number } | null {
-  const lines = text.split('\n');
-  for (let i = Math.min(beforeLine, lines.length) - 1; i >= 0; i--) {
-    const line = lines[i];
-    const count = line.split(quote).length - 1;
-    if (count % 2 === 1) return { line: i + 1, col: line.lastIndexOf(quote) + 1 };
-  }
-  return null;
 }
 
 function locate(doc: Document, path: YamlPath): { node: Node | null; key: Node | null } {

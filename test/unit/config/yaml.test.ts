@@ -20,7 +20,7 @@ test('a column inside a one-line string, quoted or plain', () => {
 });
 
 test('duplicate keys, tabs and unclosed quotes are errors with their place', () => {
-  assert.deepEqual(parseYamlFile('d.yml', 'a: 1\nb: 2\na: 3\n').errors, [{ file: 'd.yml', line: 3, col: 1, message: 'duplicate key: each key may appear once in a mapping' }]);
+  assert.deepEqual(parseYamlFile('d.yml', 'a: 1\nb: 2\na: 3\n').errors, [{ file: 'd.yml', line: 3, col: 1, message: "duplicate key 'a': a key may appear once in a mapping (first on line 1)" }]);
   const tabs = parseYamlFile('t.yml', 'a:\n\t- b\n').errors;
   assert.equal(tabs.length, 1);
   assert.deepEqual({ line: tabs[0].line, col: tabs[0].col }, { line: 2, col: 1 });
@@ -29,4 +29,21 @@ test('duplicate keys, tabs and unclosed quotes are errors with their place', () 
   assert.equal(quote.length, 1);
   assert.deepEqual({ line: quote[0].line, col: quote[0].col }, { line: 3, col: 8 });
   assert.match(quote[0].message, /never closed/);
+});
+
+test('YAML mistakes are reported once, where the change is needed', () => {
+  const one = (text: string) => parseYamlFile('f.yml', text).errors.map((e) => `${e.line}:${e.col} ${e.message}`);
+  assert.deepEqual(one('- hosts: all\n   tasks:\n    - x\n'), ["2:4 bad indentation: this line is deeper than the key above it, so YAML reads it as part of that key's value"]);
+  assert.deepEqual(one('- hosts: all\n  tasks\n    - x: 1\n'), ["2:3 this key has no ':' after it, so YAML reads the next line as more of its text"]);
+  assert.deepEqual(one('a: [1, 2\nb: 3\n'), ["1:4 this list is never closed: add ']'"]);
+  assert.deepEqual(one('a: [x,\ny]\n'), ['2:1 bad indentation: the lines inside this [ ] list must be indented deeper than its key']);
+  assert.deepEqual(one('- name: Replication: primary\n'), ["1:9 a value without quotes cannot hold ': ' (it would start a mapping): put the value in quotes"]);
+  assert.deepEqual(one('a: 1\n---\nb: 2\n'), ["2:1 a second YAML document starts here: a file holds one document (remove this '---' line)"]);
+  assert.deepEqual(one('a:\n\t- b\n\t- c\n'), ['2:1 tabs are not allowed for indentation in YAML: indent with spaces (line 3 too)']);
+});
+
+test('aliases and merges that cannot be built point at the alias', () => {
+  const one = (text: string) => parseYamlFile('f.yml', text).errors.map((e) => `${e.line}:${e.col} ${e.message}`);
+  assert.deepEqual(one('base: &base {a: 1}\nx: *bsae\n'), ["2:4 alias *bsae refers to no anchor: define &bsae before it (did you mean 'base'?)"]);
+  assert.deepEqual(one('l: &l [1]\nm:\n  <<: *l\n'), ['3:7 a merge (<<) takes a mapping, or a list of mappings, to merge into this one']);
 });
