@@ -2,6 +2,7 @@
 import Handlebars from 'handlebars';
 import { didYouMean } from '../config/suggest';
 import { BLOCK_HELPERS, HELPER_NAMES, HELPERS } from './helpers';
+import { explainSyntaxError } from './syntax-errors';
 
 /** A problem with a template expression: undefined variable, unknown helper, syntax, a helper's complaint. */
 export class TemplateError extends Error {
@@ -29,21 +30,12 @@ export function parseTemplate(text: string): Ast {
     ast = Handlebars.parse(text) as unknown as Ast;
   } catch (err) {
     const loc = (Handlebars as unknown as { Parser: { lexer: { yylloc?: { first_line: number; first_column: number } } } }).Parser.lexer.yylloc;
-    throw new TemplateError(syntaxMessage(err instanceof Error ? err.message : String(err)), loc ? { line: loc.first_line, column: loc.first_column } : undefined);
+    const problem = explainSyntaxError(err instanceof Error ? err.message : String(err), text, loc ? { line: loc.first_line, column: loc.first_column } : undefined);
+    throw new TemplateError(problem.message, problem.where);
   }
   if (parsed.size > 5000) parsed.clear();
   parsed.set(text, ast);
   return ast;
-}
-
-function syntaxMessage(raw: string): string {
-  const last = raw.split('\n').pop() ?? raw;
-  const m = /Expecting (.*), got '(\w+)'/.exec(last);
-  if (!m) return `template syntax error: ${last}`;
-  const got = m[2] === 'EOF' ? 'the end of the text' : m[2] === 'INVALID' ? 'a character that cannot appear here' : m[2].toLowerCase().replace(/_/g, ' ');
-  if (/'CLOSE'/.test(m[1]) && m[2] !== 'ID') return `template syntax error: '{{' is not closed by '}}' (found ${got})`;
-  if (m[2] === 'NUMBER' && /'ID'/.test(m[1])) return 'template syntax error: a list index is written .[0], not .0';
-  return `template syntax error: unexpected ${got}`;
 }
 
 /** The one expression of a text that is exactly `{{ expr }}` (spaces around allowed), else null. */
@@ -72,7 +64,7 @@ export function evaluateCall(node: hbs.AST.MustacheStatement | hbs.AST.SubExpres
     return lookupPath(path, scope, true);
   }
   const helper = HELPERS[path.original];
-  if (!helper) throw new TemplateError(`unknown helper '${path.original}'${didYouMean(path.original, HELPER_NAMES)}`, at(path));
+  if (!helper) throw new TemplateError(`unknown helper '${path.original}'${helperHint(path.original)}`, at(path));
   const args = node.params.map((p) => evaluateParam(p, scope));
   const hash: Record<string, unknown> = {};
   for (const pair of node.hash?.pairs ?? []) hash[pair.key] = evaluateParam(pair.value, scope);
@@ -181,3 +173,12 @@ export function templateReferences(ast: Ast): TemplateReference[] {
 const LENIENT = new Set(['default', 'if', 'unless']);
 
 export const KNOWN_HELPERS = new Set([...HELPER_NAMES, ...BLOCK_HELPERS]);
+
+/** Names people bring from Jinja and JavaScript, and pgplay's helper for each. */
+const HELPER_SYNONYMS: Record<string, string> = { contains: 'includes', in: 'includes', equals: 'eq', equal: 'eq', len: 'length', count: 'length', to_json: 'json', tojson: 'json', lowercase: 'lower', uppercase: 'upper' };
+
+/** " (did you mean 'x'?)" for a helper pgplay does not have, or nothing. */
+export function helperHint(name: string): string {
+  const synonym = HELPER_SYNONYMS[name];
+  return synonym ? ` (did you mean '${synonym}'?)` : didYouMean(name, KNOWN_HELPERS);
+}
