@@ -1,8 +1,9 @@
 // What the commands share: finding the inventory, reading -e values.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { BadOptionsError, InvalidInputError, type Diagnostic } from '../errors';
 import { loadInventory } from '../config/inventory';
 import type { Inventory } from '../config/types';
+import { readTextFile } from '../config/text-file';
 import { parseYamlFile } from '../config/yaml';
 
 export function inventoryPath(given: string | undefined): string {
@@ -30,12 +31,17 @@ export function loadExtraVars(specs: string[]): { vars: Record<string, unknown>;
     if (spec.startsWith('@')) {
       const file = spec.slice(1);
       if (!existsSync(file)) throw new BadOptionsError(`extra vars file ${file} not found`);
-      const parsed = parseYamlFile(file, readFileSync(file, 'utf8'));
+      const read = readTextFile(file, 'extra vars');
+      if (read.error) {
+        errors.push(read.error);
+        continue;
+      }
+      const parsed = parseYamlFile(file, read.text);
       errors.push(...parsed.errors);
       const value = parsed.value;
       if (parsed.errors.length === 0) {
         if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-          errors.push({ file, line: 1, col: 1, message: 'extra vars file must hold a mapping of names to values' });
+          errors.push({ ...parsed.at([]), message: `an extra vars file holds a mapping of names to values, got ${value === null ? 'nothing' : Array.isArray(value) ? 'a list' : `the ${typeof value} ${JSON.stringify(value)}`}` });
         } else Object.assign(vars, value);
       }
       continue;
