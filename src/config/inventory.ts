@@ -1,30 +1,36 @@
 // Inventories in Ansible's YAML layout: groups with hosts, vars and children; variables merged with Ansible's precedence.
-import { readFileSync } from 'node:fs';
 import type { Diagnostic } from '../errors';
 import { inventorySchema } from './schemas';
 import { schemaDiagnostics, validatorFor } from './schema-check';
 import type { Inventory, InventoryGroup, InventoryHost, Loaded, SourceRef } from './types';
+import { readTextFile } from './text-file';
 import { parseYamlFile, type YamlPath, type YamlSource } from './yaml';
 
 type RawGroup = { hosts?: Record<string, Record<string, unknown> | null> | null; vars?: Record<string, unknown> | null; children?: Record<string, RawGroup | null> | null } | null;
 
 export function loadInventory(file: string): Loaded<Inventory> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    return { value: null, errors: [{ file, line: 1, col: 1, message: `cannot read the inventory: ${(err as Error).message}` }] };
-  }
-  return parseInventory(file, text);
+  const read = readTextFile(file, 'inventory');
+  return read.error ? { value: null, errors: [read.error] } : parseInventory(file, read.text);
 }
 
 export function parseInventory(file: string, text: string): Loaded<Inventory> {
+  const ini = iniSection(text);
+  if (ini) return { value: null, errors: [{ file, ...ini, message: INI_MESSAGE }] };
   const src = parseYamlFile(file, text);
   if (src.errors.length > 0) return { value: null, errors: src.errors };
   if (src.value === null || src.value === undefined) return { value: null, errors: [{ file, line: 1, col: 1, message: 'the inventory is empty: expected all: {hosts, vars, children}' }] };
-  const errors = schemaDiagnostics(src, validatorFor('inventory', inventorySchema), { label: inventoryLabel });
+  const errors = schemaDiagnostics(src, validatorFor('inventory', inventorySchema), { label: inventoryLabel, wrongType: inventoryWrongType });
   if (errors.length > 0) return { value: null, errors };
   return buildInventory(src);
+}
+
+const INI_MESSAGE = "this is an INI inventory: pgplay reads Ansible's YAML layout (all: {hosts, vars, children}); `ansible-inventory -i FILE --list --yaml` converts it";
+
+/** Where an INI inventory shows itself: its first line that is a [section] header (YAML would read a list). */
+function iniSection(text: string): { line: number; col: number } | null {
+  const lines = text.split('\n');
+  const first = lines.findIndex((l) => l.trim() !== '' && !/^\s*[#;]/.test(l));
+  return first >= 0 && /^\[[A-Za-z0-9_.:-]+\]\s*$/.test(lines[first]) ? { line: first + 1, col: 1 } : null;
 }
 
 function inventoryLabel(path: YamlPath): string {
@@ -35,7 +41,15 @@ function inventoryLabel(path: YamlPath): string {
   if (parent === 'children') return `group ${String(last)}`;
   if (path.length === 1) return `group ${String(last)}`;
   if (parent !== undefined && path[path.length - 3] === 'hosts') return `${String(last)} of host ${String(parent)}`;
+  if (parent !== undefined && (last === 'hosts' || last === 'vars' || last === 'children')) return `${last} of group ${String(parent)}`;
+  if (parent === 'vars' && path.length >= 3) return `${String(last)} of group ${String(path[path.length - 3])}`;
   return String(last);
+}
+
+function inventoryWrongType(path: YamlPath, data: unknown, _expected: string, got: string): string | null {
+  if (path.length === 0) return `the inventory must be a mapping of groups, as in all: {hosts, vars, children}; got ${got}`;
+  if (path[path.length - 1] !== 'hosts' || !Array.isArray(data)) return null;
+  return `${inventoryLabel(path)} must be a mapping, got ${got}: write each host as a key ('pg1:'), with its variables under it`;
 }
 
 interface GroupDraft {

@@ -10,7 +10,7 @@ export function resolvePattern(pattern: string, inventory: Inventory): string[] 
     .split(/[,:]/)
     .map((t) => t.trim())
     .filter(Boolean);
-  if (terms.length === 0) throw new PatternError(`host pattern '${pattern}' is empty`);
+  if (terms.length === 0) throw new PatternError('nothing to match: name a group, a host, or all');
   const include = new Set<string>();
   const intersect: Array<Set<string>> = [];
   const exclude = new Set<string>();

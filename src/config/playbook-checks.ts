@@ -2,13 +2,14 @@
 // loops over non-lists, template files, and each module's own checks. Nothing here connects to a host.
 import type { Diagnostic } from '../errors';
 import { findModule } from '../modules/registry';
-import { parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
+import { helperHint, parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
 import { renderValue } from '../templates/render';
-import { resolveTemplatePath } from '../templates/resolve';
-import { readFileSync } from 'node:fs';
+import { resolveTemplatePath, templateNames } from '../templates/resolve';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { PatternError, resolvePattern } from './patterns';
 import { didYouMean } from './suggest';
-import type { Inventory, Playbook } from './types';
+import { readTextFile } from './text-file';
+import type { Inventory, Playbook, SourceRef } from './types';
 import { BUILTIN_VARIABLES, buildScope } from './vars';
 import type { YamlPath, YamlSource } from './yaml';
 
@@ -17,6 +18,8 @@ export interface CheckOptions {
   extraVars: Record<string, unknown>;
   /** True when the schema found nothing wrong at or under this path. */
   clean(path: YamlPath): boolean;
+  /** True when the value at or above this path has the wrong type (its insides are not checked apart). */
+  wrongType(path: YamlPath): boolean;
 }
 
 type Raw = Record<string, unknown>;
@@ -58,6 +61,7 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
   const checkVariables = Boolean(o.inventory);
 
   walkStrings(play, [i], (text, path) => {
+    if (o.wrongType(path)) return;
     const condition = isCondition(path, play);
     checkTemplateText(text, path, condition, src, out, checkVariables ? withItem(known, path, play) : null);
   });
@@ -78,7 +82,7 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
       const args = (isMap(task[name]) ? task[name] : {}) as Raw;
       for (const p of module.validate?.(args) ?? []) at(p.arg ? [...path, name, p.arg] : path, `${name}: ${p.message}`);
       if (name === 'template' && typeof args.src === 'string' && !args.src.includes('{{')) {
-        checkTemplateFile(args.src, playbook.dir, [...path, 'template', 'src'], src, out, checkVariables ? known : null);
+        checkTemplateFile(args.src, playbook, [...path, 'template', 'src'], src, out, checkVariables ? known : null);
       }
       if (o.inventory && hosts && hosts.length > 0 && typeof task.loop === 'string') {
         const problem = staticLoopProblem(task.loop, o.inventory, hosts[0], playVars, o.extraVars);
@@ -97,11 +101,12 @@ function isCondition(path: YamlPath, play: Raw): boolean {
   return path[3] === 'assert' && path[4] === 'that' && isMap(task);
 }
 
-/** `item` is known inside a task that loops, except in the loop itself. */
+/** `item` is known inside a task that loops (or tries to, with Ansible's with_*), except in the loop itself. */
 function withItem(known: Set<string>, path: YamlPath, play: Raw): Set<string> {
   if (path.length < 4 || path[3] === 'loop') return known;
   const task = ((play[String(path[1])] as unknown[]) ?? [])[Number(path[2])];
-  return isMap(task) && task.loop !== undefined ? new Set([...known, 'item']) : known;
+  const loops = isMap(task) && (task.loop !== undefined || Object.keys(task).some((k) => k.startsWith('with_')));
+  return loops ? new Set([...known, 'item']) : known;
 }
 
 function walkStrings(value: unknown, path: YamlPath, visit: (text: string, path: YamlPath) => void): void {
@@ -124,31 +129,43 @@ function checkTemplateText(text: string, path: YamlPath, condition: boolean, src
     out.push({ ...place(err.where), message: err.message });
     return;
   }
-  for (const r of templateReferences(ast)) {
-    if (r.kind === 'helper' && !KNOWN_HELPERS.has(r.name)) out.push({ ...place(r.where), message: `unknown helper '${r.name}'${didYouMean(r.name, KNOWN_HELPERS)}` });
-    if (r.kind === 'variable' && known && !known.has(r.name)) out.push({ ...place(r.where), message: `undefined variable '${r.name}'${didYouMean(r.name, known)}` });
-  }
+  out.push(...referenceProblems(ast, known, place));
 }
 
-function checkTemplateFile(name: string, playbookDir: string, path: YamlPath, src: YamlSource, out: Diagnostic[], known: Set<string> | null): void {
-  const file = resolveTemplatePath(name, playbookDir);
-  if (!file) {
-    out.push({ ...src.at(path), message: `template ${name} not found beside the playbook, in its templates/ or in the project's templates/` });
+/** Unknown helpers, and (when the variables can be known) undefined variables, each at its place. */
+function referenceProblems(ast: hbs.AST.Program, known: Set<string> | null, place: (where?: { line: number; column: number }) => SourceRef): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  for (const r of templateReferences(ast)) {
+    if (r.kind === 'helper' && !KNOWN_HELPERS.has(r.name)) out.push({ ...place(r.where), message: `unknown helper '${r.name}'${helperHint(r.name)}` });
+    if (r.kind === 'variable' && known && !known.has(r.name)) out.push({ ...place(r.where), message: `undefined variable '${r.name}'${didYouMean(r.name, known)}` });
+  }
+  return out;
+}
+
+function checkTemplateFile(name: string, playbook: Playbook, path: YamlPath, src: YamlSource, out: Diagnostic[], known: Set<string> | null): void {
+  const found = resolveTemplatePath(name, playbook.dir);
+  if (!found) {
+    const hint = didYouMean(name, templateNames(playbook.dir));
+    out.push({ ...src.at(path), message: `template ${name} not found beside the playbook, in its templates/ or in the project's templates/${hint}` });
     return;
   }
+  // Named the way the playbook was: relative to where the user is when the playbook path was relative.
+  const file = isAbsolute(name) ? found : join(dirname(playbook.file), relative(playbook.dir, found));
+  const read = readTextFile(found, 'template');
+  if (read.error) {
+    out.push({ ...read.error, file });
+    return;
+  }
+  const place = (where?: { line: number; column: number }): SourceRef => ({ file, line: where?.line ?? 1, col: (where?.column ?? 0) + 1 });
   let ast;
   try {
-    ast = parseTemplate(readFileSync(file, 'utf8'));
+    ast = parseTemplate(read.text);
   } catch (err) {
     if (!(err instanceof TemplateError)) throw err;
-    out.push({ file, line: err.where?.line ?? 1, col: (err.where?.column ?? 0) + 1, message: err.message });
+    out.push({ ...place(err.where), message: err.message });
     return;
   }
-  for (const r of templateReferences(ast)) {
-    const where = { file, line: r.where?.line ?? 1, col: (r.where?.column ?? 0) + 1 };
-    if (r.kind === 'helper' && !KNOWN_HELPERS.has(r.name)) out.push({ ...where, message: `unknown helper '${r.name}'${didYouMean(r.name, KNOWN_HELPERS)}` });
-    if (r.kind === 'variable' && known && !known.has(r.name)) out.push({ ...where, message: `undefined variable '${r.name}'${didYouMean(r.name, known)}` });
-  }
+  out.push(...referenceProblems(ast, known, place));
 }
 
 function checkNotify(task: Raw, path: YamlPath, handlers: Set<string>, at: (p: YamlPath, m: string) => void): void {

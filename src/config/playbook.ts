@@ -1,13 +1,12 @@
 // Playbooks: YAML with positions, checked against the schema built from the modules, then for meaning.
-import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Diagnostic } from '../errors';
-import { allModules } from '../modules/registry';
 import { checkPlaybook } from './playbook-checks';
-import { HANDLER_KEYWORDS, playbookSchema, PLAY_KEYWORDS, TASK_KEYWORDS } from './schemas';
+import { playbookContext } from './playbook-messages';
+import { HANDLER_KEYWORDS, playbookSchema, TASK_KEYWORDS } from './schemas';
 import { schemaDiagnostics, validatorFor, type SchemaDiagnostic } from './schema-check';
-import { closest, didYouMean } from './suggest';
 import type { Handler, Inventory, Loaded, Play, Playbook, SourceRef, Task } from './types';
+import { readTextFile } from './text-file';
 import { parseYamlFile, type YamlPath, type YamlSource } from './yaml';
 
 export interface PlaybookOptions {
@@ -19,13 +18,8 @@ export interface PlaybookOptions {
 type Raw = Record<string, unknown>;
 
 export function loadPlaybook(file: string, options: PlaybookOptions): Loaded<Playbook> {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    return { value: null, errors: [{ file, line: 1, col: 1, message: `cannot read the playbook: ${(err as Error).message}` }] };
-  }
-  return parsePlaybook(file, text, options);
+  const read = readTextFile(file, 'playbook');
+  return read.error ? { value: null, errors: [read.error] } : parsePlaybook(file, read.text, options);
 }
 
 export function parsePlaybook(file: string, text: string, options: PlaybookOptions): Loaded<Playbook> {
@@ -41,7 +35,8 @@ export function parsePlaybook(file: string, text: string, options: PlaybookOptio
   for (const [i, raw] of (src.value as unknown[]).entries()) {
     if (isMap(raw)) playbook.plays.push(buildPlay(raw, i, src, clean));
   }
-  const errors: Diagnostic[] = [...strip(schemaErrors), ...checkPlaybook(playbook, src, { ...options, clean })];
+  const wrongType = (path: YamlPath) => schemaErrors.some((e) => e.keyword === 'type' && startsWith(path, e.path));
+  const errors: Diagnostic[] = [...strip(schemaErrors), ...checkPlaybook(playbook, src, { ...options, clean, wrongType })];
   errors.sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : a.file.localeCompare(b.file)));
   return { value: errors.length === 0 ? playbook : null, errors: dedupe(errors) };
 }
@@ -68,75 +63,8 @@ export function isMap(v: unknown): v is Raw {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-const MODULE_NAMES = () => allModules().map((m) => m.name);
-
-/** Keys other tools put on tasks and plays, with what to do in pgplay instead. */
-const FOREIGN_KEYS: Record<string, string> = {
-  with_items: "pgplay loops with 'loop'",
-  become: "pgplay's PostgreSQL modules run as the PostgreSQL OS user by themselves; command and template take 'become: USER' as an argument",
-  become_user: "command and template take 'become: USER' as an argument",
-  gather_facts: 'pgplay gathers no facts: modules read the state they need',
-  until: "use 'retries' and 'delay' with an assert task",
-  delegate_to: 'tasks run on the hosts of their play',
-  vars: 'task variables are not supported: use play vars',
-};
-
 function moduleKeys(raw: Raw, keywords: string[]): string[] {
   return Object.keys(raw).filter((k) => !keywords.includes(k));
-}
-
-function valueAt(root: unknown, path: YamlPath): unknown {
-  let v = root;
-  for (const p of path) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[String(p)] : undefined;
-  return v;
-}
-
-function playbookContext(src: YamlSource) {
-  const taskLabel = (path: YamlPath) => {
-    const raw = valueAt(src.value, path);
-    const name = isMap(raw) && typeof raw.name === 'string' ? raw.name : undefined;
-    const kind = path[1] === 'handlers' ? 'handler' : 'task';
-    return name ? `${kind} '${name}'` : `${kind} ${Number(path[2]) + 1} of play ${Number(path[0]) + 1}`;
-  };
-  const isTask = (path: YamlPath) => path.length === 3 && (path[1] === 'tasks' || path[1] === 'handlers');
-  return {
-    label(path: YamlPath): string {
-      if (path.length === 0) return 'the playbook';
-      if (path.length === 1) {
-        const raw = valueAt(src.value, path);
-        return isMap(raw) && typeof raw.name === 'string' ? `play '${raw.name}'` : `play ${Number(path[0]) + 1}`;
-      }
-      if (isTask(path)) return taskLabel(path);
-      const rest = path[1] === 'tasks' || path[1] === 'handlers' ? path.slice(3) : path.slice(1);
-      return rest.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i > 0 ? '.' : ''}${p}`)).join('');
-    },
-    unknownKey(path: YamlPath, key: string, allowed: string[]): string | null {
-      const foreign = FOREIGN_KEYS[key];
-      if (path.length === 1) {
-        return `unknown play keyword '${key}'${foreign && key !== 'vars' ? `: ${foreign}` : didYouMean(key, PLAY_KEYWORDS)}; a play has ${PLAY_KEYWORDS.join(', ')}`;
-      }
-      if (isTask(path)) {
-        const keywords = path[1] === 'handlers' ? HANDLER_KEYWORDS : TASK_KEYWORDS;
-        if (foreign) return `'${key}' is not a pgplay task keyword: ${foreign}`;
-        const modules = MODULE_NAMES();
-        const hint = closest(key, [...modules, ...keywords]);
-        if (hint && keywords.includes(hint)) return `unknown task keyword '${key}' (did you mean '${hint}'?)`;
-        if (hint) return `unknown module '${key}' (did you mean '${hint}'?)`;
-        return `unknown module '${key}': the modules are ${modules.join(', ')}`;
-      }
-      if (path.length === 4 && isTask(path.slice(0, 3))) {
-        return `${String(path[3])} has no argument '${key}'${didYouMean(key, allowed)}; its arguments are ${allowed.join(', ')}`;
-      }
-      return null;
-    },
-    oneOfKeys(path: YamlPath, data: unknown, matched: number): string | null {
-      if (!isTask(path) || !isMap(data)) return null;
-      const keywords = path[1] === 'handlers' ? HANDLER_KEYWORDS : TASK_KEYWORDS;
-      const found = moduleKeys(data, keywords);
-      if (matched > 1) return `${taskLabel(path)} has more than one module (${found.join(', ')}): a task runs exactly one, split it in two`;
-      return `${taskLabel(path)} has no module: add one of ${MODULE_NAMES().join(', ')}`;
-    },
-  };
 }
 
 function ref(src: YamlSource, path: YamlPath, which: 'key' | 'value' = 'value'): SourceRef {

@@ -2,7 +2,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import type { Diagnostic } from '../errors';
 import type { JsonSchema } from '../modules/types';
-import { didYouMean } from './suggest';
+import { closest, didYouMean } from './suggest';
 import type { YamlPath, YamlSource } from './yaml';
 
 let ajv: Ajv | null = null;
@@ -22,14 +22,21 @@ export function validatorFor(name: string, build: () => JsonSchema): ValidateFun
 export interface SchemaContext {
   /** A short name for the value at a path, for messages ("task", "ensure_role.password"). */
   label(path: YamlPath): string;
-  /** The message for a key the schema does not allow, or null for the default. */
-  unknownKey?(path: YamlPath, key: string, allowed: string[], data: unknown): string | null;
+  /**
+   * The message for a key the schema does not allow, or null for the default; with `covers`, the problems at or
+   * under that path are consequences of this one and are not reported apart.
+   */
+  unknownKey?(path: YamlPath, key: string, allowed: string[], data: unknown): string | { message: string; covers: YamlPath } | null;
+  /** The message for a value of the wrong type, when the context can say more than "must be a list". */
+  wrongType?(path: YamlPath, data: unknown, expected: string, got: string): string | null;
+  /** True for values that are secrets: messages describe them without showing them. */
+  isSecret?(path: YamlPath): boolean;
   /** The message for a task-like object that matches none or several of a oneOf of required keys. */
   oneOfKeys?(path: YamlPath, data: unknown, matched: number): string | null;
 }
 
 /** A schema problem and the path of the value it is about. */
-export type SchemaDiagnostic = Diagnostic & { path: YamlPath };
+export type SchemaDiagnostic = Diagnostic & { path: YamlPath; keyword: string };
 
 /** Validate the parsed YAML; every problem once, with its place. */
 export function schemaDiagnostics(src: YamlSource, validate: ValidateFunction, ctx: SchemaContext): SchemaDiagnostic[] {
@@ -37,14 +44,14 @@ export function schemaDiagnostics(src: YamlSource, validate: ValidateFunction, c
   const errors = simplify([...(validate.errors ?? [])], ctx);
   const out: SchemaDiagnostic[] = [];
   const seen = new Set<string>();
-  for (const e of errors) {
-    const path = pathOf(e.instancePath);
-    const problem = describeError(e, path, ctx);
+  const problems = errors.map((e) => ({ e, path: pathOf(e.instancePath), problem: describeError(e, pathOf(e.instancePath), ctx) }));
+  for (const { e, path, problem } of problems) {
+    if (problems.some((other) => other.problem !== problem && explains(other, { e, path, problem }))) continue;
     const d = { ...src.at(problem.path, problem.which), message: problem.message };
     const key = `${d.line}:${d.col}:${d.message}`;
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ ...d, path });
+    out.push({ ...d, path, keyword: e.keyword });
   }
   return out.sort((a, b) => a.line - b.line || a.col - b.col);
 }
@@ -88,12 +95,14 @@ function summarize(c: Err, branch: Err[], prefix: string, others: Err[], ctx: Sc
   if (keysOnly) {
     const names = branches.map((b) => (b.required as string[])[0]);
     const matched = passing ? passing.length : 0;
+    // `required` holds for anything that is not a mapping: the type error says what is wrong.
+    if (c.data === null || typeof c.data !== 'object' || Array.isArray(c.data)) return [];
     // An unknown key next to it (a misspelt module) already explains what is missing.
     if (matched === 0 && others.some((e) => e.keyword === 'additionalProperties' && e.instancePath === c.instancePath)) return [];
     const custom = ctx.oneOfKeys?.(path, c.data, matched);
     if (custom) return [{ ...c, summary: custom }];
     const quoted = names.map((n) => `'${n}'`).join(', ');
-    return [{ ...c, summary: matched > 1 ? `give only one of ${quoted}` : `needs one of ${quoted}` }];
+    return [{ ...c, summary: matched > 1 ? `takes only one of ${quoted}` : `needs one of ${quoted}` }];
   }
   const wrongType = (e: Err) => e.keyword === 'type' && e.instancePath === c.instancePath;
   if (branch.length > 0 && branch.every(wrongType)) {
@@ -111,10 +120,26 @@ function summarize(c: Err, branch: Err[], prefix: string, others: Err[], ctx: Sc
   return [{ ...c, summary: `${ctx.label(path)} does not have an allowed form` }];
 }
 
-function describeData(data: unknown): string {
+interface Described {
+  e: Err;
+  path: YamlPath;
+  problem: Problem;
+}
+
+/** One problem is the cause of another: a key it covers, or a misspelt key that is the one reported missing. */
+function explains(cause: Described, effect: Described): boolean {
+  const covers = cause.problem.covers;
+  if (covers && effect.path.length >= covers.length && covers.every((p, i) => p === effect.path[i])) return true;
+  if (effect.e.keyword !== 'required' || cause.e.keyword !== 'additionalProperties' || cause.e.instancePath !== effect.e.instancePath) return false;
+  const missing = String((effect.e.params as { missingProperty: string }).missingProperty);
+  return closest(String((cause.e.params as { additionalProperty: string }).additionalProperty), [missing]) === missing;
+}
+
+function describeData(data: unknown, secret = false): string {
   if (data === null || data === undefined) return 'nothing';
   if (Array.isArray(data)) return 'a list';
   if (typeof data === 'object') return 'a mapping';
+  if (secret) return typeof data === 'string' ? 'a string' : `a ${typeof data}`;
   if (typeof data === 'string') return `the string ${JSON.stringify(data.length > 40 ? `${data.slice(0, 37)}...` : data)}`;
   return `${typeof data === 'number' ? 'the number' : 'the value'} ${String(data)}`;
 }
@@ -130,6 +155,7 @@ interface Problem {
   path: YamlPath;
   which: 'key' | 'value';
   message: string;
+  covers?: YamlPath;
 }
 
 /** What one error means for people, and the value (or key) it is about. */
@@ -138,24 +164,31 @@ function describeError(e: Err, path: YamlPath, ctx: SchemaContext): Problem {
   const d = (p: YamlPath, message: string, which: 'key' | 'value' = 'value'): Problem => ({ path: p, which, message });
   if (e.summary) return d(path, e.summary.startsWith(label) ? e.summary : `${label} ${e.summary}`);
   const params = e.params as Record<string, unknown>;
+  const data = (value: unknown) => describeData(value, ctx.isSecret?.(path) ?? false);
   switch (e.keyword) {
-    case 'type':
-      return d(path, `${label} must be ${typeList([params.type as string | string[]].flat())}, got ${describeData(e.data)}`);
+    case 'type': {
+      const expected = typeList([params.type as string | string[]].flat());
+      return d(path, ctx.wrongType?.(path, e.data, expected, data(e.data)) ?? `${label} must be ${expected}, got ${data(e.data)}`);
+    }
     case 'required':
       return d(path, `${label} needs '${String(params.missingProperty)}'`);
     case 'additionalProperties': {
       const key = String(params.additionalProperty);
       const allowed = Object.keys(((e.parentSchema as JsonSchema | undefined)?.properties ?? {}) as object);
       const custom = ctx.unknownKey?.(path, key, allowed, e.data);
-      return d([...path, key], custom ?? `${label} has no key '${key}'${didYouMean(key, allowed)}${allowed.length > 0 && allowed.length <= 12 ? `; allowed: ${allowed.join(', ')}` : ''}`, 'key');
+      const message = typeof custom === 'string' ? custom : custom?.message;
+      const problem = d([...path, key], message ?? `${label} has no key '${key}'${didYouMean(key, allowed)}${allowed.length > 0 && allowed.length <= 12 ? `; allowed: ${allowed.join(', ')}` : ''}`, 'key');
+      return custom && typeof custom === 'object' ? { ...problem, covers: custom.covers } : problem;
     }
     case 'enum': {
       const allowed = (params.allowedValues as unknown[]).map(String);
-      return d(path, `${label} must be one of ${allowed.join(', ')}, got ${describeData(e.data)}${typeof e.data === 'string' ? didYouMean(e.data, allowed) : ''}`);
+      return d(path, `${label} must be one of ${allowed.join(', ')}, got ${data(e.data)}${typeof e.data === 'string' ? didYouMean(e.data, allowed) : ''}`);
     }
     case 'pattern': {
-      const hint = (e.parentSchema as JsonSchema | undefined)?.description;
-      return d(path, `${label}: ${describeData(e.data)} is not valid${hint ? ` (${String(hint).replace(/\.$/, '')})` : ` (must match ${String(params.pattern)})`}`);
+      // patternErrorMessage is what editors (VS Code, yaml-language-server) show too.
+      const schema = e.parentSchema as JsonSchema | undefined;
+      const hint = schema?.patternErrorMessage ?? (schema?.description ? `not valid (${String(schema.description).replace(/\.$/, '')})` : `not valid (must match ${String(params.pattern)})`);
+      return d(path, `${label}: ${data(e.data)} is ${String(hint).replace(/\.$/, '')}`);
     }
     case 'minimum':
     case 'maximum':

@@ -85,7 +85,6 @@ test('argument errors name the module, the argument and what was expected', () =
     - ensure_role: {name: r, connection_limit: "{{ limit }}"}
 `, true, { limit: 3 }),
     [
-      "p.yml:3:20: ensure_role needs 'name'",
       "p.yml:3:21: ensure_role has no argument 'nme' (did you mean 'name'?); its arguments are name, password, login, replication, superuser, createdb, createrole, connection_limit, state",
       'p.yml:4:24: service.state must be one of started, stopped, restarted, reloaded, got the string "strated" (did you mean \'started\'?)',
       'p.yml:5:78: ensure_hba_line: address 10.0.0.300/32 is not a valid CIDR network (like 10.0.0.0/24)',
@@ -149,7 +148,7 @@ test('host patterns, handlers, loops and registered names are checked for meanin
 
 test('an empty playbook, a mapping instead of a list, a play without hosts', () => {
   assert.deepEqual(errors(''), ['p.yml:1:1: the playbook is empty: expected a list of plays, each with hosts and tasks']);
-  assert.deepEqual(errors('hosts: all\n'), ['p.yml:1:1: the playbook must be a list, got a mapping']);
+  assert.deepEqual(errors('hosts: all\n'), ["p.yml:1:1: the playbook must be a list of plays, got a mapping (a play starts with '- ', as in '- hosts: all')"]);
   assert.deepEqual(errors('- tasks: []\n'), ["p.yml:1:3: play 1 needs 'hosts'"]);
 });
 
@@ -163,7 +162,7 @@ test('a template file with a syntax error is reported at its own file:line:col',
     r.errors.map((e) => `${e.file.replace(dir, 'DIR')}:${e.line}:${e.col}: ${e.message}`),
     [
       "DIR/site.yml:4:23: template missing.hbs not found beside the playbook, in its templates/ or in the project's templates/",
-      'DIR/templates/bad.conf.hbs:3:1: template syntax error: unexpected the end of the text',
+      'DIR/templates/bad.conf.hbs:2:5: template syntax error: {{#if}} is never closed: add {{/if}}',
     ],
   );
 });
