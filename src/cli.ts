@@ -1,5 +1,7 @@
 // Argument parsing, the commands, and the one place that turns errors into exit codes.
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { didYouMean } from './config/suggest';
 import { BadOptionsError, ExitCode, InvalidInputError, PgplayError, errorMessage } from './errors';
 import { redact } from './secrets';
 
@@ -75,8 +77,23 @@ function parse(args: string[], options: OptionSpec): { values: Record<string, un
   try {
     return parseArgs({ args, options, allowPositionals: true, strict: true }) as { values: Record<string, unknown>; positionals: string[] };
   } catch (err) {
-    throw new BadOptionsError(errorMessage(err).replace(/\. To specify a positional argument.*$/s, ''));
+    const message = errorMessage(err).replace(/\. To specify a positional argument.*$/s, '');
+    const unknown = /^Unknown option '(-[^']*)'$/.exec(message);
+    if (unknown) throw new BadOptionsError(`unknown option '${unknown[1]}'${didYouMean(unknown[1], Object.keys(options).map((o) => `--${o}`))}`);
+    throw new BadOptionsError(`${message.charAt(0).toLowerCase()}${message.slice(1)}`);
   }
+}
+
+/** The playbook `run` was given must be a file that is there: anything else is a bad option, not a bad playbook. */
+function requirePlaybookFile(path: string): string {
+  let isFile: boolean;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    throw new BadOptionsError(`playbook ${path} not found`);
+  }
+  if (!isFile) throw new BadOptionsError(`${path} is not a file: run takes one playbook (validate also takes directories)`);
+  return path;
 }
 
 export interface RunOptions {
@@ -119,7 +136,7 @@ function parseRunOptions(args: string[]): RunOptions {
   if (output !== 'human' && output !== 'plain' && output !== 'json') throw new BadOptionsError(`--output must be human, plain or json, got '${output}'`);
   const list = (v: unknown) => ((v as string[] | undefined) ?? []).flatMap((t) => t.split(',')).map((t) => t.trim()).filter(Boolean);
   return {
-    playbook: positionals[0],
+    playbook: requirePlaybookFile(positionals[0]),
     inventory: values.inventory as string | undefined,
     check: Boolean(values.check),
     diff: Boolean(values.diff),
