@@ -12,7 +12,7 @@ interface Place {
 
 export function yamlSyntaxDiagnostics(doc: Document, text: string, file: string, lines: LineCounter): Diagnostic[] {
   const here = (offset: number): Place => lines.linePos(offset);
-  const duplicates = doc.errors.filter((e) => e.code === 'DUPLICATE_KEY').map((e) => ({ file, ...here(e.pos[0]), message: duplicateKey(doc, e.pos[0], here) }));
+  const duplicates = doc.errors.some((e) => e.code === 'DUPLICATE_KEY') ? duplicateKeys(doc, file, here) : [];
   const syntax = doc.errors.filter((e) => e.code !== 'DUPLICATE_KEY').sort((a, b) => a.pos[0] - b.pos[0]);
   const first = syntax[0];
   if (!first) return duplicates;
@@ -104,22 +104,26 @@ function unclosedFlow(text: string, offset: number, open: '[' | '{', here: (offs
   return { ...here(found), message: `this ${kind} is never closed: add '${close}'` };
 }
 
-/** "duplicate key 'x'" with the line of its first appearance in the same mapping. */
-function duplicateKey(doc: Document, offset: number, here: (offset: number) => Place): string {
-  let message = 'duplicate key: each key may appear once in a mapping';
+/**
+ * Every key written twice in one mapping, at the second, with the line of the first. Found from the tree: the
+ * parser's own position is off when the first value is empty.
+ */
+function duplicateKeys(doc: Document, file: string, here: (offset: number) => Place): Diagnostic[] {
+  const out: Diagnostic[] = [];
   visit(doc, {
     Map(_, map) {
-      const index = map.items.findIndex((p) => (p.key as Node | null)?.range?.[0] === offset);
-      if (index < 0) return;
-      const name = keyName(map.items[index].key);
-      const first = map.items.slice(0, index).find((p) => keyName(p.key) === name);
-      const firstAt = (first?.key as Node | undefined)?.range?.[0];
-      const line = firstAt === undefined ? '' : ` (first on line ${here(firstAt).line})`;
-      message = `duplicate key '${name}': a key may appear once in a mapping${line}`;
-      return visit.BREAK;
+      const first = new Map<string, number>();
+      for (const pair of map.items) {
+        const key = pair.key as Node | null;
+        if (!key?.range || (isScalar(key) && typeof key.value === 'symbol')) continue;
+        const name = keyName(key);
+        const earlier = first.get(name);
+        if (earlier === undefined) first.set(name, key.range[0]);
+        else out.push({ file, ...here(key.range[0]), message: `duplicate key '${name}': a key may appear once in a mapping (first on line ${here(earlier).line})` });
+      }
     },
   });
-  return message;
+  return out;
 }
 
 function keyName(key: unknown): string {

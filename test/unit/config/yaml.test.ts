@@ -47,3 +47,7 @@ test('aliases and merges that cannot be built point at the alias', () => {
   assert.deepEqual(one('base: &base {a: 1}\nx: *bsae\n'), ["2:4 alias *bsae refers to no anchor: define &bsae before it (did you mean 'base'?)"]);
   assert.deepEqual(one('l: &l [1]\nm:\n  <<: *l\n'), ['3:7 a merge (<<) takes a mapping, or a list of mappings, to merge into this one']);
 });
+
+test('a duplicate key whose first value is empty is still reported at the second key', () => {
+  assert.deepEqual(parseYamlFile('d.yml', 'hosts:\n  pg1:\n  pg2:\n  pg1:\n').errors, [{ file: 'd.yml', line: 4, col: 3, message: "duplicate key 'pg1': a key may appear once in a mapping (first on line 2)" }]);
+});
