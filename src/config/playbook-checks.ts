@@ -47,7 +47,7 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
   // Hosts first: their variables are what the play's templates may use.
   let hosts: string[] | null = null;
   const pattern = Array.isArray(play.hosts) ? play.hosts.map(String).join(',') : typeof play.hosts === 'string' ? play.hosts : null;
-  if (o.inventory && pattern !== null && !pattern.includes('{{')) {
+  if (o.inventory && pattern !== null && !pattern.includes('{{') && o.clean([i, 'hosts'])) {
     try {
       hosts = resolvePattern(pattern, o.inventory);
       if (hosts.length === 0) at([i, 'hosts'], `host pattern '${pattern}' matches no host`);
@@ -59,6 +59,9 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
   const known = new Set<string>([...BUILTIN_VARIABLES, ...Object.keys(playVars), ...Object.keys(o.extraVars), ...registered]);
   if (o.inventory) for (const h of hosts ?? o.inventory.hosts.keys()) Object.keys(o.inventory.hosts.get(h)?.vars ?? {}).forEach((k) => known.add(k));
   const checkVariables = Boolean(o.inventory);
+  if (o.inventory && hosts && hosts.length > 0) {
+    for (const c of variableCircles(o.inventory, hosts[0], playVars, o.extraVars)) at([i, 'vars', c.name], c.message);
+  }
 
   walkStrings(play, [i], (text, path) => {
     if (o.wrongType(path)) return;
@@ -182,6 +185,26 @@ function checkNotify(task: Raw, path: YamlPath, handlers: Set<string>, at: (p: Y
     if (typeof name !== 'string' || name.includes('{{') || handlers.has(name)) continue;
     at(p, `handler '${name}' is notified but not defined in this play${didYouMean(name, handlers)}`);
   }
+}
+
+/** Play variables whose values end up referring to themselves, one message per circle. */
+function variableCircles(inventory: Inventory, host: string, playVars: Raw, extraVars: Raw): Array<{ name: string; message: string }> {
+  const scope = buildScope({ inventory, hostName: host, playVars, extraVars });
+  const circles = new Set<string>();
+  const out: Array<{ name: string; message: string }> = [];
+  for (const name of Object.keys(playVars)) {
+    try {
+      void scope[name];
+    } catch (err) {
+      const circle = err instanceof TemplateError ? /^variable '([^']+)' refers to itself(?:: (.*))?$/.exec(err.message) : null;
+      if (!circle) continue; // anything else (a variable only a run registers) is checked where it is used
+      const members = [...new Set(circle[2]?.split(' -> ') ?? [circle[1]])].sort().join(' ');
+      if (circles.has(members)) continue;
+      circles.add(members);
+      out.push({ name: circle[1] in playVars ? circle[1] : name, message: circle[0] });
+    }
+  }
+  return out;
 }
 
 /** A loop whose list can be known before the run (play or -e variables, groups) must be a list. */

@@ -59,7 +59,10 @@ function defineVariable(scope: Scope, name: string, raw: unknown): void {
       if (done) return value;
       const active = resolving.get(scope) ?? new Set<string>();
       resolving.set(scope, active);
-      if (active.has(name)) throw new TemplateError(`variable '${name}' refers to itself`);
+      if (active.has(name)) {
+        const chain = [...active].slice([...active].indexOf(name));
+        throw new TemplateError(`variable '${name}' refers to itself${chain.length > 1 ? `: ${[...chain, name].join(' -> ')}` : ''}`);
+      }
       active.add(name);
       try {
         value = renderValue(raw, scope);
