@@ -80,6 +80,8 @@ function parse(args: string[], options: OptionSpec): { values: Record<string, un
     const message = errorMessage(err).replace(/\. To specify a positional argument.*$/s, '');
     const unknown = /^Unknown option '(-[^']*)'$/.exec(message);
     if (unknown) throw new BadOptionsError(`unknown option '${unknown[1]}'${didYouMean(unknown[1], Object.keys(options).map((o) => `--${o}`))}`);
+    const noValue = /^Option '(?:-\w, )?(--[\w-]+) <value>' argument missing$/.exec(message);
+    if (noValue) throw new BadOptionsError(`${noValue[1]} needs a value`);
     throw new BadOptionsError(`${message.charAt(0).toLowerCase()}${message.slice(1)}`);
   }
 }

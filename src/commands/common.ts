@@ -27,7 +27,7 @@ export function requireInventory(given: string | undefined): Inventory {
 export function loadExtraVars(specs: string[]): { vars: Record<string, unknown>; errors: Diagnostic[] } {
   const vars: Record<string, unknown> = {};
   const errors: Diagnostic[] = [];
-  for (const spec of specs) {
+  for (const spec of new Set(specs)) {
     if (spec.startsWith('@')) {
       const file = spec.slice(1);
       if (!existsSync(file)) throw new BadOptionsError(`extra vars file ${file} not found`);
