@@ -20,4 +20,6 @@ mkdir -p /run/sshd
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-npx tsc -p tsconfig.json
+# The build: TypeScript to dist/, then the schema validators as code (start-up skips ajv's compile).
+node node_modules/typescript/bin/tsc -p tsconfig.json
+node dist/src/tools/build-validators.js >/dev/null

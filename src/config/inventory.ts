@@ -1,7 +1,7 @@
 // Inventories in Ansible's YAML layout: groups with hosts, vars and children; variables merged with Ansible's precedence.
 import type { Diagnostic } from '../errors';
-import { inventorySchema } from './schemas';
-import { schemaDiagnostics, validatorFor } from './schema-check';
+import { schemaDiagnostics } from './schema-check';
+import { inventoryValidator } from './validators';
 import type { Inventory, InventoryGroup, InventoryHost, Loaded, SourceRef } from './types';
 import { readTextFile } from './text-file';
 import { parseYamlFile, type YamlPath, type YamlSource } from './yaml';
@@ -19,7 +19,7 @@ export function parseInventory(file: string, text: string): Loaded<Inventory> {
   const src = parseYamlFile(file, text);
   if (src.errors.length > 0) return { value: null, errors: src.errors };
   if (src.value === null || src.value === undefined) return { value: null, errors: [{ file, line: 1, col: 1, message: 'the inventory is empty: expected all: {hosts, vars, children}' }] };
-  const errors = schemaDiagnostics(src, validatorFor('inventory', inventorySchema), { label: inventoryLabel, wrongType: inventoryWrongType });
+  const errors = schemaDiagnostics(src, inventoryValidator(), { label: inventoryLabel, wrongType: inventoryWrongType });
   if (errors.length > 0) return { value: null, errors };
   return buildInventory(src);
 }

@@ -3,8 +3,9 @@ import { dirname, resolve } from 'node:path';
 import type { Diagnostic } from '../errors';
 import { checkPlaybook } from './playbook-checks';
 import { playbookContext } from './playbook-messages';
-import { HANDLER_KEYWORDS, playbookSchema, TASK_KEYWORDS } from './schemas';
-import { schemaDiagnostics, validatorFor, type SchemaDiagnostic } from './schema-check';
+import { HANDLER_KEYWORDS, TASK_KEYWORDS } from './schemas';
+import { schemaDiagnostics, type SchemaDiagnostic } from './schema-check';
+import { playbookValidator } from './validators';
 import type { Handler, Inventory, Loaded, Play, Playbook, SourceRef, Task } from './types';
 import { readTextFile } from './text-file';
 import { parseYamlFile, type YamlPath, type YamlSource } from './yaml';
@@ -28,7 +29,7 @@ export function parsePlaybook(file: string, text: string, options: PlaybookOptio
   if (src.value === null || src.value === undefined || (Array.isArray(src.value) && src.value.length === 0)) {
     return { value: null, errors: [{ file, line: 1, col: 1, message: 'the playbook is empty: expected a list of plays, each with hosts and tasks' }] };
   }
-  const schemaErrors = schemaDiagnostics(src, validatorFor('playbook', playbookSchema), playbookContext(src));
+  const schemaErrors = schemaDiagnostics(src, playbookValidator(), playbookContext(src));
   if (!Array.isArray(src.value)) return { value: null, errors: strip(schemaErrors) };
   const playbook: Playbook = { file, dir: dirname(resolve(file)), plays: [] };
   const clean = (path: YamlPath) => !schemaErrors.some((e) => startsWith(e.path, path) || startsWith(path, e.path));

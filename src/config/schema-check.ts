@@ -1,23 +1,9 @@
 // JSON Schema validation with ajv, and ajv's errors turned into one clear message per problem, at file:line:col.
-import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Diagnostic } from '../errors';
 import type { JsonSchema } from '../modules/types';
 import { closest, didYouMean } from './suggest';
 import type { YamlPath, YamlSource } from './yaml';
-
-let ajv: Ajv | null = null;
-const compiled = new Map<string, ValidateFunction>();
-
-/** The validator for a schema, compiled once per process. */
-export function validatorFor(name: string, build: () => JsonSchema): ValidateFunction {
-  let validate = compiled.get(name);
-  if (!validate) {
-    ajv ??= new Ajv({ allErrors: true, verbose: true, strict: false, allowUnionTypes: true });
-    validate = ajv.compile(build());
-    compiled.set(name, validate);
-  }
-  return validate;
-}
 
 export interface SchemaContext {
   /** A short name for the value at a path, for messages ("task", "ensure_role.password"). */

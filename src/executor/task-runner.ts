@@ -6,7 +6,8 @@ import type { Diff, HostHandle, Plan, TaskContext } from '../modules/types';
 import type { RunEvent, TaskStatus } from '../reporters/events';
 import { redact, redactValue, rememberSecret } from '../secrets';
 import { evaluateCondition, renderValue } from '../templates/render';
-import { validatorFor, valueProblems } from '../config/schema-check';
+import { valueProblems } from '../config/schema-check';
+import { argumentsValidator } from '../config/validators';
 
 export interface TaskEnv {
   play: string;
@@ -82,7 +83,7 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       if (typeof value === 'string') rememberSecret(value);
     }
     // Templated arguments were let through the playbook schema; their rendered values are checked now.
-    const problems = valueProblems(validatorFor(`arguments of ${module.name}`, () => module.schema), args, { label: (path) => [module.name, ...path].join('.') });
+    const problems = valueProblems(argumentsValidator(module), args, { label: (path) => [module.name, ...path].join('.') });
     if (problems.length > 0) return { status: 'failed', message: problems.join('; '), result: {} };
     if (env.checkMode && module.checkMode === 'skip') {
       return { status: 'skipped', message: 'not run in check mode', result: {} };

@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import { playbookSchema } from '../../../src/config/schemas';
 import { allModules } from '../../../src/modules/registry';
 import { GENERATED } from '../../../src/tools/write-schemas';
+import { allSchemas, schemaHash } from '../../../src/config/validators';
 
 const ROOT = join(__dirname, '..', '..', '..', '..');
 
@@ -22,4 +23,10 @@ test('every module publishes its arguments, with descriptions, into the playbook
     assert.ok(def.description, `${m.name} has a description`);
     for (const [arg, s] of Object.entries(def.properties ?? {})) assert.ok(s.description, `${m.name}.${arg} has a description`);
   }
+});
+
+test('the validators the build wrote as code are those of the current schemas (else start-up compiles them)', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const generated = require('../../../src/config/validators.generated') as { hashes: Record<string, string> };
+  for (const [name, schema] of Object.entries(allSchemas(allModules()))) assert.equal(generated.hashes[name], schemaHash(schema), name);
 });
