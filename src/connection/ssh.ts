@@ -211,6 +211,8 @@ export class SshConnection implements Connection {
       const unsetPassword = o.passwordEnv && !o.password ? o.passwordEnv : undefined;
       config.authHandler = methods;
       client.once('ready', () => {
+        // Small writes (a SQL query's Parse, Bind, Execute) must not wait 40 ms for a delayed ACK.
+        client.setNoDelay(true);
         settled = true;
         connectionsOpened++;
         this.#client = client;

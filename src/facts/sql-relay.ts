@@ -69,8 +69,19 @@ export class RelaySocket extends Duplex {
     this.channel.stdout.resume();
   }
 
+  #pending: Buffer[] = [];
+  #pendingCallbacks: Array<(err?: Error | null) => void> = [];
+
+  /** pg writes a query as several small messages in one tick: send them to the channel as one. */
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.channel.stdin.write(chunk, cb);
+    this.#pending.push(chunk);
+    this.#pendingCallbacks.push(cb);
+    if (this.#pending.length > 1) return;
+    process.nextTick(() => {
+      const data = Buffer.concat(this.#pending.splice(0));
+      const callbacks = this.#pendingCallbacks.splice(0);
+      this.channel.stdin.write(data, (err) => callbacks.forEach((done) => done(err)));
+    });
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -1,5 +1,5 @@
 // The one SQL session per server: pg's protocol through a relay run as the PostgreSQL OS user (peer auth, no password).
-import { Client } from 'pg';
+import type { Client as PgClient } from 'pg';
 import type { Connection } from '../connection/types';
 import type { PgSettings } from './pg-settings';
 import type { SqlSession } from './sql';
@@ -18,6 +18,9 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
       : `cannot reach PostgreSQL's socket on ${conn.hostName} as ${pg.osUser}: ${reason}`;
   const channel = await conn.open({ argv: relayArgv(path), become: { user: pg.osUser, method: pg.becomeMethod } });
   const socket = new RelaySocket(channel, notAccepting);
+  // pg loads only when a run opens its first SQL session.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { Client } = require('pg') as { Client: typeof PgClient };
   const client = new Client({
     user: pg.osUser,
     database: options.database ?? 'postgres',
@@ -40,10 +43,13 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
     if ((err as { severity?: string }).severity) throw new Error(`PostgreSQL on ${conn.hostName} refused a session as ${pg.osUser}: ${message}`, { cause: err });
     throw new Error(/^(PostgreSQL on |cannot reach )/.test(message) ? message : notAccepting(message), { cause: err });
   }
+  // Tasks of several hosts may share a server's session (replicas ask the primary): one query at a time.
+  let queue: Promise<unknown> = Promise.resolve();
   return {
-    async query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
-      const result = await client.query(text, params);
-      return result.rows as T[];
+    query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+      const result = queue.then(() => client.query(text, params));
+      queue = result.catch(() => undefined);
+      return result.then((r) => r.rows as T[]);
     },
     async close() {
       if (closed) return;
