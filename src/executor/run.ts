@@ -49,6 +49,8 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
 
   const startAt = { pending: s.startAtTask };
   const state: RunState = { recap, dead, registered, locks: new Map() };
+  // Connect to and lock every host of the run at once, so later plays find their hosts ready.
+  for (const host of allHosts) lockFor(host, s, state);
   try {
     for (const [index, play] of s.playbook.plays.entries()) {
       if (s.signal.aborted) break;
@@ -83,16 +85,21 @@ interface RunState {
 }
 
 /** Lock the host on its first task of the run; a host that cannot be locked or reached fails that task. */
-async function lockHost(host: string, s: RunSettings, state: RunState, firstTask: Task | undefined, play: Play): Promise<boolean> {
+function lockFor(host: string, s: RunSettings, state: RunState): Promise<HostLock> {
   let lock = state.locks.get(host);
   if (!lock) {
     const handle = s.pool.handle(host);
     const wait = Number(handle.host.vars.pgplay_lock_wait ?? 60);
     lock = acquireHostLock(handle.conn, host, lockPath(host, handle.host.vars), wait);
+    lock.catch(() => undefined); // reported when the host's first play reaches it
     state.locks.set(host, lock);
   }
+  return lock;
+}
+
+async function lockHost(host: string, s: RunSettings, state: RunState, firstTask: Task | undefined, play: Play): Promise<boolean> {
   try {
-    await lock;
+    await lockFor(host, s, state);
     return true;
   } catch (err) {
     const status: TaskStatus = err instanceof UnreachableError ? 'unreachable' : 'failed';
