@@ -79,35 +79,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     } catch (err) {
       primary.error = err instanceof Error ? err.message : String(err);
     }
-    const state = await serverState(ctx.conn, pg);
-    const control = state === 'no-cluster' ? null : await readControlData(ctx.conn, pg);
-    const look = await ctx.conn.run({
-      argv: ['sh', '-c', 'd=$1; [ -e "$d/standby.signal" ] && echo signal; [ -d "$d.pgplay-lock" ] && echo lock; echo "entries $(ls -A "$d" 2>/dev/null | wc -l)"; echo "base $(ls "$d/base" 2>/dev/null | tr "\\n" " ")"', 'sh', pg.dataDir],
-      become: asPostgres(pg),
-    });
-    const lines = look.stdout.split('\n');
-    const facts: BasebackupFacts = {
-      host: ctx.name,
-      dataDir: pg.dataDir,
-      primary,
-      state,
-      control,
-      standbySignal: lines.includes('signal'),
-      lockHeld: lines.includes('lock'),
-      entries: Number(/^entries (\d+)/m.exec(look.stdout)?.[1] ?? 0),
-      userDatabases: (/^base (.*)$/m.exec(look.stdout)?.[1] ?? '').split(' ').filter((o) => o && !DEFAULT_DB_OIDS.includes(o)),
-    };
-    if (state === 'running' && !primary.sameDir) {
-      const sql = await ctx.sql();
-      const [r] = await sql.query<{ rec: boolean; dbs: string[]; reps: number; tables: number }>(
-        `SELECT pg_is_in_recovery() AS rec,
-                ARRAY(SELECT datname::text FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1) AS dbs,
-                (SELECT count(*)::int FROM pg_stat_replication) AS reps,
-                (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-                  WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) AS tables`,
-      );
-      Object.assign(facts, { inRecovery: r.rec, userDatabases: r.dbs, streamingReplicas: r.reps, userTables: r.tables });
-    }
+    const facts = (!primary.sameDir && (await runningClusterFacts(ctx, primary))) || (await clusterFactsFromFiles(ctx, primary));
     return facts;
   },
   plan(args, facts) {
@@ -134,6 +106,72 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     };
   },
 };
+
+type PrimaryFacts = BasebackupFacts['primary'];
+
+/** A running server describes its own cluster in one query: no command on the host. Null when it is not running here. */
+async function runningClusterFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<BasebackupFacts | null> {
+  let sql;
+  try {
+    sql = await ctx.sql();
+  } catch {
+    return null;
+  }
+  const [r] = await sql.query<{ dir: string; id: string; rec: boolean; signal: boolean; lock: boolean; entries: number; dbs: string[]; reps: number; tables: number }>(
+    `SELECT current_setting('data_directory') AS dir,
+            (SELECT system_identifier::text FROM pg_control_system()) AS id,
+            pg_is_in_recovery() AS rec,
+            (pg_stat_file('standby.signal', true)).size IS NOT NULL AS signal,
+            (pg_stat_file($1, true)).size IS NOT NULL AS lock,
+            (SELECT count(*)::int FROM pg_ls_dir('.')) AS entries,
+            ARRAY(SELECT datname::text FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1) AS dbs,
+            (SELECT count(*)::int FROM pg_stat_replication) AS reps,
+            (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) AS tables`,
+    [`${ctx.pg.dataDir}.pgplay-lock`],
+  );
+  // A server running from another directory than the inventory says: look at the files instead.
+  if (r.dir.replace(/\/+$/, '') !== ctx.pg.dataDir.replace(/\/+$/, '')) return null;
+  return {
+    host: ctx.name,
+    dataDir: ctx.pg.dataDir,
+    primary,
+    state: 'running',
+    control: { systemIdentifier: r.id, state: r.rec ? 'in archive recovery' : 'in production' },
+    standbySignal: r.signal,
+    lockHeld: r.lock,
+    entries: r.entries,
+    userDatabases: r.dbs,
+    inRecovery: r.rec,
+    streamingReplicas: r.reps,
+    userTables: r.tables,
+  };
+}
+
+/** A stopped server (or none): pg_ctl status, pg_controldata and a look at the directory, at once. */
+async function clusterFactsFromFiles(ctx: TaskContext, primary: PrimaryFacts): Promise<BasebackupFacts> {
+  const { pg } = ctx;
+  const [state, control, look] = await Promise.all([
+    serverState(ctx.conn, pg),
+    readControlData(ctx.conn, pg),
+    ctx.conn.run({
+      argv: ['sh', '-c', 'd=$1; [ -e "$d/standby.signal" ] && echo signal; [ -d "$d.pgplay-lock" ] && echo lock; echo "entries $(ls -A "$d" 2>/dev/null | wc -l)"; echo "base $(ls "$d/base" 2>/dev/null | tr "\\n" " ")"', 'sh', pg.dataDir],
+      become: asPostgres(pg),
+    }),
+  ]);
+  const lines = look.stdout.split('\n');
+  return {
+    host: ctx.name,
+    dataDir: pg.dataDir,
+    primary,
+    state,
+    control: state === 'no-cluster' ? null : control,
+    standbySignal: lines.includes('signal'),
+    lockHeld: lines.includes('lock'),
+    entries: Number(/^entries (\d+)/m.exec(look.stdout)?.[1] ?? 0),
+    userDatabases: (/^base (.*)$/m.exec(look.stdout)?.[1] ?? '').split(' ').filter((o) => o && !DEFAULT_DB_OIDS.includes(o)),
+  };
+}
 
 /** Why this directory must not be replaced, or null when it may be. */
 export function refuse(replace: 'empty' | 'fresh' | 'any', facts: BasebackupFacts): string | null {

@@ -3,7 +3,7 @@ import { AUTO_CONF_HEADER, confValues, setConfValues } from '../facts/conf-file'
 import { canonicalValue, displaySetting, LIST_QUOTED, sameValue, toConfText, type SettingInfo } from '../facts/conf-values';
 import { quoteIdent, quoteLiteral } from '../facts/sql-session';
 import { describeConfig } from './pg/describe-config';
-import { asPostgres, serverState, sleep } from './pg/server';
+import { asPostgres, probeServer, sleep } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
 
 export interface EnsureConfArgs {
@@ -68,12 +68,12 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
   async check(ctx, args) {
     const names = Object.keys(args.settings).map((n) => n.toLowerCase());
     const useDefault = !args.file || args.file === AUTO;
-    const running = (await serverState(ctx.conn, ctx.pg)) === 'running';
+    const { sql } = await probeServer(ctx);
+    const running = sql !== null;
     const info: Record<string, Info> = {};
     const inFiles: Record<string, string> = {};
     let file: EnsureConfFacts['file'] = null;
-    if (running) {
-      const sql = await ctx.sql();
+    if (sql) {
       const rows = await sql.query<SettingInfo & { pending_restart: boolean }>(
         'SELECT name, setting, unit, vartype, context, pending_restart FROM pg_settings WHERE lower(name) = ANY($1)',
         [names],

@@ -1,6 +1,6 @@
-import { putFile, readFile, type RemoteFile } from '../connection/files';
+import { putFile, readFile, sha256, type RemoteFile } from '../connection/files';
 import { addressProblem, ensureHbaRule, HBA_METHODS, HBA_TYPES, isHostName, parseHba, renderHba, type HbaRule, type HbaType } from '../facts/hba';
-import { asPostgres, serverState } from './pg/server';
+import { asPostgres, probeServer } from './pg/server';
 import { fail, noop, type ModuleDefinition } from './types';
 
 export interface EnsureHbaLineArgs {
@@ -46,13 +46,17 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
   },
   validate: validateHbaArgs,
   async check(ctx) {
-    const running = (await serverState(ctx.conn, ctx.pg)) === 'running';
-    let path = `${ctx.pg.configDir}/pg_hba.conf`;
-    if (running) {
-      const rows = await (await ctx.sql()).query<{ hba_file: string }>('SELECT current_setting($1) AS hba_file', ['hba_file']);
-      path = rows[0].hba_file;
+    const { sql } = await probeServer(ctx);
+    if (!sql) {
+      const path = `${ctx.pg.configDir}/pg_hba.conf`;
+      return { running: false, path, current: await readFile(ctx.conn, path, asPostgres(ctx.pg)) };
     }
-    return { running, path, current: await readFile(ctx.conn, path, asPostgres(ctx.pg)) };
+    // The running server names its file and reads it for us: no command on the host (owner and mode are read when writing).
+    const [row] = await sql.query<{ path: string; content: string | null }>(
+      "SELECT current_setting('hba_file') AS path, pg_read_file(current_setting('hba_file'), 0, 104857600, true) AS content",
+    );
+    const current: RemoteFile = row.content === null ? { exists: false, content: '', sha256: null } : { exists: true, content: row.content, sha256: sha256(row.content) };
+    return { running: true, path: row.path, current };
   },
   plan(args, facts) {
     const problems = validateHbaArgs(args);
@@ -85,7 +89,8 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
           description: `write ${facts.path}, check pg_hba_file_rules, reload`,
           async apply(ctx) {
             // Written as the PostgreSQL OS user, who owns the configuration directory on Debian and RHEL alike.
-            const options = { owner: old.owner ?? ctx.pg.osUser, group: old.group, mode: old.mode ?? '0600', become: asPostgres(ctx.pg) };
+            const meta = old.owner ? old : await readFile(ctx.conn, facts.path, asPostgres(ctx.pg));
+            const options = { owner: meta.owner ?? ctx.pg.osUser, group: meta.group, mode: meta.mode ?? '0600', become: asPostgres(ctx.pg) };
             await putFile(ctx.conn, facts.path, content, options);
             if (!facts.running) return;
             const sql = await ctx.sql();

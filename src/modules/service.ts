@@ -1,4 +1,4 @@
-import { serverState, controlServer, type ServerAction, type ServerState } from './pg/server';
+import { controlServer, probeServer, type ServerAction, type ServerState } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Plan } from './types';
 
 export interface ServiceArgs {
@@ -27,7 +27,7 @@ export const serviceModule: ModuleDefinition<ServiceArgs, ServiceFacts> = {
     examples: [{ state: 'started' }, { state: 'restarted' }],
   },
   async check(ctx) {
-    return { state: await serverState(ctx.conn, ctx.pg), dataDir: ctx.pg.dataDir };
+    return { state: (await probeServer(ctx)).state, dataDir: ctx.pg.dataDir };
   },
   plan(args, facts) {
     if (facts.state === 'no-cluster') return fail(`there is no PostgreSQL cluster in ${facts.dataDir}`);

@@ -96,13 +96,17 @@ export const HELPERS: Record<string, Helper> = {
   upper: (...args) => String(values(args)[0] ?? '').toUpperCase(),
   lower: (...args) => String(values(args)[0] ?? '').toLowerCase(),
   json: (...args) => JSON.stringify(values(args)[0]),
-  /** hostvar HOST NAME: a variable of another inventory host (Ansible's hostvars[HOST][NAME]). */
+  /** hostvar HOST NAME [DEFAULT]: a variable of another inventory host (Ansible's hostvars[HOST][NAME]). */
   hostvar: (...args) => {
-    const [host, name] = values(args);
+    const given = values(args);
+    const [host, name, fallback] = given;
     const hosts = rootOf(args).hosts as Record<string, Record<string, unknown>> | undefined;
     const vars = hosts?.[String(host)];
     if (!vars) throw new Error(`hostvar: no host named '${String(host)}' in the inventory`);
-    if (!(String(name) in vars)) throw new Error(`hostvar: host ${String(host)} has no variable '${String(name)}'`);
+    if (!(String(name) in vars)) {
+      if (given.length > 2) return fallback;
+      throw new Error(`hostvar: host ${String(host)} has no variable '${String(name)}'`);
+    }
     return vars[String(name)];
   },
   /** lookup OBJECT KEY: Handlebars' own lookup, for keys held in variables. */

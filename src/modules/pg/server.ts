@@ -3,6 +3,8 @@ import type { Become, Command } from '../../connection/command';
 import { firstLine } from '../../connection/files';
 import type { Connection, RunResult } from '../../connection/types';
 import type { PgSettings } from '../../facts/pg-settings';
+import type { SqlSession } from '../../facts/sql';
+import type { HostHandle } from '../types';
 
 export type ServerState = 'running' | 'stopped' | 'no-cluster';
 
@@ -25,6 +27,20 @@ export async function serverState(conn: Connection, pg: PgSettings): Promise<Ser
   if (r.exitCode === 3) return 'stopped';
   if (r.exitCode === 4) return 'no-cluster';
   throw new Error(`pg_ctl status on ${conn.hostName} failed: ${firstLine(r)}`);
+}
+
+/**
+ * The server's state through its SQL session when one opens (no command on the host: a no-op run reads
+ * everything in SQL), else through pg_ctl status. A running server that refuses the session is an error.
+ */
+export async function probeServer(handle: HostHandle): Promise<{ state: ServerState; sql: SqlSession | null }> {
+  try {
+    return { state: 'running', sql: await handle.sql() };
+  } catch (err) {
+    const state = await serverState(handle.conn, handle.pg);
+    if (state === 'running') throw err;
+    return { state, sql: null };
+  }
 }
 
 export type ServerAction = 'start' | 'stop' | 'restart' | 'reload';
