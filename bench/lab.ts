@@ -57,7 +57,7 @@ export function writeShellHosts(hosts: LabHost[], file: string): Record<string, 
     return String(value);
   };
   const lines = hosts.map((h) =>
-    [h.name, h.role, v(h, 'ansible_host'), v(h, 'pg_address'), v(h, 'pg_port'), v(h, 'pg_bin_dir'), v(h, 'pg_data_dir'), v(h, 'pg_config_dir'), v(h, 'pg_socket_dir'), v(h, 'pg_log_file')].join(' '),
+    [h.name, h.role, v(h, 'ansible_host'), v(h, 'pg_address'), v(h, 'pg_port'), v(h, 'pg_bin_dir'), v(h, 'pg_data_dir'), v(h, 'pg_config_dir'), v(h, 'pg_socket_dir'), v(h, 'pg_log_file'), String(h.vars.pg_client_address ?? v(h, 'pg_address'))].join(' '),
   );
   writeFileSync(file, `${lines.join('\n')}\n`);
   const first = hosts[0];

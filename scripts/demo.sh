@@ -30,6 +30,9 @@ fresh_server() {
   chmod 0700 "$dir/data"
   as_pg "$bin/initdb" -D "$dir/data" -U postgres --auth-local=peer --auth-host=scram-sha-256 -E UTF8 --locale=C >/dev/null
   mv "$dir/data/postgresql.conf" "$dir/data/pg_hba.conf" "$dir/data/pg_ident.conf" "$dir/conf/"
+  # initdb lets anyone stream from 127.0.0.1, where every loopback connection comes from: drop that,
+  # so the replica streams through the rule the playbook adds.
+  sed -i -E '/^host\s+replication\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s/d' "$dir/conf/pg_hba.conf"
   cat >>"$dir/conf/postgresql.conf" <<CONF
 data_directory = '$dir/data'
 hba_file = '$dir/conf/pg_hba.conf'
@@ -68,6 +71,7 @@ if [ ! -f "$root/inventory.yml" ]; then
         if { [ $group = primary ] && [ $name = pg1 ]; } || { [ $group = replicas ] && [ $name != pg1 ]; }; then
           echo "        $name:"
           echo "          pg_address: $addr"
+          echo "          pg_client_address: 127.0.0.1   # loopback connections come from 127.0.0.1"
           echo "          pg_data_dir: $root/$name/data"
           echo "          pg_config_dir: $root/$name/conf"
           echo "          pg_socket_dir: $root/$name/run"

@@ -144,6 +144,7 @@ const HOST_VARIABLES: Record<string, JsonSchema> = {
   pg_socket_dir: { type: 'string', description: 'Unix socket directory.', examples: ['/var/run/postgresql'] },
   pg_port: { type: 'integer', minimum: 1, maximum: 65535, default: 5432, description: 'Server port.' },
   pg_address: { type: 'string', description: 'Address replicas and clients use to reach this server.', examples: ['10.0.0.11'] },
+  pg_client_address: { type: 'string', description: "Address this host's connections to other servers come from, when it is not pg_address (NAT, several interfaces; on a loopback lab every connection comes from 127.0.0.1).", examples: ['10.0.1.12'] },
   pg_os_user: { type: 'string', default: 'postgres', description: 'OS user the server runs as.' },
   pg_service: { type: 'string', pattern: '^(pg_ctl|systemd:.+)$', patternErrorMessage: 'not pg_ctl or systemd:UNIT', default: 'pg_ctl', description: 'How to control the server: pg_ctl, or systemd:UNIT.', examples: ['pg_ctl', 'systemd:postgresql@15-main'] },
   pg_log_file: { type: 'string', description: 'Server log file used with pg_ctl.' },

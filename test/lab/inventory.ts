@@ -15,6 +15,8 @@ export function labInventory(hosts: InventoryHost[], ssh: { key: string; knownHo
   const entry = (h: InventoryHost) => ({
     ansible_host: h.address,
     pg_address: h.address,
+    // On loopback every connection leaves from 127.0.0.1, whatever address it goes to.
+    pg_client_address: '127.0.0.1',
     pg_data_dir: h.dataDir,
     pg_config_dir: h.configDir,
     pg_socket_dir: h.socketDir,

@@ -1,6 +1,6 @@
 // A fresh PostgreSQL 15 cluster per lab host, Debian layout (conf apart from data), run as the postgres OS user.
 import { execFile, execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { commandLine, isAlive, readPidFile, stopProcess } from './processes';
@@ -33,6 +33,7 @@ export async function createCluster(c: ClusterDirs): Promise<void> {
   execFileSync('chmod', ['0700', c.dataDir]);
   await asPostgres([`${PG_BIN}/initdb`, '--no-sync', '-D', c.dataDir, '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C']);
   for (const file of ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf']) renameSync(`${c.dataDir}/${file}`, `${c.configDir}/${file}`);
+  dropLoopbackReplicationRules(`${c.configDir}/pg_hba.conf`);
   appendFileSync(
     `${c.configDir}/postgresql.conf`,
     [
@@ -55,6 +56,17 @@ export async function createCluster(c: ClusterDirs): Promise<void> {
     const log = existsSync(c.logFile) ? readFileSync(c.logFile, 'utf8').trim().split('\n').slice(-2).join(' | ') : 'no log';
     throw new Error(`PostgreSQL on ${c.address} did not start: ${log}`, { cause: err });
   }
+}
+
+/**
+ * initdb lets every role stream from 127.0.0.1; in the lab all hosts connect from there, so that rule would
+ * make the playbook's own pg_hba rule untested. Without it, replicas stream only through what pgplay adds.
+ */
+export function dropLoopbackReplicationRules(hbaFile: string): void {
+  const kept = readFileSync(hbaFile, 'utf8')
+    .split('\n')
+    .filter((line) => !/^host\s+replication\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s/.test(line));
+  writeFileSync(hbaFile, kept.join('\n'));
 }
 
 /** Every postmaster.pid under root (data dirs moved aside by basebackup included), at most three levels down. */
