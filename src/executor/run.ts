@@ -8,6 +8,7 @@ import type { HostPool } from './host-pool';
 import { acquireHostLock, lockPath, type HostLock } from './host-lock';
 import { mapWithLimit } from './limit';
 import { runTask, type TaskOutcome } from './task-runner';
+import { findModule } from '../modules/registry';
 
 export interface RunSettings {
   playbook: Playbook;
@@ -49,8 +50,13 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
 
   const startAt = { pending: s.startAtTask };
   const state: RunState = { recap, dead, registered, locks: new Map() };
-  // Connect to and lock every host of the run at once, so later plays find their hosts ready.
-  for (const host of allHosts) lockFor(host, s, state);
+  // Connect to and lock every host of the run at once, so later plays find their hosts ready; open the SQL
+  // sessions too when a task will read a server (a session that cannot open is tried again by that task).
+  const readsServers = s.playbook.plays.some((p) => [...p.tasks, ...p.handlers].some((t) => findModule(t.module)?.readsServer));
+  for (const host of allHosts) {
+    const locked = lockFor(host, s, state);
+    if (readsServers) locked.then(() => s.pool.handle(host).sql()).catch(() => undefined);
+  }
   try {
     for (const [index, play] of s.playbook.plays.entries()) {
       if (s.signal.aborted) break;

@@ -32,6 +32,7 @@ interface ReplicationRow {
 
 export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, AssertStreamingFacts> = {
   name: 'assert_streaming',
+  readsServer: true,
   summary: 'Prove streaming replication: each replica streams, is in recovery, reads a marker written on the primary and refuses writes.',
   checkMode: 'skip',
   schema: {

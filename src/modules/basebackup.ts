@@ -40,6 +40,7 @@ const DEFAULT_DB_OIDS = ['1', '4', '5'];
 
 export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts> = {
   name: 'basebackup',
+  readsServer: true,
   summary: 'Make this host a standby of the primary with pg_basebackup -Xs -R; the old data directory is moved aside, never deleted silently.',
   secretArgs: ['password'],
   schema: {

@@ -34,6 +34,7 @@ function targetPath(ctx: TaskContext, file: string | undefined): string {
 
 export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts> = {
   name: 'ensure_conf',
+  readsServer: true,
   summary: 'Set PostgreSQL settings (GUCs); reports whether a restart or a reload is needed.',
   schema: {
     type: 'object',

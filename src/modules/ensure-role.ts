@@ -39,6 +39,7 @@ const ATTRS = [
 
 export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts> = {
   name: 'ensure_role',
+  readsServer: true,
   summary: 'Create, alter or drop a role; the password is set as a SCRAM-SHA-256 verifier made on the control machine.',
   secretArgs: ['password'],
   schema: {

@@ -14,6 +14,7 @@ const past: Record<ServerAction, string> = { start: 'started', stop: 'stopped', 
 
 export const serviceModule: ModuleDefinition<ServiceArgs, ServiceFacts> = {
   name: 'service',
+  readsServer: true,
   summary: 'Start, stop, restart or reload PostgreSQL (pg_ctl as the PostgreSQL OS user, or systemctl for pg_service systemd:UNIT).',
   schema: {
     type: 'object',

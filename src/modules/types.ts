@@ -65,6 +65,8 @@ export interface ModuleDefinition<Args = any, Facts = any> {
   schema: JsonSchema;
   /** Argument names whose values are secrets (masked everywhere). */
   secretArgs?: string[];
+  /** The module talks to the host's PostgreSQL server: the run opens its SQL session early. */
+  readsServer?: boolean;
   /** 'skip': the module cannot say what it would do without doing it, so --check skips it. */
   checkMode?: 'plan' | 'skip';
   /** Checks that need no host (run by validate). Return messages keyed by argument name, '' for the task. */
