@@ -22,7 +22,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     try {
       if (resolvePattern(o.limit, inventory).length === 0) throw new Error('matches no host');
     } catch (err) {
-      throw new BadOptionsError(`--limit '${o.limit}' ${err instanceof Error ? err.message : String(err)}`);
+      throw new BadOptionsError(`--limit '${o.limit}': ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

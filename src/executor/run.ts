@@ -95,7 +95,7 @@ function lockFor(host: string, s: RunSettings, state: RunState): Promise<HostLoc
   let lock = state.locks.get(host);
   if (!lock) {
     const handle = s.pool.handle(host);
-    const wait = Number(handle.host.vars.pgplay_lock_wait ?? 60);
+    const wait = Number(s.extraVars.pgplay_lock_wait ?? handle.host.vars.pgplay_lock_wait ?? 60);
     lock = acquireHostLock(handle.conn, host, lockPath(host, handle.host.vars), wait);
     lock.catch(() => undefined); // reported when the host's first play reaches it
     state.locks.set(host, lock);

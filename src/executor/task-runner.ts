@@ -83,7 +83,7 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       if (typeof value === 'string') rememberSecret(value);
     }
     // Templated arguments were let through the playbook schema; their rendered values are checked now.
-    const problems = valueProblems(argumentsValidator(module), args, { label: (path) => [module.name, ...path].join('.') });
+    const problems = valueProblems(argumentsValidator(module), args, { label: (path) => [module.name, ...path].join('.'), isSecret: (path) => (module.secretArgs ?? []).includes(String(path[0])) });
     if (problems.length > 0) return { status: 'failed', message: problems.join('; '), result: {} };
     if (env.checkMode && module.checkMode === 'skip') {
       return { status: 'skipped', message: 'not run in check mode', result: {} };

@@ -18,6 +18,8 @@ export interface BasebackupArgs {
   start?: boolean;
   wait?: boolean;
   timeout?: number;
+  /** pg_basebackup --max-rate, to spare a busy primary's disks and network. */
+  max_rate?: string;
 }
 
 export interface BasebackupFacts {
@@ -55,12 +57,13 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       primary: { type: 'string', description: 'Inventory name of the primary.', examples: ['pg1', '{{ groups.primary.[0] }}'] },
       user: { type: 'string', description: 'Replication role on the primary.', examples: ['replicator'] },
       password: { type: 'string', minLength: 4, description: 'Its password (secret: from the environment).', examples: ['{{ env.PGPLAY_REPLICATION_PASSWORD }}'] },
-      slot: { type: 'string', pattern: '^[a-z0-9_]{1,63}$', description: 'Physical replication slot to use (created on the primary if missing).', examples: ['pg2'] },
+      slot: { type: 'string', pattern: '^[a-z0-9_]{1,63}$', patternErrorMessage: 'a slot name: lower-case letters, digits and _, at most 63', description: 'Physical replication slot to use (created on the primary if missing).', examples: ['pg2'] },
       replace: { type: 'string', enum: ['empty', 'fresh', 'any'], default: 'fresh', description: 'Which existing cluster may be moved aside.' },
       discard_old: { type: 'boolean', default: false, description: 'Delete the moved-aside old data directory after a successful copy.' },
       start: { type: 'boolean', default: false, description: 'Start the standby after the copy.' },
       wait: { type: 'boolean', default: true, description: 'With start: wait until the standby streams from the primary.' },
       timeout: { type: 'integer', minimum: 10, default: 3600, description: 'Seconds pg_basebackup may take.' },
+      max_rate: { type: 'string', pattern: '^[0-9]+[kM]?$', patternErrorMessage: 'a rate like 32k or 100M (kB/s without a suffix)', description: 'Highest transfer rate of the copy (pg_basebackup --max-rate), to spare a busy primary: 32k to 1024M.', examples: ['100M'] },
     },
     required: ['primary', 'user', 'password'],
     additionalProperties: false,
@@ -220,6 +223,7 @@ async function cloneFromPrimary(ctx: TaskContext, args: BasebackupArgs, facts: B
     await putFile(conn, passfile, new Secret(passfileLine(facts.primary.address, facts.primary.port, args.user, args.password)), { mode: '0600', become });
     const argv = ['-h', facts.primary.address, '-p', String(facts.primary.port), '-U', args.user, '-D', pg.dataDir, '-X', 'stream', '-R', '-P', '-c', 'fast', '-w'];
     if (args.slot) argv.push('-S', args.slot, ...(facts.primary.slotExists ? [] : ['-C']));
+    if (args.max_rate) argv.push('-r', args.max_rate);
     ctx.progress(`pg_basebackup from ${facts.primary.name}`);
     const copy = await conn.run(pgCommand(pg, 'pg_basebackup', argv, { PGPASSFILE: passfile, PGAPPNAME: ctx.name }), {
       timeoutMs: (args.timeout ?? 3600) * 1000,

@@ -30,7 +30,7 @@ export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
       dest: { type: 'string', description: 'Absolute path of the file on the host.', examples: ['/etc/postgresql/15/main/conf.d/replication.conf'] },
       owner: { type: 'string', description: 'Owner of the file.', examples: ['postgres'] },
       group: { type: 'string', description: 'Group of the file.', examples: ['postgres'] },
-      mode: { type: 'string', pattern: '^0?[0-7]{3,4}$', description: 'Octal mode, quoted.', examples: ['0640'] },
+      mode: { type: 'string', pattern: '^0?[0-7]{3,4}$', patternErrorMessage: "an octal mode in quotes, like '0640'", description: 'Octal mode, quoted.', examples: ['0640'] },
       become: becomeSchema,
     },
     required: ['src', 'dest'],

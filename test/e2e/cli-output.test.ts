@@ -54,7 +54,7 @@ test('--limit, --tags and --skip-tags select exactly the expected host x task pa
   assert.deepEqual(pairs(start.stdout), ['beta/always task', 'beta/untagged task']);
   const nothing = await runCli(['run', fixture('cli', 'tagged.yml'), '-i', inventory, '--limit', 'gamma']);
   assert.equal(nothing.code, 5);
-  assert.match(nothing.stderr, /--limit 'gamma' no host or group named 'gamma'/);
+  assert.match(nothing.stderr, /--limit 'gamma': no host or group named 'gamma'/);
 });
 
 test('--junit writes XML with one testcase per host x task and the failure counted', async () => {
