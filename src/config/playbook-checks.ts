@@ -3,7 +3,7 @@
 import type { Diagnostic } from '../errors';
 import { findModule } from '../modules/registry';
 import { helperHint, parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
-import { renderValue } from '../templates/render';
+import { renderValue, toText } from '../templates/render';
 import { resolveTemplatePath, templateNames } from '../templates/resolve';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { PatternError, resolvePattern } from './patterns';
@@ -46,7 +46,8 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
 
   // Hosts first: their variables are what the play's templates may use.
   let hosts: string[] | null = null;
-  const pattern = Array.isArray(play.hosts) ? play.hosts.map(String).join(',') : typeof play.hosts === 'string' ? play.hosts : null;
+  const written = Array.isArray(play.hosts) ? play.hosts.map(String).join(',') : typeof play.hosts === 'string' ? play.hosts : null;
+  const pattern = written !== null && written.includes('{{') && o.inventory ? renderedPattern(written, o.inventory, o.extraVars) : written;
   if (o.inventory && pattern !== null && !pattern.includes('{{') && o.clean([i, 'hosts'])) {
     try {
       hosts = resolvePattern(pattern, o.inventory);
@@ -218,4 +219,14 @@ function staticLoopProblem(loop: string, inventory: Inventory, host: string, pla
   if (Array.isArray(value)) return null;
   const kind = value === null || value === undefined ? 'nothing' : typeof value === 'object' ? 'a mapping' : `a ${typeof value}`;
   return `loop must be a list, but ${loop.trim()} gives ${kind}${typeof value === 'string' ? ` (${JSON.stringify(value.length > 30 ? `${value.slice(0, 27)}...` : value)})` : ''}`;
+}
+
+/** `hosts: "{{ target }}"` with its -e value, as the run will see it; the text as written when it cannot be rendered yet. */
+function renderedPattern(pattern: string, inventory: Inventory, extraVars: Raw): string {
+  try {
+    const groups = Object.fromEntries([...inventory.groups.values()].map((g) => [g.name, g.hosts]));
+    return toText(renderValue(pattern, { groups, ...extraVars }));
+  } catch {
+    return pattern;
+  }
 }

@@ -9,6 +9,7 @@ import { acquireHostLock, lockPath, type HostLock } from './host-lock';
 import { mapWithLimit } from './limit';
 import { runTask, type TaskOutcome } from './task-runner';
 import { findModule } from '../modules/registry';
+import { renderValue, toText } from '../templates/render';
 
 export interface RunSettings {
   playbook: Playbook;
@@ -41,7 +42,7 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   const limited = s.limit ? new Set(resolvePattern(s.limit, s.inventory)) : null;
   const allHosts = new Set<string>();
   const playHosts = s.playbook.plays.map((play) => {
-    const hosts = resolvePattern(play.hosts, s.inventory).filter((h) => !limited || limited.has(h));
+    const hosts = resolvePattern(playPattern(play, s), s.inventory).filter((h) => !limited || limited.has(h));
     hosts.forEach((h) => allHosts.add(h));
     return hosts;
   });
@@ -81,6 +82,13 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
         : ExitCode.ok;
   s.emit({ kind: 'recap', time: now(), hosts: recap, durationMs: Date.now() - started, exitCode, interrupted });
   return { exitCode, recap };
+}
+
+/** A play's host pattern; `hosts: "{{ target }}"` takes its value from -e, as in Ansible. */
+function playPattern(play: Play, s: RunSettings): string {
+  if (!play.hosts.includes('{{')) return play.hosts;
+  const groups = Object.fromEntries([...s.inventory.groups.values()].map((g) => [g.name, g.hosts]));
+  return toText(renderValue(play.hosts, { groups, ...s.extraVars }));
 }
 
 interface RunState {
@@ -131,6 +139,7 @@ async function runHost(play: Play, tasks: Task[], host: string, s: RunSettings, 
       taskIndex,
       handle,
       otherHost: async (name) => s.pool.handle(name),
+      isUnreachable: (name) => (state.recap[name]?.unreachable ?? 0) > 0,
       scope,
       checkMode: s.checkMode,
       showDiff: s.showDiff,

@@ -14,6 +14,7 @@ export interface TaskEnv {
   taskIndex: number;
   handle: HostHandle;
   otherHost(name: string): Promise<HostHandle>;
+  isUnreachable(name: string): boolean;
   scope: Record<string, unknown>;
   checkMode: boolean;
   showDiff: boolean;
@@ -94,6 +95,7 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       playbookDir: env.playbookDir,
       vars: scope,
       otherHost: env.otherHost,
+      isUnreachable: env.isUnreachable,
       progress: (message) => env.emit({ kind: 'task_progress', time: now(), task: task.name, host: env.handle.name, message: redact(message) }),
       signal: env.signal,
     };

@@ -20,6 +20,8 @@ export interface CheckOutcome {
 export interface AssertStreamingFacts {
   primary: string;
   checks: CheckOutcome[];
+  /** Replicas not checked because they could not be reached in this run (reported unreachable on their own). */
+  unreachable?: string[];
 }
 
 interface ReplicationRow {
@@ -54,17 +56,22 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
     const primary = await ctx.sql();
     const checks: CheckOutcome[] = [];
     const replicas: Array<{ name: string; handle: HostHandle }> = [];
-    for (const name of args.replicas) replicas.push({ name, handle: await ctx.otherHost(name) });
+    const unreachable = args.replicas.filter((name) => ctx.isUnreachable(name));
+    for (const name of args.replicas) if (!unreachable.includes(name)) replicas.push({ name, handle: await ctx.otherHost(name) });
     for (const { name, handle } of replicas) checks.push(...(await primarySeesReplica(ctx, primary, name, handle.pg.address, args, timeoutMs)));
     const token = randomBytes(8).toString('hex');
     await writeMarker(primary, ctx.name, token);
     for (const { name, handle } of replicas) checks.push(...(await replicaChecks(ctx, name, handle, token, timeoutMs)));
-    return { primary: ctx.name, checks };
+    return { primary: ctx.name, checks, unreachable };
   },
   plan(args, facts) {
     const failed = facts.checks.filter((c) => !c.ok);
     if (failed.length > 0) return fail(failed.map((c) => `${c.host}: ${c.check} failed (${c.seen})`).join('; '), { checks: facts.checks });
-    return noop(`${facts.checks.length} checks passed on ${args.replicas.join(', ')}`, { checks: facts.checks });
+    const skipped = facts.unreachable ?? [];
+    const checked = args.replicas.filter((r) => !skipped.includes(r));
+    if (checked.length === 0) return fail(`no replica to check: ${skipped.join(', ')} could not be reached`);
+    const note = skipped.length > 0 ? ` (not checked, unreachable: ${skipped.join(', ')})` : '';
+    return noop(`${facts.checks.length} checks passed on ${checked.join(', ')}${note}`, { checks: facts.checks });
   },
 };
 

@@ -3,7 +3,7 @@ import { becomeFrom, becomeSchema } from './become';
 import { noop, type ModuleDefinition } from './types';
 
 export interface CommandArgs {
-  argv?: string[];
+  argv?: Array<string | number>;
   cmd?: string;
   creates?: string;
   removes?: string;
@@ -25,7 +25,7 @@ export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
     type: 'object',
     description: 'Run a program with arguments (argv) or a shell line (cmd). Reports changed when it runs.',
     properties: {
-      argv: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Program and arguments, run without a shell.', examples: [['pg_lsclusters']] },
+      argv: { type: 'array', items: { type: ['string', 'number'] }, minItems: 1, description: 'Program and arguments, run without a shell (numbers are passed as text).', examples: [['pg_lsclusters']] },
       cmd: { type: 'string', description: 'A line for /bin/sh.', examples: ['psql -c "select 1"'] },
       creates: { type: 'string', description: 'Skip the command when this path exists.', examples: ['/var/lib/postgresql/15/main/PG_VERSION'] },
       removes: { type: 'string', description: 'Skip the command unless this path exists.' },
@@ -54,7 +54,7 @@ export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
   plan(args, facts) {
     if (args.creates && facts.createsExists) return noop(`${args.creates} exists`);
     if (args.removes && facts.removesExists === false) return noop(`${args.removes} does not exist`);
-    const argv = args.argv ?? ['sh', '-c', args.cmd ?? ''];
+    const argv = args.argv?.map(String) ?? ['sh', '-c', args.cmd ?? ''];
     const command: Command = { argv, cwd: args.chdir, stdin: args.stdin };
     return {
       kind: 'change',

@@ -54,6 +54,7 @@ export function testHosts(settings: Record<string, PgSettings>): TestHosts {
         playbookDir: '/tmp',
         vars: {},
         otherHost: async (other) => handle(other),
+        isUnreachable: () => false,
         progress: (message) => progress.push(`${name}: ${message}`),
         signal: new AbortController().signal,
       };
