@@ -14,7 +14,7 @@ import { loadExtraVars, requireInventory } from './common';
 export async function runCommand(o: RunOptions): Promise<number> {
   const extra = loadExtraVars(o.extraVars);
   const inventory = requireInventory(o.inventory);
-  const loaded = loadPlaybook(o.playbook, { inventory, extraVars: extra.vars });
+  const loaded = loadPlaybook(o.playbook, { inventory, extraVars: extra.vars, environment: process.env });
   const errors = [...extra.errors, ...loaded.errors];
   if (errors.length > 0 || !loaded.value) throw new InvalidInputError(errors);
   const playbook = loaded.value;

@@ -20,7 +20,11 @@ export interface CheckOptions {
   clean(path: YamlPath): boolean;
   /** True when the value at or above this path has the wrong type (its insides are not checked apart). */
   wrongType(path: YamlPath): boolean;
+  /** With the environment of a run, every `env.NAME` a playbook reads must be set before anything connects. */
+  environment?: Environment;
 }
+
+type Environment = Record<string, string | undefined>;
 
 type Raw = Record<string, unknown>;
 const isMap = (v: unknown): v is Raw => v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -67,7 +71,7 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
   walkStrings(play, [i], (text, path) => {
     if (o.wrongType(path)) return;
     const condition = isCondition(path, play);
-    checkTemplateText(text, path, condition, src, out, checkVariables ? withItem(known, path, play) : null);
+    checkTemplateText(text, path, condition, src, out, checkVariables ? withItem(known, path, play) : null, o.environment);
   });
 
   const handlers = Array.isArray(play.handlers) ? play.handlers.filter(isMap) : [];
@@ -86,7 +90,7 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
       const args = (isMap(task[name]) ? task[name] : {}) as Raw;
       for (const p of module.validate?.(args) ?? []) at(p.arg ? [...path, name, p.arg] : path, `${name}: ${p.message}`);
       if (name === 'template' && typeof args.src === 'string' && !args.src.includes('{{')) {
-        checkTemplateFile(args.src, playbook, [...path, 'template', 'src'], src, out, checkVariables ? known : null);
+        checkTemplateFile(args.src, playbook, [...path, 'template', 'src'], src, out, checkVariables ? known : null, o.environment);
       }
       if (o.inventory && hosts && hosts.length > 0 && typeof task.loop === 'string') {
         const problem = staticLoopProblem(task.loop, o.inventory, hosts[0], playVars, o.extraVars);
@@ -119,7 +123,7 @@ function walkStrings(value: unknown, path: YamlPath, visit: (text: string, path:
   else if (isMap(value)) for (const [k, v] of Object.entries(value)) walkStrings(v, [...path, k], visit);
 }
 
-function checkTemplateText(text: string, path: YamlPath, condition: boolean, src: YamlSource, out: Diagnostic[], known: Set<string> | null): void {
+function checkTemplateText(text: string, path: YamlPath, condition: boolean, src: YamlSource, out: Diagnostic[], known: Set<string> | null, environment?: Environment): void {
   const wrapped = condition && !text.includes('{{');
   if (!wrapped && !text.includes('{{')) return;
   const source = wrapped ? `{{ ${text} }}` : text;
@@ -133,20 +137,23 @@ function checkTemplateText(text: string, path: YamlPath, condition: boolean, src
     out.push({ ...place(err.where), message: err.message });
     return;
   }
-  out.push(...referenceProblems(ast, known, place));
+  out.push(...referenceProblems(ast, known, place, environment));
 }
 
 /** Unknown helpers, and (when the variables can be known) undefined variables, each at its place. */
-function referenceProblems(ast: hbs.AST.Program, known: Set<string> | null, place: (where?: { line: number; column: number }) => SourceRef): Diagnostic[] {
+function referenceProblems(ast: hbs.AST.Program, known: Set<string> | null, place: (where?: { line: number; column: number }) => SourceRef, environment?: Environment): Diagnostic[] {
   const out: Diagnostic[] = [];
   for (const r of templateReferences(ast)) {
     if (r.kind === 'helper' && !KNOWN_HELPERS.has(r.name)) out.push({ ...place(r.where), message: `unknown helper '${r.name}'${helperHint(r.name)}` });
     if (r.kind === 'variable' && known && !known.has(r.name)) out.push({ ...place(r.where), message: `undefined variable '${r.name}'${didYouMean(r.name, known)}` });
+    if (r.kind === 'variable' && environment && r.name === 'env' && r.field && environment[r.field] === undefined) {
+      out.push({ ...place(r.where), message: `environment variable ${r.field} is not set: set it before the run (secrets come from the environment)` });
+    }
   }
   return out;
 }
 
-function checkTemplateFile(name: string, playbook: Playbook, path: YamlPath, src: YamlSource, out: Diagnostic[], known: Set<string> | null): void {
+function checkTemplateFile(name: string, playbook: Playbook, path: YamlPath, src: YamlSource, out: Diagnostic[], known: Set<string> | null, environment?: Environment): void {
   const found = resolveTemplatePath(name, playbook.dir);
   if (!found) {
     const hint = didYouMean(name, templateNames(playbook.dir));
@@ -169,7 +176,7 @@ function checkTemplateFile(name: string, playbook: Playbook, path: YamlPath, src
     out.push({ ...place(err.where), message: err.message });
     return;
   }
-  out.push(...referenceProblems(ast, known, place));
+  out.push(...referenceProblems(ast, known, place, environment));
 }
 
 function checkNotify(task: Raw, path: YamlPath, handlers: Set<string>, at: (p: YamlPath, m: string) => void): void {

@@ -14,6 +14,8 @@ export interface PlaybookOptions {
   /** With an inventory, host patterns and variables are checked too. */
   inventory?: Inventory;
   extraVars: Record<string, unknown>;
+  /** For a run: the environment that `env.NAME` must be set in. */
+  environment?: Record<string, string | undefined>;
 }
 
 type Raw = Record<string, unknown>;

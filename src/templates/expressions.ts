@@ -128,6 +128,8 @@ function missingMessage(parts: string[], i: number, holder: unknown): string {
 /** Every name a template refers to, for checks before a run: variables and helpers with their places. */
 export interface TemplateReference {
   kind: 'variable' | 'helper';
+  /** For a variable: the field read from it (`env.HOME` reads HOME). */
+  field?: string;
   name: string;
   where?: { line: number; column: number };
 }
@@ -135,7 +137,7 @@ export interface TemplateReference {
 export function templateReferences(ast: Ast): TemplateReference[] {
   const out: TemplateReference[] = [];
   const visitPath = (p: hbs.AST.PathExpression) => {
-    if (!p.data && p.depth === 0 && p.parts.length > 0) out.push({ kind: 'variable', name: p.parts[0], where: at(p) });
+    if (!p.data && p.depth === 0 && p.parts.length > 0) out.push({ kind: 'variable', name: p.parts[0], field: p.parts[1], where: at(p) });
   };
   const visitExpression = (e: hbs.AST.Expression) => {
     if (e.type === 'PathExpression') visitPath(e as hbs.AST.PathExpression);

@@ -18,6 +18,9 @@ import { join } from 'node:path';
 import { parse } from 'yaml';
 import { fixture, runCli, type CliResult } from '../helpers/cli';
 
+/** The secrets the corpus playbooks read, as a run would have them (a missing one is a case of its own). */
+const SECRETS = { PGPLAY_REPLICATION_PASSWORD: 'corpus-not-a-real-password' };
+
 const CORPUS = fixture('bad');
 const INVENTORY = 'inventory.yml';
 const CONTROL = 'control-playbook.yml';
@@ -130,7 +133,7 @@ before(async () => {
   await Promise.all([
     all(),
     pool(runs, CONCURRENCY - 1, async ({ c, args, i }) => {
-      const r = await runCli(args, { cwd: CORPUS, timeoutMs: 30_000 });
+      const r = await runCli(args, { cwd: CORPUS, timeoutMs: 30_000, env: SECRETS });
       const list = results.get(c.file) ?? [];
       list[i] = r;
       results.set(c.file, list);
@@ -209,7 +212,7 @@ test('no case tried to connect to any host of the inventory', () => {
 });
 
 test('control: the same inventory with a valid playbook does reach the listener, so the count above means something', async () => {
-  const r = await runCli(['run', CONTROL, '-i', INVENTORY], { cwd: CORPUS, timeoutMs: 60_000 });
+  const r = await runCli(['run', CONTROL, '-i', INVENTORY], { cwd: CORPUS, timeoutMs: 60_000, env: SECRETS });
   assert.ok(connections > 0, `no connection seen; exit ${r.code}\n${r.stderr}${r.stdout}`);
   assert.notEqual(r.code, 0);
   assert.notEqual(r.code, 4, r.stderr);
