@@ -65,15 +65,20 @@ export class LiveTree {
     if (this.#drawing) this.#o.stream.write('\u001b[?25h');
   };
 
+  // One for the whole run: listr2 keeps the stream's write method when its ProcessOutput is made, so one made
+  // while the previous play's renderer holds the stream would write into that renderer's spent buffer.
+  readonly #logger: unknown;
+
   constructor(lib: ListrModule, options: LiveTreeOptions) {
     this.#lib = lib;
     this.#o = options;
+    const processOutput = new lib.ProcessOutput(options.stream as NodeJS.WriteStream, options.errStream as NodeJS.WriteStream);
+    this.#logger = new lib.ListrLogger({ processOutput, useIcons: true });
   }
 
   startPlay(name: string, hosts: string[]): void {
     this.endPlay();
-    const { Listr, DefaultRenderer, ListrLogger, ProcessOutput, ListrDefaultRendererLogLevels, figures } = this.#lib;
-    const processOutput = new ProcessOutput(this.#o.stream as NodeJS.WriteStream, this.#o.errStream as NodeJS.WriteStream);
+    const { Listr, DefaultRenderer, ListrDefaultRendererLogLevels, figures } = this.#lib;
     const rendererOptions = {
       collapseSubtasks: false,
       collapseErrors: false,
@@ -82,7 +87,7 @@ export class LiveTree {
       showSkipMessage: false,
       // listr2 marks a failed parent with the same pointer as a running one; a cross tells them apart.
       icon: { [ListrDefaultRendererLogLevels.FAILED_WITH_FAILED_SUBTASKS]: figures.cross },
-      logger: new ListrLogger({ processOutput, useIcons: true }),
+      logger: this.#logger,
     };
     const options = {
       concurrent: false,

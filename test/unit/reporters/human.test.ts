@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHumanReporter } from '../../../src/reporters/human';
 import { stripAnsi } from '../../../src/reporters/paint';
-import { MemoryStream, SECRET, playInto } from './scripted-run';
+import { dispatch } from '../../../src/reporters/events';
+import { MemoryStream, SECRET, playInto, scriptedRun } from './scripted-run';
 
 async function human(showDiff: boolean): Promise<{ lines: string[]; raw: string; err: string }> {
   const stream = new MemoryStream();
@@ -93,4 +94,20 @@ test('progress shows on the running task and a task left running by an interrupt
   assert.ok(lines.includes('    ✖ take base backup  no result'), lines.join('\n'));
   assert.ok(lines.includes('  ↓ pg2  - no task ran'), lines.join('\n'));
   assert.ok(!stream.text.includes(SECRET));
+});
+
+test('a play that starts while the last one is still drawing is drawn, and so is the recap', async () => {
+  const stream = new MemoryStream();
+  const reporter = createHumanReporter({ stream, errStream: new MemoryStream(), showDiff: false, color: false });
+  const events = scriptedRun();
+  const firstPlayEnd = events.findIndex((e) => e.kind === 'play_end');
+  for (const [i, e] of events.entries()) {
+    // listr2 draws the first play (and holds the stream) while its last task runs; the next play starts at once.
+    if (i === firstPlayEnd) await new Promise((r) => setTimeout(r, 300));
+    dispatch(reporter, e);
+  }
+  await reporter.finish?.();
+  const text = stripAnsi(stream.text);
+  assert.match(text, /PLAY \[make replicas\]/);
+  assert.match(text, /PLAY RECAP\n/);
 });
