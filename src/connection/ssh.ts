@@ -211,8 +211,6 @@ export class SshConnection implements Connection {
       const unsetPassword = o.passwordEnv && !o.password ? o.passwordEnv : undefined;
       config.authHandler = methods;
       client.once('ready', () => {
-        // Small writes (a SQL query's Parse, Bind, Execute) must not wait 40 ms for a delayed ACK.
-        client.setNoDelay(true);
         settled = true;
         connectionsOpened++;
         this.#client = client;
@@ -226,6 +224,9 @@ export class SshConnection implements Connection {
       });
       try {
         client.connect(config);
+        // Small writes (the handshake's service request, a SQL query's Parse, Bind, Execute) must not wait 40 ms
+        // for a delayed ACK: without this, every connection and every parameterised query stalled.
+        client.setNoDelay(true);
       } catch (err) {
         const message = (err as Error).message;
         fail(/encrypted|passphrase/i.test(message) ? `private key ${o.privateKeyFile} is encrypted: load it into ssh-agent instead` : `cannot use the private key: ${message}`, err);

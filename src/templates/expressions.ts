@@ -1,5 +1,10 @@
 // {{ expr }} in playbook values: parsed by Handlebars, evaluated here so that one expression keeps its type.
-import Handlebars from 'handlebars';
+// Only Handlebars' parser: the compiler and runtime load when a template file is rendered (render.ts).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const parser = require('handlebars/dist/cjs/handlebars/compiler/base') as {
+  parse(text: string): unknown;
+  parser: { lexer: { yylloc?: { first_line: number; first_column: number } } };
+};
 import { didYouMean } from '../config/suggest';
 import { BLOCK_HELPERS, HELPER_NAMES, HELPERS } from './helpers';
 import { explainSyntaxError } from './syntax-errors';
@@ -27,9 +32,9 @@ export function parseTemplate(text: string): Ast {
   if (cached) return cached;
   let ast: Ast;
   try {
-    ast = Handlebars.parse(text) as unknown as Ast;
+    ast = parser.parse(text) as Ast;
   } catch (err) {
-    const loc = (Handlebars as unknown as { Parser: { lexer: { yylloc?: { first_line: number; first_column: number } } } }).Parser.lexer.yylloc;
+    const loc = parser.parser.lexer.yylloc;
     const problem = explainSyntaxError(err instanceof Error ? err.message : String(err), text, loc ? { line: loc.first_line, column: loc.first_column } : undefined);
     throw new TemplateError(problem.message, problem.where);
   }

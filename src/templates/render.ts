@@ -1,6 +1,6 @@
 // Rendering with Handlebars (noEscape: these are config files, not HTML): playbook values and template files.
 import { readFileSync, statSync } from 'node:fs';
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
 import { evaluateCall, hasBlocks, parseTemplate, singleExpression, TemplateError } from './expressions';
 import { HELPERS } from './helpers';
 
@@ -11,7 +11,8 @@ type Scope = Record<string, unknown>;
 let engine: typeof Handlebars | null = null;
 function handlebars(): typeof Handlebars {
   if (!engine) {
-    engine = Handlebars.create();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    engine = (require('handlebars') as typeof Handlebars).create();
     for (const [name, fn] of Object.entries(HELPERS)) engine.registerHelper(name, fn as Handlebars.HelperDelegate);
   }
   return engine;

@@ -1,7 +1,8 @@
 // Real PostgreSQL 15 clusters for end-to-end tests, Debian layout (conf dir apart from the data dir), run as postgres.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, appendFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import type { PgSettings } from '../../src/facts/pg-settings';
+import { debianLayout } from '../lab/postgres';
 
 export const PG_BIN = '/usr/lib/postgresql/15/bin';
 export const TEST_PORT = 5441;
@@ -46,24 +47,7 @@ export function createCluster(name: string, address: string, options: { start?: 
   execFileSync('chown', ['-R', 'postgres:postgres', root]);
   execFileSync('chmod', ['0700', pg.dataDir]);
   asPostgres([`${PG_BIN}/initdb`, '-D', pg.dataDir, '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C']);
-  for (const file of ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf']) renameSync(`${pg.dataDir}/${file}`, `${pg.configDir}/${file}`);
-  appendFileSync(
-    `${pg.configDir}/postgresql.conf`,
-    [
-      '',
-      '# pgplay test cluster',
-      `data_directory = '${pg.dataDir}'`,
-      `hba_file = '${pg.configDir}/pg_hba.conf'`,
-      `ident_file = '${pg.configDir}/pg_ident.conf'`,
-      `listen_addresses = '${address}'`,
-      `port = ${pg.port}`,
-      `unix_socket_directories = '${pg.socketDir}'`,
-      'shared_buffers = 16MB',
-      'max_connections = 20',
-      options.extraConf ?? '',
-      '',
-    ].join('\n'),
-  );
+  debianLayout({ ...pg, address }, pg.port, ['# pgplay test cluster', 'shared_buffers = 16MB', 'max_connections = 20', options.extraConf ?? '']);
   execFileSync('chown', ['-R', 'postgres:postgres', root]);
   if (options.start !== false) startCluster(cluster);
   return cluster;

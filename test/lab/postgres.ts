@@ -32,23 +32,8 @@ export async function createCluster(c: ClusterDirs): Promise<void> {
   execFileSync('chown', ['-R', 'postgres:postgres', c.dir]);
   execFileSync('chmod', ['0700', c.dataDir]);
   await asPostgres([`${PG_BIN}/initdb`, '--no-sync', '-D', c.dataDir, '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C']);
-  for (const file of ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf']) renameSync(`${c.dataDir}/${file}`, `${c.configDir}/${file}`);
+  debianLayout(c, PG_PORT, ['# pgplay lab host', 'shared_buffers = 32MB']);
   dropLoopbackReplicationRules(`${c.configDir}/pg_hba.conf`);
-  appendFileSync(
-    `${c.configDir}/postgresql.conf`,
-    [
-      '',
-      '# pgplay lab host',
-      `data_directory = '${c.dataDir}'`,
-      `hba_file = '${c.configDir}/pg_hba.conf'`,
-      `ident_file = '${c.configDir}/pg_ident.conf'`,
-      `listen_addresses = '${c.address}'`,
-      `port = ${PG_PORT}`,
-      `unix_socket_directories = '${c.socketDir}'`,
-      'shared_buffers = 32MB',
-      '',
-    ].join('\n'),
-  );
   execFileSync('chown', ['-R', 'postgres:postgres', c.dir]);
   try {
     await asPostgres([`${PG_BIN}/pg_ctl`, '-D', c.configDir, '-l', c.logFile, '-w', '-t', '60', 'start']);
@@ -56,6 +41,20 @@ export async function createCluster(c: ClusterDirs): Promise<void> {
     const log = existsSync(c.logFile) ? readFileSync(c.logFile, 'utf8').trim().split('\n').slice(-2).join(' | ') : 'no log';
     throw new Error(`PostgreSQL on ${c.address} did not start: ${log}`, { cause: err });
   }
+}
+
+/** Debian's layout: the configuration files in their own directory, pointing back at the data directory. */
+export function debianLayout(c: Omit<ClusterDirs, 'dir' | 'logFile'>, port: number, extra: string[]): void {
+  for (const file of ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf']) renameSync(`${c.dataDir}/${file}`, `${c.configDir}/${file}`);
+  const lines = [
+    `data_directory = '${c.dataDir}'`,
+    `hba_file = '${c.configDir}/pg_hba.conf'`,
+    `ident_file = '${c.configDir}/pg_ident.conf'`,
+    `listen_addresses = '${c.address}'`,
+    `port = ${port}`,
+    `unix_socket_directories = '${c.socketDir}'`,
+  ];
+  appendFileSync(`${c.configDir}/postgresql.conf`, ['', ...lines, ...extra, ''].join('\n'));
 }
 
 /**
