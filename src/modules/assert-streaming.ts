@@ -90,7 +90,7 @@ async function primarySeesReplica(ctx: TaskContext, sql: SqlSession, name: strin
     row = rows[0];
     if (row?.state === 'streaming' || Date.now() >= deadline || ctx.signal.aborted) break;
     ctx.progress(`waiting for ${name} to stream (${row ? row.state : 'not connected'})`);
-    await sleep(500);
+    await sleep(100);
   }
   const out: CheckOutcome[] = [
     { host: name, check: `primary ${ctx.name} sees it streaming`, ok: row?.state === 'streaming', seen: row ? `state ${row.state}` : `no row in pg_stat_replication for application_name ${name} or client_addr ${address}` },
@@ -133,7 +133,7 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
       seen = (err as Error).message;
     }
     if (seen === 'marker read' || Date.now() >= deadline || ctx.signal.aborted) break;
-    await sleep(200);
+    await sleep(50);
   }
   out.push({ host: name, check: `marker written on ${ctx.name} read within ${timeoutMs / 1000} s`, ok: seen === 'marker read', seen });
   try {

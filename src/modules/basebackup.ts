@@ -273,7 +273,7 @@ async function waitStreaming(ctx: TaskContext, timeoutMs: number): Promise<void>
     const rows = await (await ctx.sql()).query<{ status: string }>('SELECT status FROM pg_stat_wal_receiver');
     status = rows[0]?.status ?? 'no WAL receiver';
     if (status === 'streaming') return;
-    await sleep(500);
+    await sleep(100);
   }
   throw new Error(`the standby on ${ctx.name} started but is not streaming after ${timeoutMs / 1000} s (${status})`);
 }

@@ -192,8 +192,8 @@ function reloadStep(expect: Record<string, string>, info: Record<string, Info>):
       const sql = await ctx.sql();
       await sql.query('SELECT pg_reload_conf()');
       const names = Object.keys(expect).filter((n) => info[n] && info[n].context !== 'postmaster');
-      for (let i = 0; i < 50 && names.length > 0; i++) {
-        await sleep(100);
+      for (let i = 0; i < 250 && names.length > 0; i++) {
+        await sleep(20);
         const rows = await sql.query<{ name: string; setting: string }>('SELECT lower(name) AS name, setting FROM pg_settings WHERE lower(name) = ANY($1)', [names]);
         if (rows.every((r) => sameValue(r.setting, expect[r.name], info[r.name]))) return;
       }

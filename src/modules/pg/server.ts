@@ -85,7 +85,7 @@ export async function waitUntilReady(conn: Connection, pg: PgSettings, timeoutMs
   while (Date.now() < deadline && !signal?.aborted) {
     last = await conn.run(pgCommand(pg, 'pg_isready', ['-q', '-h', pg.socketDir, '-p', String(pg.port)]), { timeoutMs: 10_000 });
     if (last.exitCode === 0) return;
-    await sleep(300);
+    await sleep(100);
   }
   throw new Error(`PostgreSQL on ${conn.hostName} is not accepting connections on ${pg.socketDir} port ${pg.port} after ${Math.round(timeoutMs / 1000)} s${last ? ` (pg_isready exit ${last.exitCode})` : ''}`);
 }
@@ -94,7 +94,7 @@ export async function waitUntilDown(conn: Connection, pg: PgSettings, timeoutMs:
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if ((await serverState(conn, pg)) !== 'running') return;
-    await sleep(300);
+    await sleep(100);
   }
   throw new Error(`PostgreSQL on ${conn.hostName} is still running ${Math.round(timeoutMs / 1000)} s after the stop`);
 }
