@@ -58,10 +58,11 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
     const replicas: Array<{ name: string; handle: HostHandle }> = [];
     const unreachable = args.replicas.filter((name) => ctx.isUnreachable(name));
     for (const name of args.replicas) if (!unreachable.includes(name)) replicas.push({ name, handle: await ctx.otherHost(name) });
-    for (const { name, handle } of replicas) checks.push(...(await primarySeesReplica(ctx, primary, name, handle.pg.address, args, timeoutMs)));
+    // Replicas are checked side by side (each on its own session); the checks keep the order of args.replicas.
+    for (const found of await Promise.all(replicas.map(({ name, handle }) => primarySeesReplica(ctx, primary, name, handle.pg.address, args, timeoutMs)))) checks.push(...found);
     const token = randomBytes(8).toString('hex');
     await writeMarker(primary, ctx.name, token);
-    for (const { name, handle } of replicas) checks.push(...(await replicaChecks(ctx, name, handle, token, timeoutMs)));
+    for (const found of await Promise.all(replicas.map(({ name, handle }) => replicaChecks(ctx, name, handle, token, timeoutMs)))) checks.push(...found);
     return { primary: ctx.name, checks, unreachable };
   },
   plan(args, facts) {
