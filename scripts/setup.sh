@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 missing=()
 [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
 command -v sudo >/dev/null || missing+=(sudo)
+command -v pkill >/dev/null && command -v ps >/dev/null || missing+=(procps)
+command -v flock >/dev/null || missing+=(util-linux)
 command -v perl >/dev/null || missing+=(perl-base)
 command -v pg_basebackup >/dev/null || missing+=(postgresql-client-15)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
