@@ -1,4 +1,5 @@
 // Host patterns as Ansible reads them: all, group, host, a,b (or a:b), wildcards, a:&b (and), a:!b (but not).
+import { renderValue, toText } from '../templates/render';
 import { didYouMean } from './suggest';
 import type { Inventory } from './types';
 
@@ -42,4 +43,11 @@ function matchTerm(term: string, inventory: Inventory): string[] {
     return [...hosts];
   }
   throw new PatternError(`no host or group named '${term}'${didYouMean(term, [...inventory.groups.keys(), ...inventory.hosts.keys()])}`);
+}
+
+/** A play's `hosts` as the run reads it: `hosts: "{{ target }}"` takes its value from -e (and groups), as in Ansible. */
+export function playHostPattern(pattern: string, inventory: Inventory, extraVars: Record<string, unknown>): string {
+  if (!pattern.includes('{{')) return pattern;
+  const groups = Object.fromEntries([...inventory.groups.values()].map((g) => [g.name, g.hosts]));
+  return toText(renderValue(pattern, { groups, ...extraVars }));
 }

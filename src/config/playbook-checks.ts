@@ -3,10 +3,10 @@
 import type { Diagnostic } from '../errors';
 import { findModule } from '../modules/registry';
 import { helperHint, parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
-import { renderValue, toText } from '../templates/render';
+import { renderValue } from '../templates/render';
 import { resolveTemplatePath, templateNames } from '../templates/resolve';
 import { dirname, isAbsolute, join, relative } from 'node:path';
-import { PatternError, resolvePattern } from './patterns';
+import { PatternError, playHostPattern, resolvePattern } from './patterns';
 import { didYouMean } from './suggest';
 import { readTextFile } from './text-file';
 import type { Inventory, Playbook, SourceRef } from './types';
@@ -228,11 +228,10 @@ function staticLoopProblem(loop: string, inventory: Inventory, host: string, pla
   return `loop must be a list, but ${loop.trim()} gives ${kind}${typeof value === 'string' ? ` (${JSON.stringify(value.length > 30 ? `${value.slice(0, 27)}...` : value)})` : ''}`;
 }
 
-/** `hosts: "{{ target }}"` with its -e value, as the run will see it; the text as written when it cannot be rendered yet. */
+/** `hosts: "{{ target }}"` as the run will see it; as written when it cannot be rendered yet (its variables are reported apart). */
 function renderedPattern(pattern: string, inventory: Inventory, extraVars: Raw): string {
   try {
-    const groups = Object.fromEntries([...inventory.groups.values()].map((g) => [g.name, g.hosts]));
-    return toText(renderValue(pattern, { groups, ...extraVars }));
+    return playHostPattern(pattern, inventory, extraVars);
   } catch {
     return pattern;
   }

@@ -1,6 +1,6 @@
 // Plays in order; within a play hosts run in parallel (bounded by forks), each host its tasks in order.
 import type { Handler, Inventory, Play, Playbook, Task } from '../config/types';
-import { resolvePattern } from '../config/patterns';
+import { playHostPattern, resolvePattern } from '../config/patterns';
 import { buildScope } from '../config/vars';
 import { ExitCode, UnreachableError, errorMessage } from '../errors';
 import type { HostRecap, RunEvent, TaskStatus } from '../reporters/events';
@@ -9,7 +9,6 @@ import { acquireHostLock, lockPath, type HostLock } from './host-lock';
 import { mapWithLimit } from './limit';
 import { runTask, type TaskOutcome } from './task-runner';
 import { findModule } from '../modules/registry';
-import { renderValue, toText } from '../templates/render';
 
 export interface RunSettings {
   playbook: Playbook;
@@ -42,7 +41,7 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   const limited = s.limit ? new Set(resolvePattern(s.limit, s.inventory)) : null;
   const allHosts = new Set<string>();
   const playHosts = s.playbook.plays.map((play) => {
-    const hosts = resolvePattern(playPattern(play, s), s.inventory).filter((h) => !limited || limited.has(h));
+    const hosts = resolvePattern(playHostPattern(play.hosts, s.inventory, s.extraVars), s.inventory).filter((h) => !limited || limited.has(h));
     hosts.forEach((h) => allHosts.add(h));
     return hosts;
   });
@@ -83,13 +82,6 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
         : ExitCode.ok;
   s.emit({ kind: 'recap', time: now(), hosts: recap, durationMs: Date.now() - started, exitCode, interrupted });
   return { exitCode, recap };
-}
-
-/** A play's host pattern; `hosts: "{{ target }}"` takes its value from -e, as in Ansible. */
-function playPattern(play: Play, s: RunSettings): string {
-  if (!play.hosts.includes('{{')) return play.hosts;
-  const groups = Object.fromEntries([...s.inventory.groups.values()].map((g) => [g.name, g.hosts]));
-  return toText(renderValue(play.hosts, { groups, ...s.extraVars }));
 }
 
 interface RunState {
