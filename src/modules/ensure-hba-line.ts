@@ -8,7 +8,8 @@ export interface EnsureHbaLineArgs {
   database: string;
   user: string;
   address?: string;
-  method: string;
+  /** Default scram-sha-256. */
+  method?: string;
   options?: string | string[];
   state?: 'present' | 'absent';
 }
@@ -21,7 +22,7 @@ export interface EnsureHbaFacts {
 
 function wantedRule(args: EnsureHbaLineArgs): HbaRule {
   const options = args.options === undefined ? [] : Array.isArray(args.options) ? args.options : args.options.split(/\s+/).filter(Boolean);
-  return { type: args.type, database: args.database, user: args.user, address: args.type === 'local' ? undefined : args.address, method: args.method, options };
+  return { type: args.type, database: args.database, user: args.user, address: args.type === 'local' ? undefined : args.address, method: args.method ?? 'scram-sha-256', options };
 }
 
 export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaFacts> = {
@@ -37,11 +38,11 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
       database: { type: 'string', minLength: 1, description: 'Database name(s), comma separated; `replication` for streaming replication (not matched by `all`).', examples: ['replication', 'all'] },
       user: { type: 'string', minLength: 1, description: 'Role name(s), comma separated, or all.', examples: ['replicator'] },
       address: { type: 'string', description: 'CIDR network (10.0.0.12/32), all, samehost, samenet, or a host name. Not used for local.', examples: ['10.0.0.12/32'] },
-      method: { type: 'string', enum: HBA_METHODS, description: 'Authentication method.', examples: ['scram-sha-256'] },
+      method: { type: 'string', enum: HBA_METHODS, default: 'scram-sha-256', description: 'Authentication method; scram-sha-256 unless said (md5, password and trust get a warning).', examples: ['scram-sha-256'] },
       options: { type: ['string', 'array'], items: { type: 'string' }, description: 'Method options (name=value).', examples: ['clientcert=verify-full'] },
       state: { type: 'string', enum: ['present', 'absent'], default: 'present', description: 'absent removes the rule with this key.' },
     },
-    required: ['type', 'database', 'user', 'method'],
+    required: ['type', 'database', 'user'],
     additionalProperties: false,
     examples: [{ type: 'host', database: 'replication', user: 'replicator', address: '10.0.0.12/32', method: 'scram-sha-256' }],
   },

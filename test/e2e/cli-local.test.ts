@@ -66,3 +66,16 @@ test('--version answers', async () => {
   assert.equal(r.code, 0);
   assert.match(r.stdout, /^pgplay \d+\.\d+\.\d+\n$/);
 });
+
+test('--help for each command, and validate of a whole directory for a pre-commit hook', async () => {
+  for (const command of ['run', 'validate', 'inventory']) {
+    const r = await runCli([command, '--help']);
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, new RegExp(`^pgplay ${command} `));
+  }
+  const all = await runCli(['validate', 'playbooks', '-i', 'inventory.example.yml']);
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout, /^2 playbooks valid against inventory\.example\.yml$/m);
+  const graph = await runCli(['inventory', '-i', 'inventory.example.yml', '--graph']);
+  assert.equal(graph.stdout, '@all:\n  |--@primary:\n    |--pg1\n  |--@replicas:\n    |--pg2\n    |--pg3\n');
+});

@@ -32,6 +32,13 @@ describe('ensure_hba_line plan', () => {
     ]);
   });
 
+  it('uses scram-sha-256 when no method is given', () => {
+    const { method: _, ...noMethod } = repl;
+    const plan = ensureHbaLineModule.plan(noMethod, facts());
+    assert.equal(plan.kind, 'change');
+    if (plan.kind === 'change') assert.match(plan.diffs?.[0].after ?? '', /^host\s+replication\s+replicator\s+10\.0\.0\.12\/32\s+scram-sha-256$/m);
+  });
+
   it('fails on a bare address, an unknown method and a missing file', () => {
     assert.deepEqual(ensureHbaLineModule.plan({ ...repl, address: '10.0.0.12' }, facts()), {
       kind: 'fail',
