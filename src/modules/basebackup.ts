@@ -83,7 +83,12 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     } catch (err) {
       primary.error = err instanceof Error ? err.message : String(err);
     }
-    const facts = (!primary.sameDir && (await runningClusterFacts(ctx, primary))) || (await clusterFactsFromFiles(ctx, primary));
+    if (primary.sameDir) return clusterFactsFromFiles(ctx, primary);
+    const running = await runningClusterFacts(ctx, primary);
+    if ('facts' in running) return running.facts;
+    const facts = await clusterFactsFromFiles(ctx, primary);
+    // Without its own account, a running server could be a primary with replicas: never judged from files alone.
+    if (facts.state === 'running') throw new Error(`PostgreSQL on ${ctx.name} is running but cannot say what it holds, so nothing is replaced: ${running.why}`);
     return facts;
   },
   plan(args, facts) {
@@ -113,13 +118,13 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
 
 type PrimaryFacts = BasebackupFacts['primary'];
 
-/** A running server describes its own cluster in one query: no command on the host. Null when it is not running here. */
-async function runningClusterFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<BasebackupFacts | null> {
+/** A running server describes its own cluster in one query: no command on the host. Else why it could not. */
+async function runningClusterFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<{ facts: BasebackupFacts } | { why: string }> {
   let sql;
   try {
     sql = await ctx.sql();
-  } catch {
-    return null;
+  } catch (err) {
+    return { why: err instanceof Error ? err.message : String(err) };
   }
   const [r] = await sql.query<{ dir: string; id: string; rec: boolean; signal: boolean; lock: boolean; entries: number; dbs: string[]; reps: number; tables: number }>(
     `SELECT current_setting('data_directory') AS dir,
@@ -134,9 +139,8 @@ async function runningClusterFacts(ctx: TaskContext, primary: PrimaryFacts): Pro
               WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) AS tables`,
     [`${ctx.pg.dataDir}.pgplay-lock`],
   );
-  // A server running from another directory than the inventory says: look at the files instead.
-  if (r.dir.replace(/\/+$/, '') !== ctx.pg.dataDir.replace(/\/+$/, '')) return null;
-  return {
+  if (r.dir.replace(/\/+$/, '') !== ctx.pg.dataDir.replace(/\/+$/, '')) return { why: `its data directory is ${r.dir}, not ${ctx.pg.dataDir} as the inventory says` };
+  const facts: BasebackupFacts = {
     host: ctx.name,
     dataDir: ctx.pg.dataDir,
     primary,
@@ -150,6 +154,7 @@ async function runningClusterFacts(ctx: TaskContext, primary: PrimaryFacts): Pro
     streamingReplicas: r.reps,
     userTables: r.tables,
   };
+  return { facts };
 }
 
 /** A stopped server (or none): pg_ctl status, pg_controldata and a look at the directory, at once. */
