@@ -1,4 +1,4 @@
-import { controlServer, probeServer, type ServerAction, type ServerState } from './pg/server';
+import { controlServer, probeServer, serverState, type ServerAction, type ServerState } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Plan } from './types';
 
 export interface ServiceArgs {
@@ -28,7 +28,12 @@ export const serviceModule: ModuleDefinition<ServiceArgs, ServiceFacts> = {
     examples: [{ state: 'started' }, { state: 'restarted' }],
   },
   async check(ctx) {
-    return { state: (await probeServer(ctx)).state, dataDir: ctx.pg.dataDir };
+    // An open session says "running" with no command; a server that refuses sessions can still be restarted.
+    const state = await probeServer(ctx).then(
+      (probe) => probe.state,
+      () => serverState(ctx.conn, ctx.pg),
+    );
+    return { state, dataDir: ctx.pg.dataDir };
   },
   plan(args, facts) {
     if (facts.state === 'no-cluster') return fail(`there is no PostgreSQL cluster in ${facts.dataDir}`);
