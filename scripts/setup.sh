@@ -25,3 +25,5 @@ fi
 # The build: TypeScript to dist/, then the schema validators as code (start-up skips ajv's compile).
 node node_modules/typescript/bin/tsc -p tsconfig.json
 node dist/src/tools/build-validators.js >/dev/null
+# The host agent is Perl, sent to each host as it starts: it lives beside the code that sends it.
+cp src/connection/agent.pl dist/src/connection/agent.pl

@@ -46,13 +46,13 @@ export async function runCommand(o: RunOptions): Promise<number> {
     (host) => connectionFor(host.name, host.vars, { acceptNewHostKeys: o.acceptNewHostKeys, knownHostsFile: o.knownHosts }),
     (conn, handle) => openSqlSession(conn, handle.pg),
   );
-  // Ctrl-C or SIGTERM: stop starting tasks, close connections (which ends running commands), exit 99.
+  // Ctrl-C or SIGTERM: stop starting tasks and stop running commands; the steps already made are undone, then the
+  // connections close and pgplay exits 99. A second signal exits at once (each host's agent still stops its commands).
   let signals = 0;
   const onSignal = () => {
     signals++;
     if (signals > 1) process.exit(ExitCode.interrupted);
     controller.abort();
-    void pool.closeAll();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);

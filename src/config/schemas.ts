@@ -136,7 +136,7 @@ const HOST_VARIABLES: Record<string, JsonSchema> = {
   ssh_accept_new_host_keys: { type: 'boolean', description: 'Record the key of a host seen for the first time (StrictHostKeyChecking=accept-new). A changed key is always refused.' },
   ssh_password_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', patternErrorMessage: 'not an environment variable name: use letters, digits and _, not starting with a digit', description: 'Name of the environment variable holding the SSH password, when keys are not used.' },
   ssh_connect_timeout: { type: 'number', minimum: 1, description: 'Seconds to wait for the SSH connection (default 10).' },
-  become_method: { type: 'string', enum: ['sudo', 'su'], default: 'sudo', description: 'How to run commands as the PostgreSQL OS user.' },
+  become_method: { type: 'string', enum: ['sudo', 'su'], default: 'sudo', description: 'How the host agent gets root once per run when the login user is not root (sudo -n, or su).' },
   pg_version: { type: ['string', 'number'], description: 'PostgreSQL major version.', examples: [15] },
   pg_bin_dir: { type: 'string', description: 'Directory of pg_ctl, pg_basebackup, postgres.', examples: ['/usr/lib/postgresql/15/bin', '/usr/pgsql-15/bin'] },
   pg_data_dir: { type: 'string', description: 'Data directory.', examples: ['/var/lib/postgresql/15/main', '/var/lib/pgsql/15/data'] },

@@ -1,64 +1,39 @@
-// Commands are values: an argv that never holds a secret, and stdin that may.
-import { Secret } from '../secrets';
+// The one place a command line is quoted: the line that starts the host agent (with its one become).
+// Everything else travels to the agent as argv lists, never through a shell.
+import type { Secret } from '../secrets';
+import { BOOT_SCRIPT } from './agent-protocol';
 
+/** How the agent gets the rights it needs: once per host and run. */
 export interface Become {
   user: string;
   method: 'sudo' | 'su';
+  /** sudo's password (sudo -S), from the environment variable the inventory names. */
+  password?: Secret;
 }
 
-export interface Command {
-  argv: string[];
-  /** Environment for the command; never put a secret here (it reaches the remote command line). */
-  env?: Record<string, string>;
-  cwd?: string;
-  /** Data for the command's standard input: the only way a secret reaches a command. */
-  stdin?: string | Buffer | Secret;
-  become?: Become;
-}
+const SAFE = /^[A-Za-z0-9_@%+:,./-]+$/;
 
-export function cmd(...argv: string[]): Command {
-  return { argv };
-}
-
-const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-/** Quote one word for POSIX sh. */
+/** Quote one word for POSIX sh (a word holding `=` is quoted too: `env` would read it as a variable). */
 export function shellQuote(word: string): string {
   if (word !== '' && SAFE.test(word)) return word;
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The command as one POSIX sh line, become and env included; the one place commands are quoted. */
-export function toShellLine(command: Command): string {
-  const inner = withEnvAndCwd(command);
-  const b = command.become;
-  if (!b) return inner.map(shellQuote).join(' ');
-  if (b.method === 'su') return ['su', '-s', '/bin/sh', b.user, '-c', inner.map(shellQuote).join(' ')].map(shellQuote).join(' ');
-  return ['sudo', '-n', '-H', '-u', b.user, '--', ...inner].map(shellQuote).join(' ');
+/** argv that starts the agent: perl, behind sudo or su when a become is asked for. */
+export function agentArgv(become?: Become): string[] {
+  const perl = ['perl', '-e', BOOT_SCRIPT];
+  if (!become) return perl;
+  if (become.method === 'su') return ['su', '-s', '/bin/sh', become.user, '-c', `exec ${perl.map(shellQuote).join(' ')}`];
+  return ['sudo', ...(become.password ? ['-S', '-p', ''] : ['-n']), '-H', '-u', become.user, '--', ...perl];
 }
 
-/** argv for spawning without a shell (local connection). */
-export function toArgv(command: Command): string[] {
-  const inner = withEnvAndCwd(command);
-  const b = command.become;
-  if (!b) return inner;
-  if (b.method === 'su') return ['su', '-s', '/bin/sh', b.user, '-c', inner.map(shellQuote).join(' ')];
-  return ['sudo', '-n', '-H', '-u', b.user, '--', ...inner];
+/** The exec request that starts the agent over ssh: one login shell, one become. */
+export function agentCommandLine(become?: Become): string {
+  return `exec ${agentArgv(become).map(shellQuote).join(' ')}`;
 }
 
-function withEnvAndCwd(command: Command): string[] {
-  const env = Object.entries(command.env ?? {}).map(([k, v]) => `${k}=${v}`);
-  let argv = env.length > 0 ? ['env', ...env, ...command.argv] : command.argv;
-  if (command.cwd) argv = ['sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', command.cwd, ...argv];
-  return argv;
-}
-
-/** A short text for people: the command line (argv never holds a secret) without stdin. */
-export function describeCommand(command: Command): string {
-  const line = toShellLine(command);
+/** A short text for people: the command (argv never holds a secret) and who runs it. */
+export function describeArgv(argv: string[], as?: string): string {
+  const line = `${as ? `[as ${as}] ` : ''}${argv.map(shellQuote).join(' ')}`;
   return line.length > 200 ? `${line.slice(0, 197)}...` : line;
-}
-
-export function becomeUser(user: string, method: Become['method'] = 'sudo'): Become {
-  return { user, method };
 }

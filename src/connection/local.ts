@@ -1,101 +1,28 @@
+// The host is this machine: the agent runs as a child process (behind sudo when a become is asked for).
 import { spawn } from 'node:child_process';
-import { Secret } from '../secrets';
-import { describeCommand, toArgv, type Command } from './command';
-import { DEFAULT_TIMEOUT_MS, type Channel, type Connection, type RunOptions, type RunResult } from './types';
+import { AgentClient } from './agent-client';
+import { AgentConnection } from './agent-connection';
+import { agentArgv, type Become } from './command';
 
-/** Runs commands as child processes on this machine. */
-export class LocalConnection implements Connection {
+export class LocalConnection extends AgentConnection {
   readonly kind = 'local' as const;
-  #children = new Set<ReturnType<typeof spawn>>();
 
-  constructor(readonly hostName: string) {}
-
-  run(command: Command, options: RunOptions = {}): Promise<RunResult> {
-    const started = Date.now();
-    const [file, ...args] = toArgv(command);
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    this.#children.add(child);
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killTree(child.pid);
-    }, timeoutMs);
-    const onAbort = () => killTree(child.pid);
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    child.stdout.setEncoding('utf8').on('data', (c: string) => {
-      stdout += c;
-      options.onOutput?.(c, 'stdout');
-    });
-    child.stderr.setEncoding('utf8').on('data', (c: string) => {
-      stderr += c;
-      options.onOutput?.(c, 'stderr');
-    });
-    child.stdin.on('error', () => undefined);
-    writeStdin(child.stdin, command.stdin);
-    return new Promise((resolve) => {
-      const finish = (exitCode: number | null, signal: string | null, spawnError?: Error) => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        this.#children.delete(child);
-        if (spawnError) stderr += spawnError.message;
-        resolve({
-          command: describeCommand(command),
-          exitCode,
-          signal,
-          stdout,
-          stderr,
-          durationMs: Date.now() - started,
-          timedOut,
-          failed: timedOut || exitCode !== 0,
-        });
-      };
-      child.on('error', (err) => finish(127, null, err));
-      child.on('close', (code, signal) => finish(code, signal));
-    });
+  constructor(
+    hostName: string,
+    private readonly become?: Become,
+  ) {
+    super(hostName);
   }
 
-  async open(command: Command): Promise<Channel> {
-    const [file, ...args] = toArgv(command);
-    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    this.#children.add(child);
-    const exited = new Promise<number | null>((resolve) => {
+  protected async startAgent(): Promise<AgentClient> {
+    const [file, ...args] = agentArgv(this.become);
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const ended = new Promise<number | null>((resolve) => {
       child.on('error', () => resolve(127));
-      child.on('close', (code) => {
-        this.#children.delete(child);
-        resolve(code);
-      });
+      child.on('close', (code) => resolve(code));
     });
-    child.stdin.on('error', () => undefined);
-    return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, kill: () => killTree(child.pid) };
-  }
-
-  async close(): Promise<void> {
-    for (const child of this.#children) killTree(child.pid);
-    this.#children.clear();
-  }
-}
-
-function writeStdin(stdin: NodeJS.WritableStream, data: Command['stdin']): void {
-  if (data === undefined) {
-    stdin.end();
-    return;
-  }
-  stdin.end(data instanceof Secret ? data.reveal() : data);
-}
-
-// Children run in their own process group so that a timeout or interrupt stops sudo and what it started.
-function killTree(pid: number | undefined): void {
-  if (!pid) return;
-  try {
-    process.kill(-pid, 'SIGTERM');
-  } catch {
-    try {
-      process.kill(pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
+    const transport = { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, ended, kill: () => child.kill('SIGKILL') };
+    const lost = (what: string, stderr: string) => new Error(`${this.hostName} (local): ${what}: ${stderr}`);
+    return new AgentClient(transport, this.hostName, lost, this.become?.password);
   }
 }

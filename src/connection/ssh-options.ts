@@ -2,6 +2,7 @@
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { Secret } from '../secrets';
+import type { Become } from './command';
 
 export interface SshOptions {
   address: string;
@@ -18,6 +19,8 @@ export interface SshOptions {
   acceptNewHostKeys: boolean;
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
+  /** How the agent gets root (or the become user) once per run; none when the login user is root. */
+  become?: Become;
 }
 
 export interface SshCliOptions {
@@ -74,5 +77,18 @@ export function sshOptionsFrom(hostName: string, vars: Record<string, unknown>, 
     acceptNewHostKeys: cli.acceptNewHostKeys || flag(hostName, 'ssh_accept_new_host_keys', vars.ssh_accept_new_host_keys),
     connectTimeoutMs: number(hostName, pickNamed(vars, 'ssh_connect_timeout'), 10, 1, 3600) * 1000,
     keepaliveIntervalMs: number(hostName, pickNamed(vars, 'ssh_keepalive_interval'), 15, 0, 3600) * 1000,
+    become: becomeFrom(hostName, vars, String(pick(vars, 'ansible_user', 'ssh_user') ?? userInfo().username), env),
   };
+}
+
+/** The agent's one become: to root (or ansible_become_user) unless the login user already is it, or become is off. */
+export function becomeFrom(hostName: string, vars: Record<string, unknown>, loginUser: string, env: NodeJS.ProcessEnv = process.env): Become | undefined {
+  const enabled = vars.ansible_become === undefined ? true : flag(hostName, 'ansible_become', vars.ansible_become);
+  const user = String(pick(vars, 'ansible_become_user', 'become_user') ?? 'root');
+  if (!enabled || user === loginUser) return undefined;
+  const method = String(pick(vars, 'ansible_become_method', 'become_method') ?? 'sudo');
+  if (method !== 'sudo' && method !== 'su') throw new Error(`host ${hostName}: become method ${method} is not supported (sudo or su)`);
+  const passwordEnv = pick(vars, 'become_password_env');
+  const password = passwordEnv === undefined ? undefined : env[String(passwordEnv)];
+  return { user, method, password: password ? new Secret(password) : undefined };
 }

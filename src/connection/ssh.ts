@@ -1,23 +1,14 @@
-// One ssh connection per host for the whole run (ssh2), every command a channel on it; host keys checked first.
+// One ssh connection per host for the whole run (ssh2), carrying one exec channel: the host agent. Host keys are checked first.
 import { readFileSync } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { Client, type AuthenticationType, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
-import { Secret } from '../secrets';
-import { describeCommand, toShellLine, type Command } from './command';
+import { AgentClient } from './agent-client';
+import { AgentConnection } from './agent-connection';
+import { agentCommandLine } from './command';
 import { decideHostKey, hostKeyAlgorithms } from './host-key-policy';
-import { wrapForRemote } from './remote-process';
 import { connectFailure, unreachable, type SshTarget } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
-import { RemoteProcess } from './ssh-process';
-import { Slots } from './slots';
-import { DEFAULT_TIMEOUT_MS, type Channel, type Connection, type RunOptions, type RunResult } from './types';
 
 export type { SshOptions } from './ssh-options';
-
-/** sshd's MaxSessions defaults to 10 per connection; two stay free for kill requests. */
-export const MAX_CHANNELS = 8;
-const KILL_REQUEST_TIMEOUT_MS = 5000;
-const OPEN_ATTEMPTS = 10;
 
 let connectionsOpened = 0;
 
@@ -26,93 +17,40 @@ export function sshConnectionsOpened(): number {
   return connectionsOpened;
 }
 
-export class SshConnection implements Connection {
+export class SshConnection extends AgentConnection {
   readonly kind = 'ssh' as const;
   #client: Client | null = null;
   #connecting: Promise<Client> | null = null;
-  #slots = new Slots(MAX_CHANNELS);
-  /** Running commands, with the client they run on (a closed client loses only its own). */
-  #processes = new Map<RemoteProcess, Client>();
-  #killQueue: string[] = [];
-  #killing: Promise<void> | null = null;
 
   constructor(
-    readonly hostName: string,
+    hostName: string,
     readonly options: SshOptions,
-  ) {}
+  ) {
+    super(hostName);
+  }
 
   get #target(): SshTarget {
     return { hostName: this.hostName, address: this.options.address, port: this.options.port, user: this.options.user };
   }
 
-  async run(command: Command, options: RunOptions = {}): Promise<RunResult> {
-    const started = Date.now();
-    const description = describeCommand(command);
-    const result = (exitCode: number | null, signal: string | null, out: { stdout: string; stderr: string; timedOut: boolean }): RunResult => ({
-      command: description,
-      exitCode,
-      signal,
-      ...out,
-      durationMs: Date.now() - started,
-      failed: out.timedOut || exitCode !== 0,
+  /** One exec channel: the login shell execs perl (behind sudo or su when a become is set), which runs the agent. */
+  protected async startAgent(): Promise<AgentClient> {
+    const client = await this.#connect();
+    const line = agentCommandLine(this.options.become);
+    const channel = await new Promise<ClientChannel>((resolve, reject) =>
+      client.exec(line, (err, ch) => (err ? reject(unreachable(this.#target, `the server refused a session channel: ${err.message}`, err)) : resolve(ch))),
+    );
+    channel.on('error', () => undefined);
+    const ended = new Promise<number | null>((resolve) => {
+      channel.on('exit', (code?: number | null) => resolve(code ?? null));
+      channel.on('close', () => resolve(null));
     });
-    if (options.signal?.aborted) return result(null, 'SIGTERM', { stdout: '', stderr: 'aborted before it started', timedOut: false });
-    const { process: proc, release } = await this.#start(command, description);
-    let stdout = '';
-    let stderr = '';
-    let timedOut = false;
-    const collect = (stream: NodeJS.ReadableStream, name: 'stdout' | 'stderr') => {
-      const decoder = new StringDecoder('utf8');
-      const add = (text: string) => {
-        if (!text) return;
-        if (name === 'stdout') stdout += text;
-        else stderr += text;
-        options.onOutput?.(text, name);
-      };
-      stream.on('data', (chunk: Buffer) => add(decoder.write(chunk)));
-      stream.on('end', () => add(decoder.end()));
-    };
-    collect(proc.channel, 'stdout');
-    collect(proc.stderr, 'stderr');
-    const timer = setTimeout(() => {
-      timedOut = true;
-      proc.stop();
-    }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    const onAbort = () => proc.stop();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    if (options.signal?.aborted) onAbort(); // aborted while it waited for the connection or a channel
-    const input = command.stdin;
-    proc.stdin.end(input instanceof Secret ? input.reveal() : input);
-    try {
-      const exit = await proc.closed;
-      if (exit.lost) throw unreachable(this.#target, `connection lost while running: ${description}`);
-      return result(exit.code, exit.signal, { stdout, stderr, timedOut });
-    } finally {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      release();
-    }
+    const transport = { stdin: channel, stdout: channel, stderr: channel.stderr, ended, kill: () => channel.close() };
+    return new AgentClient(transport, this.hostName, (what, stderr) => unreachable(this.#target, `${what}${stderr ? `: ${stderr}` : ''}`), this.options.become?.password);
   }
 
-  async open(command: Command): Promise<Channel> {
-    const { process: proc, release } = await this.#start(command, describeCommand(command));
-    return {
-      stdin: proc.stdin,
-      stdout: proc.channel,
-      stderr: proc.stderr,
-      exited: proc.exited.then((exit) => {
-        release();
-        return exit.code;
-      }),
-      kill: () => proc.stop(),
-    };
-  }
-
-  /** Stop what still runs (one kill request for all), then end the connection; a later call connects again. */
-  async close(): Promise<void> {
-    const running = [...this.#processes.keys()];
-    running.forEach((p) => p.stop());
-    await Promise.race([Promise.all(running.map((p) => p.exited)), delay(KILL_REQUEST_TIMEOUT_MS, { unref: true })]);
+  /** End the ssh connection after the agent stopped. */
+  protected override async closeTransport(): Promise<void> {
     const client = this.#client ?? (await this.#connecting?.catch(() => null)) ?? null;
     this.#client = null;
     if (!client) return;
@@ -127,35 +65,6 @@ export class SshConnection implements Connection {
       });
       client.end();
     });
-  }
-
-  /** Connect (once), take a channel slot, exec the wrapped command line. */
-  async #start(command: Command, description: string): Promise<{ process: RemoteProcess; release: () => void }> {
-    const client = await this.#connect();
-    const release = await this.#slots.acquire();
-    const line = wrapForRemote(toShellLine(command));
-    let channel: ClientChannel | null = null;
-    for (let attempt = 1; !channel; attempt++) {
-      try {
-        channel = await new Promise<ClientChannel>((resolve, reject) => client.exec(line, (err, ch) => (err ? reject(err) : resolve(ch))));
-      } catch (err) {
-        // sshd frees a session a moment after its channel closes, so a refused open is retried briefly.
-        const refused = typeof (err as { reason?: unknown }).reason === 'number';
-        if (this.#client === client && refused && attempt < OPEN_ATTEMPTS) {
-          await delay(20 * attempt);
-          continue;
-        }
-        release();
-        if (this.#client !== client) throw unreachable(this.#target, `connection lost before running: ${description}`, err);
-        throw new Error(`${this.hostName}: the server refused a session channel for ${description}: ${(err as Error).message}`, { cause: err });
-      }
-    }
-    // root signals every process; another login user also kills as the become user, who owns what sudo started.
-    const killAs = this.options.user === 'root' ? undefined : command.become;
-    const proc = new RemoteProcess(channel, killAs, (line) => this.#sendKill(line));
-    this.#processes.set(proc, client);
-    void proc.closed.then(() => this.#processes.delete(proc));
-    return { process: proc, release };
   }
 
   #connect(): Promise<Client> {
@@ -220,7 +129,6 @@ export class SshConnection implements Connection {
       client.on('close', () => {
         fail(hostKeyProblem ?? 'the server closed the connection');
         if (this.#client === client) this.#client = null;
-        for (const [p, c] of this.#processes) if (c === client) p.connectionLost();
       });
       try {
         client.connect(config);
@@ -234,44 +142,4 @@ export class SshConnection implements Connection {
     });
   }
 
-  /** Kill requests from one moment go out as one exec, bypassing the channel queue. */
-  #sendKill(line: string): Promise<void> {
-    this.#killQueue.push(line);
-    this.#killing ??= (async () => {
-      await Promise.resolve();
-      while (this.#killQueue.length > 0) await this.#execQuietly(this.#killQueue.splice(0).join('; '));
-      this.#killing = null;
-    })();
-    return this.#killing;
-  }
-
-  #execQuietly(line: string): Promise<void> {
-    const client = this.#client;
-    if (!client) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, KILL_REQUEST_TIMEOUT_MS);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      try {
-        client.exec(line, (err, ch) => {
-          if (err) return done();
-          ch.on('error', () => undefined);
-          ch.on('close', done).resume();
-          ch.stderr.resume();
-          ch.end();
-        });
-      } catch {
-        done();
-      }
-    });
-  }
-}
-
-function delay(ms: number, options: { unref?: boolean } = {}): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    if (options.unref) timer.unref();
-  });
 }

@@ -2,10 +2,10 @@
 import type { Handler, Inventory, Play, Playbook, Task } from '../config/types';
 import { playHostPattern, resolvePattern } from '../config/patterns';
 import { buildScope } from '../config/vars';
-import { ExitCode, UnreachableError, errorMessage } from '../errors';
+import { ExitCode, TaskFailedError, UnreachableError, errorMessage } from '../errors';
+import { HostOpError } from '../connection/types';
 import type { HostRecap, RunEvent, TaskStatus } from '../reporters/events';
 import type { HostPool } from './host-pool';
-import { acquireHostLock, lockPath, type HostLock } from './host-lock';
 import { mapWithLimit } from './limit';
 import { runTask, type TaskOutcome } from './task-runner';
 import { findModule } from '../modules/registry';
@@ -91,13 +91,30 @@ interface RunState {
   locks: Map<string, Promise<HostLock>>;
 }
 
+interface HostLock {
+  release(): Promise<void>;
+}
+
+/** The host's lock: pgplay_lock_file when the inventory names one, else per inventory host in the agent's root-only directory. */
+export function lockName(hostName: string, vars: Record<string, unknown>): string {
+  const given = vars.pgplay_lock_file;
+  return typeof given === 'string' && given ? given : `host-${hostName.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`;
+}
+
 /** Lock the host on its first task of the run; a host that cannot be locked or reached fails that task. */
 function lockFor(host: string, s: RunSettings, state: RunState): Promise<HostLock> {
   let lock = state.locks.get(host);
   if (!lock) {
     const handle = s.pool.handle(host);
     const wait = Number(s.extraVars.pgplay_lock_wait ?? handle.host.vars.pgplay_lock_wait ?? 60);
-    lock = acquireHostLock(handle.conn, host, lockPath(host, handle.host.vars), wait);
+    const name = lockName(host, handle.host.vars);
+    lock = handle.conn.lock(name, wait).then(
+      (path): HostLock => ({ release: () => handle.conn.unlock(path).catch(() => undefined) }),
+      (err: unknown) => {
+        if (err instanceof HostOpError && err.code === 'EBUSY') throw new TaskFailedError(`host ${host} is busy: ${err.message.replace(/^[^:]*: /, '')} (waited ${wait} s)`);
+        throw err;
+      },
+    );
     lock.catch(() => undefined); // reported when the host's first play reaches it
     state.locks.set(host, lock);
   }
@@ -131,7 +148,11 @@ async function runHost(play: Play, tasks: Task[], host: string, s: RunSettings, 
       play: play.name,
       taskIndex,
       handle,
-      otherHost: async (name) => s.pool.handle(name),
+      // A host reached through another (the primary a replica clones from) is locked too, even when --limit leaves it out.
+      otherHost: async (name) => {
+        await lockFor(name, s, state);
+        return s.pool.handle(name);
+      },
       isUnreachable: (name) => (state.recap[name]?.unreachable ?? 0) > 0,
       scope,
       checkMode: s.checkMode,

@@ -8,6 +8,7 @@ import { redact, redactValue, rememberSecret } from '../secrets';
 import { evaluateCondition, renderValue } from '../templates/render';
 import { valueProblems } from '../config/schema-check';
 import { argumentsValidator } from '../config/validators';
+import { applySteps, type UndoReport } from './steps';
 
 export interface TaskEnv {
   play: string;
@@ -103,15 +104,16 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
     let last: ItemOutcome = { status: 'failed', message: 'not run', result: {} };
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (env.signal.aborted) throw new InterruptedError();
-      last = await checkPlanApply(module.check.bind(module), module.plan.bind(module), args, ctx, env.checkMode);
+      const onUndo = (u: UndoReport) => env.emit({ kind: 'undo', time: now(), host: env.handle.name, task: task.name, step: u.step, ok: u.ok, message: redact(u.message) });
+      last = await checkPlanApply(module.check.bind(module), module.plan.bind(module), args, ctx, env.checkMode, onUndo);
       if (last.status !== 'failed' || attempt === attempts) break;
       await sleep((task.delay ?? 5) * 1000, env.signal);
     }
     return last;
   } catch (err) {
     // What the interrupt broke is not the task's fault: say so rather than how the command died.
-    if (env.signal.aborted) return { status: 'failed', message: `interrupted: ${errorMessage(err)}`, result: {} };
-    if (err instanceof UnreachableError) return { status: 'unreachable', message: err.message, result: {} };
+    if (env.signal.aborted) return { status: 'failed', message: /^interrupted/.test(errorMessage(err)) ? errorMessage(err) : `interrupted: ${errorMessage(err)}`, result: {} };
+    if (err instanceof UnreachableError || (err as { cause?: unknown }).cause instanceof UnreachableError) return { status: 'unreachable', message: errorMessage(err), result: {} };
     const result = (err as { result?: Record<string, unknown> })?.result ?? {};
     return { status: 'failed', message: errorMessage(err), result };
   }
@@ -123,6 +125,7 @@ async function checkPlanApply(
   args: Record<string, unknown>,
   ctx: TaskContext,
   checkMode: boolean,
+  onUndo: (report: UndoReport) => void,
 ): Promise<ItemOutcome> {
   const facts = await check(ctx, args as never);
   const p = plan(args as never, facts as never);
@@ -130,11 +133,7 @@ async function checkPlanApply(
   if (p.kind === 'fail') return { status: 'failed', message: p.message, result: p.result ?? {} };
   const outcome: ItemOutcome = { status: 'changed', message: p.summary, result: { ...(p.result ?? {}) }, needs: p.needs, diffs: p.diffs, warnings: p.warnings };
   if (checkMode) return outcome;
-  for (const step of p.steps) {
-    if (ctx.signal.aborted) throw new InterruptedError();
-    const out = await step.apply(ctx);
-    if (out) Object.assign(outcome.result, out);
-  }
+  Object.assign(outcome.result, await applySteps(p.steps, ctx, onUndo));
   return outcome;
 }
 

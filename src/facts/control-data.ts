@@ -17,11 +17,7 @@ export function parseControlData(text: string): ControlData | null {
 
 /** null when the directory holds no cluster. */
 export async function readControlData(conn: Connection, pg: PgSettings, dataDir = pg.dataDir): Promise<ControlData | null> {
-  const r = await conn.run({
-    argv: [`${pg.binDir}/pg_controldata`, '-D', dataDir],
-    env: { LC_ALL: 'C' },
-    become: { user: pg.osUser, method: pg.becomeMethod },
-  });
+  const r = await conn.run([`${pg.binDir}/pg_controldata`, '-D', dataDir], { as: pg.osUser, env: { LC_ALL: 'C' } });
   if (r.failed) {
     if (/No such file|could not open|not a database cluster/i.test(r.stderr)) return null;
     throw new Error(`pg_controldata on ${conn.hostName} failed: ${r.stderr.trim().split('\n').pop() ?? r.exitCode}`);

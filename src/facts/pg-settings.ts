@@ -10,10 +10,13 @@ export interface PgSettings {
   /** Address replicas and clients use to reach this server. */
   address: string;
   osUser: string;
-  becomeMethod: 'sudo' | 'su';
-  /** 'pg_ctl' or 'systemd:UNIT' */
+  /** 'pg_ctl', 'pg_ctlcluster' (Debian) or 'systemd:UNIT' */
   serviceControl: string;
+  /** Debian's cluster name (pg_ctlcluster VERSION NAME): pg_cluster, else the last part of /etc/postgresql/VERSION/NAME. */
+  cluster: string;
   logFile: string;
+  /** The inventory named the log file (else pg_ctlcluster's own log is read). */
+  logFileSet: boolean;
 }
 
 function str(vars: Record<string, unknown>, key: string): string | undefined {
@@ -24,18 +27,20 @@ function str(vars: Record<string, unknown>, key: string): string | undefined {
 export function pgSettingsFrom(vars: Record<string, unknown>): PgSettings {
   const version = str(vars, 'pg_version') ?? '15';
   const dataDir = str(vars, 'pg_data_dir') ?? `/var/lib/postgresql/${version}/main`;
-  const method = str(vars, 'become_method') ?? 'sudo';
+  const configDir = str(vars, 'pg_config_dir') ?? dataDir;
+  const debianName = /^\/etc\/postgresql\/[^/]+\/([^/]+)\/?$/.exec(configDir)?.[1];
   return {
     version,
     binDir: str(vars, 'pg_bin_dir') ?? `/usr/lib/postgresql/${version}/bin`,
     dataDir,
-    configDir: str(vars, 'pg_config_dir') ?? dataDir,
+    configDir,
     port: Number(str(vars, 'pg_port') ?? 5432),
     socketDir: str(vars, 'pg_socket_dir') ?? '/var/run/postgresql',
     address: str(vars, 'pg_address') ?? str(vars, 'ansible_host') ?? str(vars, 'address') ?? '127.0.0.1',
     osUser: str(vars, 'pg_os_user') ?? 'postgres',
-    becomeMethod: method === 'su' ? 'su' : 'sudo',
     serviceControl: str(vars, 'pg_service') ?? 'pg_ctl',
+    cluster: str(vars, 'pg_cluster') ?? debianName ?? 'main',
     logFile: str(vars, 'pg_log_file') ?? `${dataDir}/pgplay-server.log`,
+    logFileSet: str(vars, 'pg_log_file') !== undefined,
   };
 }

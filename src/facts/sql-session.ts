@@ -1,23 +1,58 @@
-// The one SQL session per server: pg's protocol through a relay run as the PostgreSQL OS user (peer auth, no password).
+// The one SQL session per server: pg's protocol over a unix-socket stream the host agent opens as the
+// PostgreSQL OS user (peer authentication, no password, no extra channel).
+import type { Duplex } from 'node:stream';
 import type { Client as PgClient } from 'pg';
-import type { Connection } from '../connection/types';
+import { HostOpError, type Connection } from '../connection/types';
 import type { PgSettings } from './pg-settings';
 import type { SqlSession } from './sql';
-import { RelaySocket, relayArgv } from './sql-relay';
 
 export function socketPath(pg: PgSettings): string {
   return `${pg.socketDir}/.s.PGSQL.${pg.port}`;
 }
 
+/** The agent's stream, shaped like the net.Socket pg expects: connect() answers at once, the stream is open. */
+function pgSocket(stream: Duplex): Duplex {
+  return Object.assign(stream, {
+    connect(this: Duplex) {
+      process.nextTick(() => this.emit('connect'));
+      return this;
+    },
+    setNoDelay(this: Duplex) {
+      return this;
+    },
+    setKeepAlive(this: Duplex) {
+      return this;
+    },
+    ref(this: Duplex) {
+      return this;
+    },
+    unref(this: Duplex) {
+      return this;
+    },
+  });
+}
+
 /** Open a session as pg.osUser on database postgres; throws a plain message when the server is down. */
-export async function openSqlSession(conn: Connection, pg: PgSettings, options: { database?: string } = {}): Promise<SqlSession> {
+/** Two paths name the same directory: the same text, or the same file behind links. */
+async function sameDirectory(conn: Connection, a: string, b: string): Promise<boolean> {
+  const trim = (p: string) => p.replace(/\/+$/, '');
+  if (trim(a) === trim(b)) return true;
+  const [sa, sb] = await Promise.all([conn.stat(a).catch(() => null), conn.stat(b).catch(() => null)]);
+  return sa !== null && sb !== null && sa.identity === sb.identity;
+}
+
+export async function openSqlSession(conn: Connection, pg: PgSettings, options: { database?: string; checkDataDir?: boolean } = {}): Promise<SqlSession> {
   const path = socketPath(pg);
-  const notAccepting = (reason: string, relayRan = true) =>
-    relayRan
-      ? `PostgreSQL on ${conn.hostName} is not accepting connections on socket ${path} (${reason})`
-      : `cannot reach PostgreSQL's socket on ${conn.hostName} as ${pg.osUser}: ${reason}`;
-  const channel = await conn.open({ argv: relayArgv(path), become: { user: pg.osUser, method: pg.becomeMethod } });
-  const socket = new RelaySocket(channel, notAccepting);
+  let stream: Duplex;
+  try {
+    stream = await conn.connectUnix(path, { as: pg.osUser });
+  } catch (err) {
+    if (!(err instanceof HostOpError)) throw err; // the connection itself is gone
+    if (err.code === 'EUSER') throw new Error(`cannot reach PostgreSQL's socket on ${conn.hostName} as ${pg.osUser}: there is no such user (pg_os_user)`, { cause: err });
+    if (err.code === 'EPERM') throw new Error(`cannot reach PostgreSQL's socket on ${conn.hostName} as ${pg.osUser}: ${err.message.replace(/^[^:]*: /, '')}`, { cause: err });
+    throw new Error(`PostgreSQL on ${conn.hostName} is not accepting connections on socket ${path} (${err.message.replace(/^[^:]*: /, '')})`, { cause: err });
+  }
+  const socket = pgSocket(stream);
   // pg loads only when a run opens its first SQL session.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { Client } = require('pg') as { Client: typeof PgClient };
@@ -41,10 +76,22 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
     socket.destroy();
     const message = err instanceof Error ? err.message : String(err);
     if ((err as { severity?: string }).severity) throw new Error(`PostgreSQL on ${conn.hostName} refused a session as ${pg.osUser}: ${message}`, { cause: err });
-    throw new Error(/^(PostgreSQL on |cannot reach )/.test(message) ? message : notAccepting(message), { cause: err });
+    throw new Error(`PostgreSQL on ${conn.hostName} is not accepting connections on socket ${path} (${message})`, { cause: err });
   }
   // Tasks of several hosts may share a server's session (replicas ask the primary): one query at a time.
   let queue: Promise<unknown> = Promise.resolve();
+  if (options.checkDataDir !== false) {
+    // The right cluster: a wrong pg_port on a host with two clusters must not edit the other one.
+    const { rows } = await client.query<{ dir: string }>("SELECT current_setting('data_directory') AS dir");
+    const dir = rows[0].dir;
+    if (!(await sameDirectory(conn, dir, pg.dataDir))) {
+      await client.end().catch(() => undefined);
+      socket.destroy();
+      throw new Error(
+        `the PostgreSQL server on ${conn.hostName}'s socket ${path} serves the data directory ${dir}, not ${pg.dataDir} (pg_data_dir): check pg_port and pg_socket_dir; nothing was done on it`,
+      );
+    }
+  }
   return {
     query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
       const result = queue.then(() => client.query(text, params));

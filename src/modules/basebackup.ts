@@ -1,11 +1,13 @@
 import { posix } from 'node:path';
-import { putFile, readFile } from '../connection/files';
-import { readControlData, type ControlData } from '../facts/control-data';
+import { HostOpError } from '../connection/types';
+import { bytesToText, fromUtf8, textToBytes } from '../facts/bytes';
+import { readClusterDir, type ClusterDirFacts } from '../facts/cluster-dir';
 import { confValues, setConfValues } from '../facts/conf-file';
+import { readControlData, type ControlData } from '../facts/control-data';
 import { Secret } from '../secrets';
 import { conninfoWithPassfile, passfileLine } from './pg/conninfo';
-import { asPostgres, controlServer, pgCommand, serverState, sleep, type ServerState } from './pg/server';
-import { fail, noop, type ModuleDefinition, type TaskContext } from './types';
+import { controlServer, lastLine, runPg, serverState, sleep, type ServerState } from './pg/server';
+import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
 
 export interface BasebackupArgs {
   primary: string;
@@ -22,23 +24,33 @@ export interface BasebackupArgs {
   max_rate?: string;
 }
 
+export interface PrimaryFacts {
+  name: string;
+  address: string;
+  port: number;
+  systemId?: string;
+  slotExists?: boolean;
+  error?: string;
+  sameDir: boolean;
+}
+
 export interface BasebackupFacts {
   host: string;
   dataDir: string;
-  primary: { name: string; address: string; port: number; systemId?: string; slotExists?: boolean; error?: string; sameDir: boolean };
+  primary: PrimaryFacts;
   state: ServerState;
   control: ControlData | null;
-  standbySignal: boolean;
-  entries: number;
-  lockHeld: boolean;
-  /** Databases beyond postgres/template0/template1 (names when running, OID directories when stopped). */
-  userDatabases: string[];
+  /** What the directory holds, read from its files whatever the server's state. */
+  dir: ClusterDirFacts;
   inRecovery?: boolean;
+  /** Running server only: replicas streaming from it now. */
   streamingReplicas?: number;
+  /** Running server only: users' databases by name, and user tables in the postgres database. */
+  userDatabases?: string[];
   userTables?: number;
+  /** Replication slots, from the server when it runs, else from pg_replslot. */
+  slots: string[];
 }
-
-const DEFAULT_DB_OIDS = ['1', '4', '5'];
 
 export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts> = {
   name: 'basebackup',
@@ -48,10 +60,10 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
   schema: {
     type: 'object',
     description: [
-      'Clone the primary into this host\'s data directory. Nothing happens when the host already is a standby of that primary (same system identifier and standby.signal).',
-      'What may be replaced (`replace`): `empty` only a missing or empty directory; `fresh` (default) also a default cluster as a package install leaves it (no databases beyond postgres/template0/template1, no user tables, not a standby, no replica streaming from it); `any` any cluster. A running primary with replicas streaming from it, or the primary\'s own directory, is always refused.',
-      'The server is stopped, the old directory moved to DATADIR.pgplay-old-TIMESTAMP (deleted only with discard_old), the password written to a 0600 passfile beside the data directory, and primary_conninfo rewritten to use that passfile (no password in postgresql.auto.conf).',
-      'The server is left stopped unless `start` is true, so host settings (listen_addresses, port) can be set with ensure_conf first; the service module starts it.',
+      "Clone the primary into this host's data directory. Nothing happens when the host already is a standby of that primary (same system identifier and standby.signal).",
+      'What may be replaced (`replace`): `empty` only a missing or empty directory; `fresh` (default) also a default cluster as a package install leaves it, proven from its files (no database, table, index or sequence made by a user, no tablespace, not a standby, no replication slot); `any` any cluster. A primary with replicas or replication slots, or the primary\'s own directory, is always refused; so is a cluster pgplay cannot read.',
+      'The facts are read again under a lock right before anything is stopped. The server is stopped, the old directory moved to DATADIR.pgplay-old-TIMESTAMP, the password written to a 0600 passfile beside the data directory, and primary_conninfo rewritten to use that passfile (no password in postgresql.auto.conf). When any of it fails, or the run is interrupted, or the connection drops, the old directory is put back and checked.',
+      'The server is left stopped unless `start` is true, so host settings (listen_addresses, port) can be set with ensure_conf first; the service module starts it. `discard_old` deletes the moved-aside directory only after the new standby streams, so it needs `start` and `wait`.',
     ].join(' '),
     properties: {
       primary: { type: 'string', description: 'Inventory name of the primary.', examples: ['pg1', '{{ groups.primary.[0] }}'] },
@@ -59,7 +71,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       password: { type: 'string', minLength: 4, description: 'Its password (secret: from the environment).', examples: ['{{ env.PGPLAY_REPLICATION_PASSWORD }}'] },
       slot: { type: 'string', pattern: '^[a-z0-9_]{1,63}$', patternErrorMessage: 'a slot name: lower-case letters, digits and _, at most 63', description: 'Physical replication slot to use (created on the primary if missing).', examples: ['pg2'] },
       replace: { type: 'string', enum: ['empty', 'fresh', 'any'], default: 'fresh', description: 'Which existing cluster may be moved aside.' },
-      discard_old: { type: 'boolean', default: false, description: 'Delete the moved-aside old data directory after a successful copy.' },
+      discard_old: { type: 'boolean', default: false, description: 'Delete the moved-aside old data directory once the new standby streams (needs start and wait).' },
       start: { type: 'boolean', default: false, description: 'Start the standby after the copy.' },
       wait: { type: 'boolean', default: true, description: 'With start: wait until the standby streams from the primary.' },
       timeout: { type: 'integer', minimum: 10, default: 3600, description: 'Seconds pg_basebackup may take.' },
@@ -69,206 +81,307 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     additionalProperties: false,
     examples: [{ primary: 'pg1', user: 'replicator', password: '{{ env.PGPLAY_REPLICATION_PASSWORD }}' }],
   },
-  async check(ctx, args) {
-    const { pg } = ctx;
-    const primary: BasebackupFacts['primary'] = { name: args.primary, address: '', port: 0, sameDir: args.primary === ctx.name };
-    try {
-      const other = await ctx.otherHost(args.primary);
-      Object.assign(primary, { address: other.pg.address, port: other.pg.port });
-      primary.sameDir ||= other.pg.address === pg.address && other.pg.dataDir === pg.dataDir;
-      const sql = await other.sql();
-      const [row] = await sql.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
-      primary.systemId = row.id;
-      if (args.slot) primary.slotExists = (await sql.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [args.slot])).length > 0;
-    } catch (err) {
-      primary.error = err instanceof Error ? err.message : String(err);
+  validate(args) {
+    if (args.discard_old === true && (args.start !== true || args.wait === false)) {
+      return [{ arg: 'discard_old', message: 'discard_old needs start: true and wait: true: the old directory is deleted only once the new standby streams' }];
     }
-    if (primary.sameDir) return clusterFactsFromFiles(ctx, primary);
-    const running = await runningClusterFacts(ctx, primary);
-    if ('facts' in running) return running.facts;
-    const facts = await clusterFactsFromFiles(ctx, primary);
-    // Without its own account, a running server could be a primary with replicas: never judged from files alone.
-    if (facts.state === 'running') throw new Error(`PostgreSQL on ${ctx.name} is running but cannot say what it holds, so nothing is replaced: ${running.why}`);
-    return facts;
+    return [];
+  },
+  async check(ctx, args) {
+    return readFacts(ctx, await readPrimary(ctx, args));
   },
   plan(args, facts) {
     const { primary } = facts;
     if (primary.sameDir) return fail(`${facts.host} is the primary ${primary.name} itself: refusing to clone it onto its own data directory`);
     if (primary.error || !primary.systemId) return fail(`cannot read the system identifier of the primary ${primary.name}: ${primary.error ?? 'no answer'}`);
+    if (args.discard_old && (!args.start || args.wait === false)) return fail('discard_old needs start: true and wait: true: the old directory is deleted only once the new standby streams');
     const here = facts.control?.systemIdentifier;
-    if (here === primary.systemId && facts.standbySignal) return noop(`${facts.dataDir} is already a standby of ${primary.name} (system identifier ${here})`);
-    if (facts.lockHeld) return fail(`another basebackup is running on ${facts.host} (lock ${facts.dataDir}.pgplay-lock); remove that directory if none is`);
+    if (here === primary.systemId && facts.dir.standbySignal) return noop(`${facts.dataDir} is already a standby of ${primary.name} (system identifier ${here})`);
     const refusal = refuse(args.replace ?? 'fresh', facts);
     if (refusal) return fail(refusal);
     const running = facts.state === 'running';
-    const willMove = facts.entries > 0;
+    const entries = facts.dir.entries?.length ?? 0;
     const before = facts.control
       ? `cluster with system identifier ${here} (${running ? (facts.inRecovery ? 'running standby' : 'running') : facts.control.state})\n`
-      : facts.entries > 0 ? `${facts.entries} file(s), no cluster\n` : 'empty\n';
+      : facts.dir.entries === null ? 'no directory\n' : entries > 0 ? `${entries} file(s), no cluster\n` : 'empty\n';
     return {
       kind: 'change',
-      summary: `clone ${primary.name} into ${facts.dataDir}${willMove ? `; old directory moved aside${args.discard_old ? ' then deleted' : ''}` : ''}`,
+      summary: `clone ${primary.name} into ${facts.dataDir}${entries > 0 ? `; old directory moved aside${args.discard_old ? ', deleted once the standby streams' : ''}` : ''}`,
       warnings: running ? [`PostgreSQL on ${facts.host} is stopped for the copy`] : undefined,
       diffs: [{ path: facts.dataDir, before, after: `standby of ${primary.name} (system identifier ${primary.systemId})${args.start ? ', started' : ', stopped'}\n` }],
       result: { primary: primary.name, system_identifier: primary.systemId },
-      steps: [{ description: `pg_basebackup from ${primary.name} (${primary.address}:${primary.port})`, apply: (ctx) => cloneFromPrimary(ctx, args, facts) }],
+      steps: cloneSteps(args, facts),
     };
   },
 };
 
-type PrimaryFacts = BasebackupFacts['primary'];
-
-/** A running server describes its own cluster in one query: no command on the host. Else why it could not. */
-async function runningClusterFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<{ facts: BasebackupFacts } | { why: string }> {
-  let sql;
+/** The primary's identity, through its own SQL session. */
+async function readPrimary(ctx: TaskContext, args: BasebackupArgs): Promise<PrimaryFacts> {
+  const primary: PrimaryFacts = { name: args.primary, address: '', port: 0, sameDir: args.primary === ctx.name };
   try {
-    sql = await ctx.sql();
+    const other = await ctx.otherHost(args.primary);
+    Object.assign(primary, { address: other.pg.address, port: other.pg.port });
+    primary.sameDir ||= other.pg.address === ctx.pg.address && other.pg.dataDir === ctx.pg.dataDir;
+    const sql = await other.sql();
+    const [row] = await sql.query<{ id: string; slot: boolean }>(
+      'SELECT system_identifier::text AS id, EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1) AS slot FROM pg_control_system()',
+      [args.slot ?? ''],
+    );
+    primary.systemId = row.id;
+    if (args.slot) primary.slotExists = row.slot;
   } catch (err) {
-    return { why: err instanceof Error ? err.message : String(err) };
+    primary.error = err instanceof Error ? err.message : String(err);
   }
-  const [r] = await sql.query<{ dir: string; id: string; rec: boolean; signal: boolean; lock: boolean; entries: number; dbs: string[]; reps: number; tables: number }>(
-    `SELECT current_setting('data_directory') AS dir,
-            (SELECT system_identifier::text FROM pg_control_system()) AS id,
-            pg_is_in_recovery() AS rec,
-            (pg_stat_file('standby.signal', true)).size IS NOT NULL AS signal,
-            (pg_stat_file($1, true)).size IS NOT NULL AS lock,
-            (SELECT count(*)::int FROM pg_ls_dir('.')) AS entries,
-            ARRAY(SELECT datname::text FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1') ORDER BY 1) AS dbs,
-            (SELECT count(*)::int FROM pg_stat_replication) AS reps,
-            (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-              WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')) AS tables`,
-    [`${ctx.pg.dataDir}.pgplay-lock`],
-  );
-  if (r.dir.replace(/\/+$/, '') !== ctx.pg.dataDir.replace(/\/+$/, '')) return { why: `its data directory is ${r.dir}, not ${ctx.pg.dataDir} as the inventory says` };
-  const facts: BasebackupFacts = {
-    host: ctx.name,
-    dataDir: ctx.pg.dataDir,
-    primary,
-    state: 'running',
-    control: { systemIdentifier: r.id, state: r.rec ? 'in archive recovery' : 'in production' },
-    standbySignal: r.signal,
-    lockHeld: r.lock,
-    entries: r.entries,
-    userDatabases: r.dbs,
-    inRecovery: r.rec,
-    streamingReplicas: r.reps,
-    userTables: r.tables,
-  };
-  return { facts };
+  return primary;
 }
 
-/** A stopped server (or none): pg_ctl status, pg_controldata and a look at the directory, at once. */
-async function clusterFactsFromFiles(ctx: TaskContext, primary: PrimaryFacts): Promise<BasebackupFacts> {
+/** This host's cluster: its files always, its server's own account when it runs. */
+async function readFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<BasebackupFacts> {
   const { pg } = ctx;
-  const [state, control, look] = await Promise.all([
-    serverState(ctx.conn, pg),
-    readControlData(ctx.conn, pg),
-    ctx.conn.run({
-      argv: ['sh', '-c', 'd=$1; [ -e "$d/standby.signal" ] && echo signal; [ -d "$d.pgplay-lock" ] && echo lock; echo "entries $(ls -A "$d" 2>/dev/null | wc -l)"; echo "base $(ls "$d/base" 2>/dev/null | tr "\\n" " ")"', 'sh', pg.dataDir],
-      become: asPostgres(pg),
-    }),
-  ]);
-  const lines = look.stdout.split('\n');
-  return {
-    host: ctx.name,
-    dataDir: pg.dataDir,
-    primary,
-    state,
-    control: state === 'no-cluster' ? null : control,
-    standbySignal: lines.includes('signal'),
-    lockHeld: lines.includes('lock'),
-    entries: Number(/^entries (\d+)/m.exec(look.stdout)?.[1] ?? 0),
-    userDatabases: (/^base (.*)$/m.exec(look.stdout)?.[1] ?? '').split(' ').filter((o) => o && !DEFAULT_DB_OIDS.includes(o)),
-  };
+  const base = { host: ctx.name, dataDir: pg.dataDir, primary };
+  if (primary.sameDir) return { ...base, state: 'stopped', control: null, dir: await readClusterDir(ctx.conn, pg.dataDir), slots: [] };
+  let sqlError: string | null = null;
+  try {
+    const sql = await ctx.sql();
+    const [r] = await sql.query<{ id: string; rec: boolean; dbs: string[]; reps: number; tables: number; slots: string[] }>(
+      `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS id,
+              pg_is_in_recovery() AS rec,
+              ARRAY(SELECT datname::text FROM pg_database WHERE oid >= 16384 ORDER BY 1) AS dbs,
+              (SELECT count(*)::int FROM pg_stat_replication) AS reps,
+              (SELECT count(*)::int FROM pg_class WHERE oid >= 16384 AND relkind IN ('r', 'p', 'm', 'S', 'i', 'f')) AS tables,
+              ARRAY(SELECT slot_name::text FROM pg_replication_slots ORDER BY 1) AS slots`,
+    );
+    const dir = await readClusterDir(ctx.conn, pg.dataDir);
+    return {
+      ...base,
+      state: 'running',
+      control: { systemIdentifier: r.id, state: r.rec ? 'in archive recovery' : 'in production' },
+      dir,
+      inRecovery: r.rec,
+      streamingReplicas: r.reps,
+      userDatabases: r.dbs,
+      userTables: r.tables,
+      slots: r.slots,
+    };
+  } catch (err) {
+    sqlError = err instanceof Error ? err.message : String(err);
+  }
+  const [state, dir] = await Promise.all([serverState(ctx.conn, pg), readClusterDir(ctx.conn, pg.dataDir)]);
+  // Without its own account, a running server could be a primary with replicas: never judged from files alone.
+  if (state === 'running') throw new Error(`PostgreSQL on ${ctx.name} is running but cannot say what it holds, so nothing is replaced: ${sqlError}`);
+  const control = state === 'no-cluster' || !dir.entries?.includes('PG_VERSION') ? null : await readControlData(ctx.conn, pg);
+  return { ...base, state, control, dir, slots: dir.slots };
 }
 
 /** Why this directory must not be replaced, or null when it may be. */
 export function refuse(replace: 'empty' | 'fresh' | 'any', facts: BasebackupFacts): string | null {
   const dir = facts.dataDir;
-  if (facts.state === 'running' && !facts.inRecovery && (facts.streamingReplicas ?? 0) > 0) {
+  const primaryLike = !facts.inRecovery && !facts.dir.standbySignal;
+  if (primaryLike && facts.state === 'running' && (facts.streamingReplicas ?? 0) > 0) {
     return `${dir} holds a running primary with ${facts.streamingReplicas} replica(s) streaming from it: refusing to replace it`;
   }
-  if (replace === 'any' || facts.entries === 0) return null;
-  if (!facts.control) return `${dir} holds ${facts.entries} file(s) but no cluster: refusing to move it unless replace: any`;
+  if (primaryLike && facts.slots.length > 0) {
+    return `${dir} holds a primary with replication slot(s) ${facts.slots.join(', ')}: replicas depend on it, active or not; refusing to replace it (drop the slots first if it really is unused)`;
+  }
+  const entries = facts.dir.entries?.length ?? 0;
+  if (replace === 'any' || entries === 0) return null;
+  if (!facts.control) return `${dir} holds ${entries} file(s) but no cluster: refusing to move it unless replace: any`;
   const id = facts.control.systemIdentifier;
   if (replace === 'empty') return `${dir} holds a cluster (system identifier ${id}): refusing to replace it with replace: empty`;
   if (id === facts.primary.systemId) return `${dir} holds a copy of ${facts.primary.name} that is not a standby (no standby.signal; promoted?): refusing to replace it unless replace: any`;
-  const standby = facts.standbySignal || facts.inRecovery || /recovery/.test(facts.control.state);
+  const standby = facts.dir.standbySignal || facts.inRecovery || /recovery/.test(facts.control.state);
   if (standby) return `${dir} holds a standby of another primary (system identifier ${id}): refusing to replace it unless replace: any`;
-  if (facts.userDatabases.length > 0) return `${dir} holds a cluster with user databases (${facts.userDatabases.join(', ')}): refusing to replace it unless replace: any`;
-  if ((facts.userTables ?? 0) > 0) return `${dir} holds a cluster with ${facts.userTables} user table(s): refusing to replace it unless replace: any`;
+  const databases = facts.userDatabases?.length ? facts.userDatabases : facts.dir.userDatabaseOids.map((oid) => `OID ${oid}`);
+  if (databases.length > 0) return `${dir} holds a cluster with user databases (${databases.join(', ')}): refusing to replace it unless replace: any`;
+  if (facts.dir.tablespaces.length > 0) return `${dir} holds a cluster with tablespaces (${facts.dir.tablespaces.join(', ')}): refusing to replace it unless replace: any`;
+  const objects = Math.max(facts.userTables ?? 0, facts.dir.userRelationFiles);
+  if (objects > 0) {
+    return `${dir} holds a cluster with user tables (${facts.userTables !== undefined ? `${facts.userTables} relation(s)` : `${facts.dir.userRelationFiles} relation file(s)`} made by users): refusing to replace it unless replace: any`;
+  }
   return null;
 }
 
-async function cloneFromPrimary(ctx: TaskContext, args: BasebackupArgs, facts: BasebackupFacts): Promise<Record<string, unknown>> {
+const timestamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+/** The steps of a clone, each with its undo: when one fails the host goes back to what it was. */
+function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
+  const dataDir = planned.dataDir;
+  const guardName = `basebackup ${dataDir}`;
+  const s: { lock?: string; wasRunning: boolean; old: string | null; before?: { entries: string[]; id?: string }; passfile?: string; oldPassfile?: Buffer | null; created?: boolean } = {
+    wasRunning: false,
+    old: null,
+  };
+  const steps: Step[] = [
+    {
+      description: `lock ${dataDir} and read its facts again`,
+      async apply(ctx) {
+        try {
+          s.lock = await ctx.conn.lock(`datadir-${dataDir.replace(/[^A-Za-z0-9_.-]/g, '_')}`, 0);
+        } catch (err) {
+          if (err instanceof HostOpError && err.code === 'EBUSY') throw new Error(`another basebackup of ${dataDir} is running on ${ctx.name}`);
+          throw err;
+        }
+        // Between the check and now the server may have started and replicas connected: judge again.
+        const facts = await readFacts(ctx, await readPrimary(ctx, args));
+        const refusal = facts.primary.systemId !== planned.primary.systemId ? `the primary ${args.primary} changed since the check` : refuse(args.replace ?? 'fresh', facts);
+        if (refusal) throw new Error(`${refusal} (read again before anything was stopped: nothing was changed)`);
+        s.wasRunning = facts.state === 'running';
+        s.before = { entries: withoutPid(facts.dir.entries ?? []), id: facts.control?.systemIdentifier };
+        s.created = facts.dir.entries === null;
+      },
+      async undo(ctx) {
+        if (s.lock) await ctx.conn.unlock(s.lock);
+        return `released the lock on ${dataDir}`;
+      },
+    },
+    {
+      description: 'stop PostgreSQL',
+      async apply(ctx) {
+        if (!s.wasRunning) return;
+        ctx.progress('stopping PostgreSQL');
+        await ctx.dropSql();
+        await controlServer(ctx.conn, ctx.pg, 'stop', ctx.signal);
+      },
+      async undo(ctx) {
+        if (!s.wasRunning) return 'PostgreSQL was stopped before: left stopped';
+        if ((await serverState(ctx.conn, ctx.pg)) !== 'running') await controlServer(ctx.conn, ctx.pg, 'start', ctx.signal);
+        return 'PostgreSQL started again';
+      },
+    },
+    {
+      description: `move ${dataDir} aside`,
+      async apply(ctx) {
+        const { conn, pg } = ctx;
+        if ((s.before?.entries.length ?? 0) > 0) {
+          s.old = `${dataDir}.pgplay-old-${timestamp()}`;
+          ctx.progress(`moving ${dataDir} to ${s.old}`);
+          await conn.move(dataDir, s.old);
+          await conn.guard(guardName, [
+            { kind: 'remove', path: dataDir },
+            { kind: 'move', from: s.old, to: dataDir },
+          ]);
+          await conn.mkdir(dataDir, { owner: pg.osUser, mode: '0700' });
+        } else if (s.created) {
+          await conn.guard(guardName, [{ kind: 'remove', path: dataDir }]);
+          await conn.mkdir(dataDir, { owner: pg.osUser, mode: '0700' });
+        }
+        return s.old ? { old_data_dir: s.old } : undefined;
+      },
+      async undo(ctx) {
+        return putBack(ctx, dataDir, s, guardName);
+      },
+    },
+    {
+      description: 'write the passfile',
+      async apply(ctx) {
+        s.passfile = `${posix.dirname(dataDir)}/.pgpass-pgplay-${posix.basename(dataDir)}`;
+        s.oldPassfile = (await ctx.conn.readFile(s.passfile))?.content ?? null;
+        const line = passfileLine(planned.primary.address, planned.primary.port, args.user, args.password);
+        await ctx.conn.writeFile(s.passfile, new Secret(line), { owner: ctx.pg.osUser, mode: '0600' });
+      },
+      async undo(ctx) {
+        if (!s.passfile) return;
+        if (s.oldPassfile) await ctx.conn.writeFile(s.passfile, s.oldPassfile);
+        else await ctx.conn.remove(s.passfile);
+        return `${s.passfile} ${s.oldPassfile ? 'put back' : 'removed'}`;
+      },
+    },
+    {
+      description: `pg_basebackup from ${planned.primary.name} (${planned.primary.address}:${planned.primary.port})`,
+      async apply(ctx) {
+        const { primary } = planned;
+        const argv = ['-h', primary.address, '-p', String(primary.port), '-U', args.user, '-D', dataDir, '-X', 'stream', '-R', '-P', '-c', 'fast', '-w'];
+        if (args.slot) argv.push('-S', args.slot, ...(primary.slotExists ? [] : ['-C']));
+        if (args.max_rate) argv.push('-r', args.max_rate);
+        ctx.progress(`pg_basebackup from ${primary.name}`);
+        const copy = await runPg(ctx.conn, ctx.pg, 'pg_basebackup', argv, {
+          env: { PGPASSFILE: s.passfile as string, PGAPPNAME: ctx.name },
+          timeoutMs: (args.timeout ?? 3600) * 1000,
+          signal: ctx.signal,
+          onOutput: throttledProgress(ctx),
+        });
+        if (copy.failed) {
+          const why = copy.timedOut
+            ? `timed out after ${args.timeout ?? 3600} s`
+            : copy.stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l && !/^\d+\/\d+ kB/.test(l)).join('; ') || lastLine(copy);
+          throw new Error(`pg_basebackup from ${primary.name} failed: ${why}`);
+        }
+        await rewriteConninfo(ctx, s.passfile as string);
+        return { passfile: s.passfile };
+      },
+    },
+    {
+      description: 'start the standby',
+      async apply(ctx) {
+        if (!args.start) return;
+        ctx.progress('starting the standby');
+        await controlServer(ctx.conn, ctx.pg, 'start', ctx.signal);
+        if (args.wait !== false) await waitStreaming(ctx, 60_000);
+      },
+      async undo(ctx) {
+        if (!args.start) return;
+        await ctx.dropSql();
+        if ((await serverState(ctx.conn, ctx.pg)) === 'running') await controlServer(ctx.conn, ctx.pg, 'stop', ctx.signal);
+        return 'the new standby stopped';
+      },
+    },
+    {
+      description: 'finish',
+      async apply(ctx) {
+        await ctx.conn.guard(guardName, null);
+        if (s.old && args.discard_old) {
+          ctx.progress(`deleting ${s.old}`);
+          await ctx.conn.remove(s.old, { recursive: true });
+        }
+        if (s.lock) await ctx.conn.unlock(s.lock);
+        return { old_data_dir: s.old && !args.discard_old ? s.old : null };
+      },
+    },
+  ];
+  return steps;
+}
+
+/** Undo of the move: what pgplay made at dataDir goes, the old directory comes back, and that is checked. */
+/** A running server's pid file is not part of what it holds. */
+function withoutPid(entries: string[]): string[] {
+  return entries.filter((e) => e !== 'postmaster.pid' && e !== 'postmaster.opts');
+}
+
+async function putBack(ctx: TaskContext, dataDir: string, s: { old: string | null; before?: { entries: string[]; id?: string }; created?: boolean }, guardName: string): Promise<string> {
   const { conn, pg } = ctx;
-  const become = asPostgres(pg);
-  const sh = (script: string, ...params: string[]) => conn.run({ argv: ['sh', '-c', script, 'sh', ...params], become });
-  const lock = `${pg.dataDir}.pgplay-lock`;
-  const locked = await sh('mkdir "$1"', lock);
-  if (locked.failed) throw new Error(`another basebackup is running on ${ctx.name} (cannot create ${lock}: ${locked.stderr.trim()})`);
-  try {
-    const wasRunning = (await serverState(conn, pg)) === 'running';
-    if (wasRunning) {
-      ctx.progress('stopping PostgreSQL');
-      await ctx.dropSql();
-      await controlServer(conn, pg, 'stop', ctx.signal);
+  await conn.guard(guardName, null);
+  if (!s.old) {
+    if (s.created) {
+      await conn.remove(dataDir, { recursive: true });
+      return `${dataDir} removed again (it did not exist before)`;
     }
-    let old: string | null = null;
-    if (facts.entries > 0) {
-      old = `${pg.dataDir}.pgplay-old-${new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
-      ctx.progress(`moving ${pg.dataDir} to ${old}`);
-      const moved = await sh('mv "$1" "$2"', pg.dataDir, old);
-      if (moved.failed) {
-        if (wasRunning) await controlServer(conn, pg, 'start', ctx.signal).catch(() => undefined);
-        throw new Error(`cannot move ${pg.dataDir} aside: ${moved.stderr.trim()}`);
-      }
-    }
-    const passfile = `${posix.dirname(pg.dataDir)}/.pgpass-pgplay-${posix.basename(pg.dataDir)}`;
-    await putFile(conn, passfile, new Secret(passfileLine(facts.primary.address, facts.primary.port, args.user, args.password)), { mode: '0600', become });
-    const argv = ['-h', facts.primary.address, '-p', String(facts.primary.port), '-U', args.user, '-D', pg.dataDir, '-X', 'stream', '-R', '-P', '-c', 'fast', '-w'];
-    if (args.slot) argv.push('-S', args.slot, ...(facts.primary.slotExists ? [] : ['-C']));
-    if (args.max_rate) argv.push('-r', args.max_rate);
-    ctx.progress(`pg_basebackup from ${facts.primary.name}`);
-    const copy = await conn.run(pgCommand(pg, 'pg_basebackup', argv, { PGPASSFILE: passfile, PGAPPNAME: ctx.name }), {
-      timeoutMs: (args.timeout ?? 3600) * 1000,
-      signal: ctx.signal,
-      onOutput: throttledProgress(ctx),
-    });
-    if (copy.failed) {
-      const why = copy.timedOut ? `timed out after ${args.timeout ?? 3600} s` : copy.stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l && !/^\d+\/\d+ kB/.test(l)).join('; ');
-      if (old) {
-        await sh('rm -rf "$1" && mv "$2" "$1"', pg.dataDir, old);
-        if (wasRunning) await controlServer(conn, pg, 'start', ctx.signal).catch(() => undefined);
-      }
-      throw new Error(`pg_basebackup from ${facts.primary.name} failed: ${why}${old ? `; ${pg.dataDir} is back as it was` : ''}`);
-    }
-    await rewriteConninfo(ctx, passfile);
-    await sh('chmod 0700 "$1"', pg.dataDir);
-    if (args.start) {
-      ctx.progress('starting the standby');
-      await controlServer(conn, pg, 'start', ctx.signal);
-      if (args.wait !== false) await waitStreaming(ctx, 60_000);
-    }
-    if (old && args.discard_old) {
-      ctx.progress(`deleting ${old}`);
-      await sh('rm -rf "$1"', old);
-    }
-    return { old_data_dir: old && !args.discard_old ? old : null, passfile };
-  } finally {
-    await sh('rmdir "$1"', lock);
+    // It was empty: empty it again.
+    for (const name of (await conn.list(dataDir)) ?? []) await conn.remove(`${dataDir}/${name}`, { recursive: true });
+    return `${dataDir} emptied again`;
   }
+  if (await conn.stat(s.old)) {
+    await conn.remove(dataDir, { recursive: true });
+    await conn.move(s.old, dataDir);
+  }
+  // Back as it was only when it is: the same entries and the same cluster.
+  const entries = withoutPid((await conn.list(dataDir)) ?? []);
+  const control = s.before?.id ? await readControlData(conn, pg) : null;
+  const wanted = s.before?.entries ?? [];
+  if (entries.join('/') !== wanted.join('/') || (s.before?.id && control?.systemIdentifier !== s.before.id)) {
+    throw new Error(`${dataDir} holds ${entries.length} entries (system identifier ${control?.systemIdentifier ?? 'none'}) after putting ${s.old} back, not the ${wanted.length} it held (${s.before?.id ?? 'none'})`);
+  }
+  return `${dataDir} is back as it was (system identifier ${s.before?.id ?? 'none'}, ${entries.length} entries)`;
 }
 
 /** pg_basebackup -R copies the password into primary_conninfo; point it at the passfile instead. */
 async function rewriteConninfo(ctx: TaskContext, passfile: string): Promise<void> {
   const path = `${ctx.pg.dataDir}/postgresql.auto.conf`;
-  const become = asPostgres(ctx.pg);
-  const current = await readFile(ctx.conn, path, become);
-  const conninfo = confValues(current.content).get('primary_conninfo');
+  const current = await ctx.conn.readFile(path);
+  const text = current ? bytesToText(current.content) : '';
+  const conninfo = confValues(text).get('primary_conninfo');
   if (conninfo === undefined) throw new Error(`pg_basebackup -R wrote no primary_conninfo to ${path}`);
-  const content = setConfValues(current.content, { primary_conninfo: conninfoWithPassfile(conninfo, passfile, ctx.name) });
-  await putFile(ctx.conn, path, content, { mode: '0600', become });
+  const content = setConfValues(text, { primary_conninfo: fromUtf8(conninfoWithPassfile(Buffer.from(conninfo, 'latin1').toString('utf8'), passfile, ctx.name)) });
+  await ctx.conn.writeFile(path, textToBytes(content), { owner: ctx.pg.osUser, mode: '0600' });
 }
 
 async function waitStreaming(ctx: TaskContext, timeoutMs: number): Promise<void> {

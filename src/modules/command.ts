@@ -1,5 +1,3 @@
-import type { Command } from '../connection/command';
-import { becomeFrom, becomeSchema } from './become';
 import { noop, type ModuleDefinition } from './types';
 
 export interface CommandArgs {
@@ -30,7 +28,7 @@ export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
       creates: { type: 'string', description: 'Skip the command when this path exists.', examples: ['/var/lib/postgresql/15/main/PG_VERSION'] },
       removes: { type: 'string', description: 'Skip the command unless this path exists.' },
       chdir: { type: 'string', description: 'Directory to run the command in.' },
-      become: becomeSchema,
+      become: { type: 'string', description: 'Run as this OS user (the host agent switches to it).', examples: ['postgres'] },
       stdin: { type: 'string', description: 'Text given to the command on standard input.' },
     },
     oneOf: [{ required: ['argv'] }, { required: ['cmd'] }],
@@ -46,8 +44,9 @@ export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
     for (const key of ['creates', 'removes'] as const) {
       const path = args[key];
       if (!path) continue;
-      const r = await ctx.conn.run({ argv: ['test', '-e', path], become: becomeFrom(args.become, ctx.pg) });
-      facts[key === 'creates' ? 'createsExists' : 'removesExists'] = r.exitCode === 0;
+      // Absent is an answer; a path that cannot be looked at is an error, never read as absent.
+      const found = await ctx.conn.stat(path);
+      facts[key === 'creates' ? 'createsExists' : 'removesExists'] = found !== null;
     }
     return facts;
   },
@@ -55,7 +54,6 @@ export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
     if (args.creates && facts.createsExists) return noop(`${args.creates} exists`);
     if (args.removes && facts.removesExists === false) return noop(`${args.removes} does not exist`);
     const argv = args.argv?.map(String) ?? ['sh', '-c', args.cmd ?? ''];
-    const command: Command = { argv, cwd: args.chdir, stdin: args.stdin };
     return {
       kind: 'change',
       summary: `run ${args.cmd ?? argv.join(' ')}`,
@@ -63,7 +61,7 @@ export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
         {
           description: `run ${argv.join(' ')}`,
           async apply(ctx) {
-            const r = await ctx.conn.run({ ...command, become: becomeFrom(args.become, ctx.pg) }, { signal: ctx.signal });
+            const r = await ctx.conn.run(argv, { as: args.become, cwd: args.chdir, stdin: args.stdin, signal: ctx.signal });
             const result = { rc: r.exitCode, stdout: r.stdout.trimEnd(), stderr: r.stderr.trimEnd() };
             if (r.failed) {
               const why = r.timedOut ? 'timed out' : `exited with ${r.exitCode ?? r.signal}`;

@@ -1,9 +1,9 @@
-import { putFile, readFile, type RemoteFile } from '../connection/files';
+import { bytesToText, displayText, fromUtf8, textToBytes } from '../facts/bytes';
 import { AUTO_CONF_HEADER, confValues, setConfValues } from '../facts/conf-file';
 import { canonicalValue, displaySetting, LIST_QUOTED, sameValue, toConfText, type SettingInfo } from '../facts/conf-values';
 import { quoteIdent, quoteLiteral } from '../facts/sql-session';
 import { describeConfig } from './pg/describe-config';
-import { asPostgres, probeServer, sleep } from './pg/server';
+import { probeServer, sleep } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
 
 export interface EnsureConfArgs {
@@ -20,8 +20,8 @@ export interface EnsureConfFacts {
   info: Record<string, Info>;
   /** The value written in the configuration files for each name, when one is. */
   inFiles: Record<string, string>;
-  /** The file pgplay edits itself (stopped server, or a file other than postgresql.auto.conf). */
-  file: { path: string; current: RemoteFile } | null;
+  /** The file pgplay edits itself (stopped server, or a file other than postgresql.auto.conf), as one byte per character; null text: no file. */
+  file: { path: string; text: string | null } | null;
   useAlterSystem: boolean;
 }
 
@@ -95,9 +95,9 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
     }
     if (!running || !useDefault) {
       const path = targetPath(ctx, args.file);
-      const current = await readFile(ctx.conn, path, asPostgres(ctx.pg));
-      file = { path, current };
-      if (!running) for (const [name, value] of confValues(current.content)) if (names.includes(name)) inFiles[name] = value;
+      const current = await ctx.conn.readFile(path);
+      file = { path, text: current ? bytesToText(current.content) : null };
+      if (!running && file.text !== null) for (const [name, value] of confValues(file.text)) if (names.includes(name)) inFiles[name] = displayText(value);
     }
     return { running, info, inFiles, file, useAlterSystem: running && useDefault };
   },
@@ -168,13 +168,13 @@ function alterSystemStep(write: Record<string, string>): Step {
 function fileStep(facts: EnsureConfFacts, write: Record<string, string>): Step {
   const file = facts.file;
   if (!file) throw new Error('no file to edit');
-  const base = file.current.exists ? file.current.content : file.path.endsWith(AUTO) ? AUTO_CONF_HEADER : '';
-  const content = setConfValues(base, write);
+  const base = file.text ?? (file.path.endsWith(AUTO) ? AUTO_CONF_HEADER : '');
+  const content = setConfValues(base, Object.fromEntries(Object.entries(write).map(([name, value]) => [name, fromUtf8(value)])));
   return {
     description: `write ${Object.keys(write).join(', ')} to ${file.path}`,
     async apply(ctx) {
-      const become = asPostgres(ctx.pg);
-      await putFile(ctx.conn, file.path, content, { mode: file.current.mode ?? '0600', become });
+      // A new file is the PostgreSQL OS user's, 0600; an existing one keeps its owner and mode.
+      await ctx.conn.writeFile(file.path, textToBytes(content), file.text === null ? { owner: ctx.pg.osUser, mode: '0600' } : {});
       if (!facts.running) return;
       // A file postgresql.conf does not include would be written on every run and never used.
       const names = Object.keys(write);

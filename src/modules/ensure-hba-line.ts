@@ -1,6 +1,6 @@
-import { putFile, readFile, sha256, type RemoteFile } from '../connection/files';
+import { bytesToText, displayText, fromUtf8, textToBytes } from '../facts/bytes';
 import { addressProblem, ensureHbaRule, HBA_METHODS, HBA_TYPES, isHostName, parseHba, renderHba, type HbaRule, type HbaType } from '../facts/hba';
-import { asPostgres, probeServer } from './pg/server';
+import { probeServer } from './pg/server';
 import { fail, noop, type ModuleDefinition } from './types';
 
 export interface EnsureHbaLineArgs {
@@ -17,7 +17,8 @@ export interface EnsureHbaLineArgs {
 export interface EnsureHbaFacts {
   running: boolean;
   path: string;
-  current: RemoteFile;
+  /** The file as one byte per character (bytes survive as they are), or null when there is none. */
+  current: string | null;
 }
 
 function wantedRule(args: EnsureHbaLineArgs): HbaRule {
@@ -51,23 +52,25 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
     const { sql } = await probeServer(ctx);
     if (!sql) {
       const path = `${ctx.pg.configDir}/pg_hba.conf`;
-      return { running: false, path, current: await readFile(ctx.conn, path, asPostgres(ctx.pg)) };
+      const file = await ctx.conn.readFile(path);
+      return { running: false, path, current: file ? bytesToText(file.content) : null };
     }
-    // The running server names its file and reads it for us: no command on the host (owner and mode are read when writing).
-    const [row] = await sql.query<{ path: string; content: string | null }>(
-      "SELECT current_setting('hba_file') AS path, pg_read_file(current_setting('hba_file'), 0, 104857600, true) AS content",
+    // The running server names its file and reads it for us, as bytes: no request to the host.
+    const [row] = await sql.query<{ path: string; content: Buffer | null }>(
+      "SELECT current_setting('hba_file') AS path, pg_read_binary_file(current_setting('hba_file'), 0, 104857600, true) AS content",
     );
-    const current: RemoteFile = row.content === null ? { exists: false, content: '', sha256: null } : { exists: true, content: row.content, sha256: sha256(row.content) };
-    return { running: true, path: row.path, current };
+    return { running: true, path: row.path, current: row.content === null ? null : bytesToText(row.content) };
   },
   plan(args, facts) {
     const problems = validateHbaArgs(args);
     if (problems.length > 0) return fail(problems.map((p) => p.message).join('; '));
-    if (!facts.current.exists) return fail(`${facts.path} does not exist`);
-    const wanted = wantedRule(args);
-    const parsed = parseHba(facts.current.content);
+    if (facts.current === null) return fail(`${facts.path} does not exist`);
+    const shown = wantedRule(args);
+    // The rule in the file's own form (its UTF-8 bytes, one per character), so it compares with what is there.
+    const wanted: HbaRule = { ...shown, database: fromUtf8(shown.database), user: fromUtf8(shown.user), address: shown.address === undefined ? undefined : fromUtf8(shown.address), options: shown.options.map(fromUtf8) };
+    const parsed = parseHba(facts.current);
     const { file, edit } = ensureHbaRule(parsed, wanted, args.state ?? 'present');
-    const what = `${wanted.type} ${wanted.database} ${wanted.user}${wanted.address ? ` ${wanted.address}` : ''}`;
+    const what = `${shown.type} ${shown.database} ${shown.user}${shown.address ? ` ${shown.address}` : ''}`;
     if (edit.kind === 'none') return noop(args.state === 'absent' ? `no rule for ${what}` : `rule ${what} ${wanted.method} is present`);
     const warnings = parsed.errors.map((e) => `${facts.path} ${e}`);
     if (args.state !== 'absent') {
@@ -80,25 +83,23 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
     const content = renderHba(file);
     const old = facts.current;
     const verb = { update: 'update', insert: 'insert', append: 'add', remove: 'remove' }[edit.kind];
-    const where = edit.kind === 'insert' && edit.before ? ` before ${edit.before.type} ${edit.before.database} ${edit.before.user} ${edit.before.address ?? ''}`.trimEnd() : '';
+    const where = edit.kind === 'insert' && edit.before ? displayText(` before ${edit.before.type} ${edit.before.database} ${edit.before.user} ${edit.before.address ?? ''}`.trimEnd()) : '';
     return {
       kind: 'change',
       summary: `${verb} rule ${what} ${wanted.method} in ${facts.path}${where}`,
-      diffs: [{ path: facts.path, before: old.content, after: content }],
+      diffs: [{ path: facts.path, before: displayText(old), after: displayText(content) }],
       warnings: warnings.length ? warnings : undefined,
       steps: [
         {
           description: `write ${facts.path}, check pg_hba_file_rules, reload`,
           async apply(ctx) {
-            // Written as the PostgreSQL OS user, who owns the configuration directory on Debian and RHEL alike.
-            const meta = old.owner ? old : await readFile(ctx.conn, facts.path, asPostgres(ctx.pg));
-            const options = { owner: meta.owner ?? ctx.pg.osUser, group: meta.group, mode: meta.mode ?? '0600', become: asPostgres(ctx.pg) };
-            await putFile(ctx.conn, facts.path, content, options);
+            // The file keeps its owner and mode; every byte outside the rule is written back as it was.
+            await ctx.conn.writeFile(facts.path, textToBytes(content));
             if (!facts.running) return;
             const sql = await ctx.sql();
             const errors = await sql.query<{ line_number: number; error: string }>('SELECT line_number, error FROM pg_hba_file_rules WHERE error IS NOT NULL ORDER BY line_number');
             if (errors.length > 0) {
-              await putFile(ctx.conn, facts.path, old.content, options);
+              await ctx.conn.writeFile(facts.path, textToBytes(old));
               throw new Error(`PostgreSQL rejects the new ${facts.path} (${errors.map((e) => `line ${e.line_number}: ${e.error}`).join('; ')}); the old file is back`);
             }
             await sql.query('SELECT pg_reload_conf()');

@@ -1,7 +1,6 @@
-import { putFile, readFile, type RemoteFile } from '../connection/files';
+import type { FileContent } from '../connection/types';
 import { renderTemplateFile } from '../templates/render';
 import { resolveTemplatePath } from '../templates/resolve';
-import { becomeFrom, becomeSchema } from './become';
 import { fail, noop, type Diff, type ModuleDefinition } from './types';
 
 export interface TemplateArgs {
@@ -16,7 +15,7 @@ export interface TemplateArgs {
 interface TemplateFacts {
   rendered: string | null;
   error?: string;
-  current: RemoteFile;
+  current: FileContent | null;
 }
 
 export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
@@ -31,14 +30,13 @@ export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
       owner: { type: 'string', description: 'Owner of the file.', examples: ['postgres'] },
       group: { type: 'string', description: 'Group of the file.', examples: ['postgres'] },
       mode: { type: 'string', pattern: '^0?[0-7]{3,4}$', patternErrorMessage: "an octal mode in quotes, like '0640'", description: 'Octal mode, quoted.', examples: ['0640'] },
-      become: becomeSchema,
+      become: { type: 'string', description: 'The user the file is written for: it owns a new file unless owner says otherwise.', examples: ['postgres'] },
     },
     required: ['src', 'dest'],
     additionalProperties: false,
   },
   async check(ctx, args) {
-    const become = becomeFrom(args.become, ctx.pg);
-    const current = await readFile(ctx.conn, args.dest, become);
+    const current = await ctx.conn.readFile(args.dest);
     const path = resolveTemplatePath(args.src, ctx.playbookDir);
     if (!path) return { rendered: null, error: `template ${args.src} not found`, current };
     try {
@@ -51,17 +49,17 @@ export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
     if (facts.rendered === null) return fail(facts.error ?? `cannot render ${args.src}`);
     const { current } = facts;
     const mode = args.mode ? args.mode.padStart(4, '0') : undefined;
+    const bytes = Buffer.from(facts.rendered, 'utf8');
     const gaps: string[] = [];
-    if (!current.exists) gaps.push('create');
+    if (!current) gaps.push('create');
     else {
-      if (current.content !== facts.rendered) gaps.push('content');
+      if (!current.content.equals(bytes)) gaps.push('content');
       if (args.owner && current.owner !== args.owner) gaps.push(`owner ${current.owner} -> ${args.owner}`);
       if (args.group && current.group !== args.group) gaps.push(`group ${current.group} -> ${args.group}`);
       if (mode && current.mode !== mode) gaps.push(`mode ${current.mode} -> ${mode}`);
     }
     if (gaps.length === 0) return noop(`${args.dest} is up to date`);
-    const diffs: Diff[] = [{ path: args.dest, before: current.content, after: facts.rendered }];
-    const content = facts.rendered;
+    const diffs: Diff[] = [{ path: args.dest, before: current ? current.content.toString('utf8') : '', after: facts.rendered }];
     return {
       kind: 'change',
       summary: `${args.dest}: ${gaps.join(', ')}`,
@@ -70,12 +68,7 @@ export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
         {
           description: `write ${args.dest}`,
           async apply(ctx) {
-            await putFile(ctx.conn, args.dest, content, {
-              owner: args.owner ?? current.owner,
-              group: args.group ?? current.group,
-              mode: mode ?? current.mode ?? '0644',
-              become: becomeFrom(args.become, ctx.pg),
-            });
+            await ctx.conn.writeFile(args.dest, bytes, { owner: args.owner ?? (current ? undefined : args.become), group: args.group, mode });
           },
         },
       ],

@@ -43,6 +43,11 @@ export interface TaskContext extends HostHandle {
 export interface Step {
   description: string;
   apply(ctx: TaskContext): Promise<Record<string, unknown> | void>;
+  /**
+   * Puts back what apply changed. The executor runs the undos of the completed steps in reverse when a later
+   * step fails or the run is interrupted. It says what it restored (checked), and throws when it could not.
+   */
+  undo?(ctx: TaskContext): Promise<string | void>;
 }
 
 export type Plan =

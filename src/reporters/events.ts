@@ -35,6 +35,8 @@ export type RunEvent =
       ignored?: boolean; // failed but ignore_errors
     }
   | { kind: 'handler_notified'; time: string; host: string; handler: string }
+  /** A completed step put back after a later step failed or the run was interrupted. */
+  | { kind: 'undo'; time: string; host: string; task: string; step: string; ok: boolean; message: string }
   | { kind: 'warning'; time: string; host?: string; message: string }
   | { kind: 'play_end'; time: string; play: string; index: number }
   | { kind: 'recap'; time: string; hosts: Record<string, HostRecap>; durationMs: number; exitCode: number; interrupted: boolean };

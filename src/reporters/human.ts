@@ -3,7 +3,7 @@ import { redact } from '../secrets';
 import type { EventOf, Reporter } from './events';
 import type { LiveTree as LiveTreeClass } from './live-tree';
 import { createPaint } from './paint';
-import { warningLine } from './plain';
+import { warningLine, undoLine } from './plain';
 import { recapLines } from './recap';
 
 export interface HumanOptions {
@@ -32,6 +32,7 @@ export function createHumanReporter(o: HumanOptions): Reporter {
       },
       handler_notified: (e) => tree.notified(e.host, e.handler),
       warning: (e) => print(warningLine(paint, e.host, e.message)),
+      undo: (e) => print(undoLine(paint, e)),
       play_end: () => tree.endPlay(),
       recap: (e) => {
         recap = e;

@@ -18,6 +18,7 @@ export function createJsonReporter(o: JsonOptions): Reporter {
       task_progress: write,
       task_result: write,
       handler_notified: write,
+      undo: write,
       warning: write,
       play_end: write,
       recap: write,

@@ -109,6 +109,7 @@ export function createJunitReporter(o: JunitOptions): Reporter {
         current(e).cases.push(e);
       },
       handler_notified: () => undefined,
+      undo: () => undefined,
       warning: () => undefined,
       play_end: (e) => {
         current(e).endMs = Date.parse(e.time);

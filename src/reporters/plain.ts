@@ -32,6 +32,11 @@ export function resultLines(e: EventOf<'task_result'>, paint: Paint, showDiff: b
   return lines;
 }
 
+/** A step put back (or not) after a failure: what it says about the host's state matters as much as the failure. */
+export function undoLine(paint: Paint, e: EventOf<'undo'>): string {
+  return `${paint[e.ok ? 'yellow' : 'red']('undo'.padEnd(STATUS_WIDTH))} ${e.host} | ${e.task} | ${e.step} - ${e.ok ? '' : 'NOT UNDONE: '}${e.message}`;
+}
+
 export function warningLine(paint: Paint, host: string | undefined, message: string): string {
   return `${paint.magenta('[WARNING]')} ${host ? `${host}: ` : ''}${message}`;
 }
@@ -70,6 +75,7 @@ export function createPlainReporter(o: PlainOptions): Reporter {
       },
       handler_notified: (e) => write(`${statusColumn(paint, 'notify')} ${e.host} | ${e.handler}`),
       warning: (e) => write(warningLine(paint, e.host, e.message)),
+      undo: (e) => write(undoLine(paint, e)),
       play_end: () => undefined,
       recap: (e) => write('', ...recapLines(e, paint)),
     },

@@ -249,7 +249,7 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
     await until('the first run sleeping', () => /^sleep 4$/m.test(ps()));
     const impatient = await run(['run', site, ...inv(), '-e', 'pgplay_lock_wait=1']);
     assert.equal(impatient.code, 2);
-    assert.match(impatient.stdout, /^failed\s+pg2 \| .*host pg2 is busy: another pgplay run holds \/tmp\/pgplay-pg2\.lock \(waited 1 s\)/m);
+    assert.match(impatient.stdout, /^failed\s+pg2 \| .*host pg2 is busy: another pgplay run holds \/run\/pgplay\/host-pg2\.lock \(waited 1 s\)/m);
     const patient = await run(['run', site, ...inv()]);
     assert.equal((await first.done).code, 0);
     assert.equal(patient.code, 0, patient.stdout);

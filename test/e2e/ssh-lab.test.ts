@@ -4,16 +4,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
-import { putFile, readFile } from '../../src/connection/files';
 import { SshConnection, sshConnectionsOpened } from '../../src/connection/ssh';
 import { sshOptionsFrom } from '../../src/connection/ssh-options';
-import type { Channel } from '../../src/connection/types';
+import { HostOpError } from '../../src/connection/types';
 import { UnreachableError } from '../../src/errors';
-import { acquireHostLock } from '../../src/executor/host-lock';
 import { pgSettingsFrom } from '../../src/facts/pg-settings';
 import { openSqlSession } from '../../src/facts/sql-session';
 import { Secret } from '../../src/secrets';
-import { acceptedConnections, labDown, labUp, startSshd, stopSshd, type Lab, type LabHost } from '../lab/lab';
+import { acceptedConnections, labDown, labUp, sessionsStarted, startSshd, stopSshd, type Lab, type LabHost } from '../lab/lab';
 
 // Slow (about 15 s): two lab hosts (sshd + PostgreSQL 15) on 127.0.0.71 and .72, beside any default lab; processes are checked with ps.
 const ROOT = '/tmp/pgplay-ssh-lab-test';
@@ -53,12 +51,6 @@ async function untilRunning(...commands: string[]): Promise<void> {
   }
 }
 
-async function readAll(channel: Channel): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of channel.stdout) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
 describe('ssh connection against the loopback lab', () => {
   let lab: Lab;
   let pg1: LabHost;
@@ -80,19 +72,19 @@ describe('ssh connection against the loopback lab', () => {
   });
 
   it('runs a command on two hosts in parallel, stdout, stderr and exit code apart', async () => {
-    const script = 'echo "on $(echo $SSH_CONNECTION | cut -d" " -f3)"; echo "to stderr" >&2; exit 7';
-    const [a, b] = await Promise.all([connect(pg1).run({ argv: ['sh', '-c', script] }), connect(pg2).run({ argv: ['sh', '-c', script] })]);
-    for (const [r, address] of [[a, pg1.address], [b, pg2.address]] as const) {
-      assert.deepEqual([r.stdout, r.stderr, r.exitCode, r.failed, r.timedOut], [`on ${address}\n`, 'to stderr\n', 7, true, false]);
-    }
+    const script = 'echo "on $(hostname)"; echo "to stderr" >&2; exit 7';
+    const logins = [acceptedConnections(pg1), acceptedConnections(pg2)];
+    const [a, b] = await Promise.all([connect(pg1).run(['sh', '-c', script]), connect(pg2).run(['sh', '-c', script])]);
+    for (const r of [a, b]) assert.deepEqual([r.stdout.startsWith('on '), r.stderr, r.exitCode, r.failed, r.timedOut], [true, 'to stderr\n', 7, true, false]);
+    assert.deepEqual([acceptedConnections(pg1) - logins[0], acceptedConnections(pg2) - logins[1]], [1, 1], 'each host ran its own');
   });
 
-  it('becomes postgres with sudo, and sends a Secret on stdin only (never in ps)', async () => {
+  it('runs as postgres (the agent switches user, no sudo per command), and sends a Secret on stdin only (never in ps)', async () => {
     const conn = connect(pg1);
-    const who = await conn.run({ argv: ['sh', '-c', 'id -un; pwd'], become: { user: 'postgres', method: 'sudo' } });
-    assert.deepEqual([who.stdout, who.stderr], ['postgres\n/\n', '']);
+    const who = await conn.run(['sh', '-c', 'id -un; pwd; echo $HOME'], { as: 'postgres' });
+    assert.deepEqual([who.stdout, who.stderr], ['postgres\n/\n/var/lib/postgresql\n', '']);
     const secret = `pw-${randomBytes(12).toString('hex')}`;
-    const running = conn.run({ argv: ['sh', '-c', 'read -r line; sleep 1.5; printf %s "$line" | sha256sum'], stdin: new Secret(`${secret}\n`), become: { user: 'postgres', method: 'sudo' } });
+    const running = conn.run(['sh', '-c', 'read -r line; sleep 1.5; printf %s "$line" | sha256sum'], { stdin: new Secret(`${secret}\n`), as: 'postgres' });
     const seen: string[] = [];
     const started = Date.now();
     while (Date.now() - started < 1200) {
@@ -106,28 +98,31 @@ describe('ssh connection against the loopback lab', () => {
     assert.doesNotMatch(readFileSync(pg1.sshdLog, 'utf8'), new RegExp(secret));
   });
 
-  it('writes and reads files through stdin with owner and mode', async () => {
+  it('writes and reads files as bytes, atomically, with owner and mode', async () => {
     const conn = connect(pg2);
     const path = `${pg2.dir}/pgplay-ssh-test.conf`;
-    const become = { user: 'postgres', method: 'sudo' as const };
-    await putFile(conn, path, new Secret('password = s3cret-over-ssh\n'), { mode: '0600', become });
-    const file = await readFile(conn, path, become);
-    assert.deepEqual([file.exists, file.content, file.owner, file.mode], [true, 'password = s3cret-over-ssh\n', 'postgres', '0600']);
-    await putFile(conn, path, 'x = 1\n', { owner: 'root', group: 'postgres', mode: '0640' });
-    assert.deepEqual(await readFile(conn, path).then((f) => [f.content, f.owner, f.group, f.mode]), ['x = 1\n', 'root', 'postgres', '0640']);
-    assert.equal((await readFile(conn, `${pg2.dir}/missing`)).exists, false);
+    await conn.writeFile(path, new Secret('password = s3cret-over-ssh\n'), { owner: 'postgres', mode: '0600' });
+    const file = await conn.readFile(path);
+    assert.deepEqual([file?.content.toString(), file?.owner, file?.mode], ['password = s3cret-over-ssh\n', 'postgres', '0600']);
+    await conn.writeFile(path, 'x = 1\n', { owner: 'root', group: 'postgres', mode: '0640' });
+    assert.deepEqual(await conn.readFile(path).then((f) => [f?.content.toString(), f?.owner, f?.group, f?.mode]), ['x = 1\n', 'root', 'postgres', '0640']);
+    // Without owner and mode, an existing file keeps its own.
+    await conn.writeFile(path, 'x = 2\n');
+    assert.deepEqual(await conn.readFile(path).then((f) => [f?.content.toString(), f?.owner, f?.group, f?.mode]), ['x = 2\n', 'root', 'postgres', '0640']);
+    assert.equal(await conn.readFile(`${pg2.dir}/missing`), null);
   });
 
-  it('carries 1 MB of binary data both ways through open()', async () => {
+  it('carries 1 MB of binary data both ways', async () => {
     const data = randomBytes(1024 * 1024);
-    const channel = await connect(pg1).open({ argv: ['cat'] });
-    const echoed = readAll(channel);
-    channel.stdin.end(data);
-    assert.ok((await echoed).equals(data));
-    assert.equal(await channel.exited, 0);
+    const conn = connect(pg1);
+    const path = `${pg1.dir}/pgplay-ssh-binary`;
+    await conn.writeFile(path, data);
+    assert.ok((await conn.readFile(path))?.content.equals(data));
+    const hashed = await conn.run(['sha256sum'], { stdin: data });
+    assert.equal(hashed.stdout.split(' ')[0], createHash('sha256').update(data).digest('hex'));
   });
 
-  it('runs SQL through the relay over ssh, as the postgres OS user', async () => {
+  it('runs SQL over the agent, as the postgres OS user (peer authentication)', async () => {
     const sql = await openSqlSession(connect(pg2), pgSettingsFrom(inventoryVars(lab, 'pg2')));
     try {
       assert.deepEqual(await sql.query('select 1 as one, current_user as who'), [{ one: 1, who: 'postgres' }]);
@@ -136,12 +131,18 @@ describe('ssh connection against the loopback lab', () => {
     }
   });
 
-  it('holds the host lock on a channel and frees it when stdin ends', async () => {
-    const path = `${pg1.dir}/pgplay-ssh-test.lock`;
-    const first = await acquireHostLock(connect(pg1), 'pg1', path, 0);
-    await assert.rejects(acquireHostLock(connect(pg1), 'pg1', path, 1), /host pg1 is busy/);
-    await first.release();
-    await (await acquireHostLock(connect(pg1), 'pg1', path, 0)).release();
+  it('holds a lock in a root-only directory until unlock or the connection closes', async () => {
+    const first = connect(pg1);
+    const path = await first.lock('ssh-test.lock', 0);
+    assert.equal(path, '/run/pgplay/ssh-test.lock');
+    const started = Date.now();
+    await assert.rejects(connect(pg1).lock('ssh-test.lock', 1), (err: unknown) => err instanceof HostOpError && err.code === 'EBUSY');
+    assert.ok(Date.now() - started >= 900, 'waited for the lock');
+    await first.unlock(path);
+    const second = connect(pg1);
+    await second.lock('ssh-test.lock', 0);
+    await second.close();
+    await connect(pg1).lock('ssh-test.lock', 0);
   });
 
   it('refuses a changed host key before authenticating, naming the host', async () => {
@@ -151,7 +152,7 @@ describe('ssh connection against the loopback lab', () => {
     writeFileSync(file, `${lines[0]}\n${pg2.address} ${pg1Key}\n`);
     const accepted = acceptedConnections(pg2);
     const conn = connect(pg2, { ssh_known_hosts_file: file }, { acceptNewHostKeys: true });
-    await assert.rejects(conn.run({ argv: ['true'] }), (err: unknown) => {
+    await assert.rejects(conn.run(['true']), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
       assert.match(err.message, /^ssh to pg2 \(127\.0\.0\.72:22\): HOST KEY CHANGED for 127\.0\.0\.72: it presents ssh-ed25519 SHA256:/);
       assert.equal(err.exitCode, 3);
@@ -165,12 +166,12 @@ describe('ssh connection against the loopback lab', () => {
     const file = `${ROOT}/known_hosts.partial`;
     const lines = readFileSync(lab.knownHosts, 'utf8').trim().split('\n');
     writeFileSync(file, `${lines[0]}\n`);
-    await assert.rejects(connect(pg2, { ssh_known_hosts_file: file }).run({ argv: ['true'] }), (err: unknown) => {
+    await assert.rejects(connect(pg2, { ssh_known_hosts_file: file }).run(['true']), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
       assert.match(err.message, new RegExp(`^ssh to pg2 \\(127\\.0\\.0\\.72:22\\): host key of 127\\.0\\.0\\.72 \\(ssh-ed25519 SHA256:\\S+\\) is not in ${file} \\(pass --accept-new-host-keys`));
       return true;
     });
-    const r = await connect(pg2, { ssh_known_hosts_file: file, ssh_accept_new_host_keys: true }).run({ argv: ['true'] });
+    const r = await connect(pg2, { ssh_known_hosts_file: file, ssh_accept_new_host_keys: true }).run(['true']);
     assert.equal(r.exitCode, 0);
     assert.equal(readFileSync(file, 'utf8'), `${lines[0]}\n${lines[1]}\n`);
   });
@@ -179,7 +180,7 @@ describe('ssh connection against the loopback lab', () => {
     const key = `${ROOT}/stranger_ed25519`;
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
     const conn = connect(pg1, { ansible_ssh_private_key_file: key, ssh_password_env: 'PGPLAY_TEST_UNSET_PASSWORD' });
-    await assert.rejects(conn.run({ argv: ['true'] }), (err: unknown) => {
+    await assert.rejects(conn.run(['true']), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
       assert.equal(err.message, 'ssh to pg1 (127.0.0.71:22): authentication as root failed (tried publickey; ssh_password_env names PGPLAY_TEST_UNSET_PASSWORD, which is not set)');
       return true;
@@ -190,7 +191,7 @@ describe('ssh connection against the loopback lab', () => {
     await stopSshd(pg2);
     try {
       const started = Date.now();
-      const [down, up] = await Promise.allSettled([connect(pg2).run({ argv: ['true'] }), connect(pg1).run({ argv: ['echo', 'fine'] })]);
+      const [down, up] = await Promise.allSettled([connect(pg2).run(['true']), connect(pg1).run(['echo', 'fine'])]);
       assert.ok(Date.now() - started < 3000);
       assert.equal(down.status, 'rejected');
       assert.ok(down.status === 'rejected' && down.reason instanceof UnreachableError);
@@ -201,39 +202,42 @@ describe('ssh connection against the loopback lab', () => {
     }
   });
 
-  it('reuses one connection for 30 runs and 3 channels (sshd logs one login)', async () => {
+  it('one login and one exec channel carry 30 commands, files and a SQL session (counted in sshd\'s log)', async () => {
     const logins = acceptedConnections(pg1);
+    const sessions = sessionsStarted(pg1);
     const opened = sshConnectionsOpened();
     const conn = connect(pg1);
-    const runs = Array.from({ length: 30 }, (_, i) => conn.run({ argv: ['echo', String(i)] }));
-    const opens = Array.from({ length: 3 }, async (_, i) => {
-      const channel = await conn.open({ argv: ['cat'] });
-      const out = readAll(channel);
-      channel.stdin.end(`channel ${i}`);
-      return (await out).toString();
+    const runs = Array.from({ length: 30 }, (_, i) => conn.run(['echo', String(i)], { as: i % 2 ? 'postgres' : undefined }));
+    const files = Array.from({ length: 3 }, async (_, i) => {
+      await conn.writeFile(`${pg1.dir}/channel-${i}`, `file ${i}`);
+      return (await conn.readFile(`${pg1.dir}/channel-${i}`))?.content.toString();
     });
+    const sql = await openSqlSession(conn, pgSettingsFrom(inventoryVars(lab, 'pg1')));
     const results = await Promise.all(runs);
     assert.deepEqual(
       results.map((r) => r.stdout),
       results.map((_, i) => `${i}\n`),
     );
-    assert.deepEqual(await Promise.all(opens), ['channel 0', 'channel 1', 'channel 2']);
+    assert.deepEqual(await Promise.all(files), ['file 0', 'file 1', 'file 2']);
+    assert.deepEqual(await sql.query('select 2 as two'), [{ two: 2 }]);
+    await sql.close();
     assert.equal(acceptedConnections(pg1) - logins, 1);
+    assert.equal(sessionsStarted(pg1) - sessions, 1);
     assert.equal(sshConnectionsOpened() - opened, 1);
   });
 
   it('stops a command that times out on the remote side, process group and all', async () => {
     const started = Date.now();
-    const r = await connect(pg1).run({ argv: ['sh', '-c', 'sleep 31; echo never'] }, { timeoutMs: 1000 });
+    const r = await connect(pg1).run(['sh', '-c', 'sleep 31; echo never'], { timeoutMs: 1000 });
     assert.deepEqual([r.timedOut, r.failed, r.exitCode, r.signal, r.stdout], [true, true, null, 'SIGTERM', '']);
     assert.ok(Date.now() - started < 4000);
     await noProcessLeft('sleep 31');
   });
 
-  it('times out a command whose background child holds its output open, and stops the child', async () => {
+  it('ends a command whose background child holds its output open a moment after it exits, and stops the child', async () => {
     const started = Date.now();
-    const r = await connect(pg2).run({ argv: ['sh', '-c', 'sleep 38 & echo started'] }, { timeoutMs: 1500 });
-    assert.deepEqual([r.timedOut, r.failed, r.exitCode, r.stdout], [true, true, 0, 'started\n']);
+    const r = await connect(pg2).run(['sh', '-c', 'sleep 38 & echo started'], { timeoutMs: 10_000 });
+    assert.deepEqual([r.timedOut, r.failed, r.exitCode, r.stdout], [false, false, 0, 'started\n']);
     assert.ok(Date.now() - started < 4000);
     await noProcessLeft('sleep 38');
   });
@@ -241,19 +245,21 @@ describe('ssh connection against the loopback lab', () => {
   it('stops a command when its abort signal fires', async () => {
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 500);
-    const r = await connect(pg2).run({ argv: ['sleep', '32'], become: { user: 'postgres', method: 'sudo' } }, { signal: abort.signal });
+    const r = await connect(pg2).run(['sleep', '32'], { as: 'postgres', signal: abort.signal });
     assert.deepEqual([r.timedOut, r.failed, r.exitCode, r.signal], [false, true, null, 'SIGTERM']);
     await noProcessLeft('sleep 32');
   });
 
   it('close() stops what still runs and leaves no process behind', async () => {
     const conn = connect(pg1);
-    const channel = await conn.open({ argv: ['sleep', '33'] });
-    const running = conn.run({ argv: ['sleep', '34'] });
+    const first = conn.run(['sleep', '33'], { as: 'postgres' });
+    first.catch(() => undefined);
+    const running = conn.run(['sleep', '34']);
+    running.catch(() => undefined);
     await untilRunning('sleep 33', 'sleep 34');
     await conn.close();
-    assert.equal(await channel.exited, null);
-    assert.equal((await running).signal, 'SIGTERM');
+    await assert.rejects(first, /was closed/);
+    await assert.rejects(running, /was closed/);
     await noProcessLeft('sleep 33', 500);
     await noProcessLeft('sleep 34', 500);
   });
@@ -261,7 +267,7 @@ describe('ssh connection against the loopback lab', () => {
   it('a connection dropped mid-command is an unreachable error, and the remote command is stopped', async () => {
     const conn = connect(pg2);
     let ended = 0;
-    const running = conn.run({ argv: ['sleep', '35'] }).finally(() => (ended = Date.now()));
+    const running = conn.run(['sleep', '35']).finally(() => (ended = Date.now()));
     running.catch(() => undefined); // asserted below, after the drop
     await untilRunning('sleep 35');
     const started = Date.now();
@@ -273,7 +279,7 @@ describe('ssh connection against the loopback lab', () => {
     } finally {
       await startSshd(pg2);
     }
-    const again = await conn.run({ argv: ['echo', 'back'] });
+    const again = await conn.run(['echo', 'back']);
     assert.equal(again.stdout, 'back\n');
   });
 });

@@ -4,6 +4,7 @@ import { LocalConnection } from '../../src/connection/local';
 import type { PgSettings } from '../../src/facts/pg-settings';
 import type { SqlSession } from '../../src/facts/sql';
 import { openSqlSession } from '../../src/facts/sql-session';
+import { applySteps } from '../../src/executor/steps';
 import type { HostHandle, ModuleDefinition, Plan, TaskContext } from '../../src/modules/types';
 
 export interface TestHosts {
@@ -76,8 +77,6 @@ export async function runModule<A>(module: ModuleDefinition<A>, ctx: TaskContext
   const facts = await module.check(ctx, args);
   const plan = module.plan(args, facts);
   const result: Record<string, unknown> = { ...(plan.result ?? {}) };
-  if (plan.kind === 'change' && !ctx.checkMode) {
-    for (const step of plan.steps) Object.assign(result, (await step.apply(ctx)) ?? {});
-  }
+  if (plan.kind === 'change' && !ctx.checkMode) Object.assign(result, await applySteps(plan.steps, ctx));
   return { plan, result };
 }

@@ -31,9 +31,10 @@ export function clusterSettings(name: string, address: string): TestCluster {
       socketDir: `${root}/sock`,
       address,
       osUser: 'postgres',
-      becomeMethod: 'sudo',
       serviceControl: 'pg_ctl',
+      cluster: name,
       logFile: `${root}/server.log`,
+      logFileSet: true,
     },
   };
 }

@@ -106,6 +106,11 @@ export function acceptedConnections(host: LabHost): number {
   return sshd.acceptedConnections(host.sshd);
 }
 
+/** Sessions (exec channels) this host's sshd started so far. */
+export function sessionsStarted(host: LabHost): number {
+  return sshd.sessionsStarted(host.sshd);
+}
+
 /** SQL through psql as postgres over the host's unix socket: for assertions, not for pgplay's work. */
 export function psql(host: LabHost, sql: string, database = 'postgres'): string {
   return psqlOn(host, sql, database);

@@ -100,6 +100,12 @@ export function acceptedConnections(f: SshdFiles): number {
   return readFileSync(f.log, 'utf8').split('\n').filter((line) => line.includes('Accepted publickey')).length;
 }
 
+/** How many sessions (exec channels) this sshd started: "Starting session: command for ..." with LogLevel VERBOSE. */
+export function sessionsStarted(f: SshdFiles): number {
+  if (!existsSync(f.log)) return 0;
+  return readFileSync(f.log, 'utf8').split('\n').filter((line) => line.includes('Starting session:')).length;
+}
+
 function logTail(f: SshdFiles): string {
   if (!existsSync(f.log)) return 'no log';
   return readFileSync(f.log, 'utf8').trim().split('\n').slice(-3).join(' | ');

@@ -1,32 +1,29 @@
-// Server control as the PostgreSQL OS user: pg_ctl (or systemctl for systemd:UNIT), state, readiness.
-import type { Become, Command } from '../../connection/command';
-import { firstLine } from '../../connection/files';
-import type { Connection, RunResult } from '../../connection/types';
+// Server control: pg_ctl as the PostgreSQL OS user, Debian's pg_ctlcluster, or systemctl; state and readiness.
+import type { Connection, RunOptions, RunResult } from '../../connection/types';
 import type { PgSettings } from '../../facts/pg-settings';
 import type { SqlSession } from '../../facts/sql';
 import type { HostHandle } from '../types';
 
 export type ServerState = 'running' | 'stopped' | 'no-cluster';
 
-export function asPostgres(pg: PgSettings): Become {
-  return { user: pg.osUser, method: pg.becomeMethod };
+/** Run one of PostgreSQL's programs (pg_ctl, pg_basebackup, ...) as the PostgreSQL OS user. */
+export function runPg(conn: Connection, pg: PgSettings, program: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return conn.run([`${pg.binDir}/${program}`, ...args], { as: pg.osUser, ...options });
 }
 
-export function pgCommand(pg: PgSettings, program: string, args: string[], env?: Record<string, string>): Command {
-  return { argv: [`${pg.binDir}/${program}`, ...args], become: asPostgres(pg), env };
-}
-
-function systemdUnit(pg: PgSettings): string | null {
-  return pg.serviceControl.startsWith('systemd:') ? pg.serviceControl.slice('systemd:'.length) : null;
+/** The last line a failed command said, for messages. */
+export function lastLine(result: RunResult): string {
+  const text = (result.stderr.trim() || result.stdout.trim() || `exit code ${result.exitCode ?? result.signal}`).split('\n');
+  return result.timedOut ? `timed out after ${result.durationMs} ms` : text[text.length - 1];
 }
 
 /** pg_ctl status: 0 running, 3 not running, 4 no cluster in the directory. */
 export async function serverState(conn: Connection, pg: PgSettings): Promise<ServerState> {
-  const r = await conn.run(pgCommand(pg, 'pg_ctl', ['status', '-D', pg.dataDir]));
+  const r = await runPg(conn, pg, 'pg_ctl', ['status', '-D', pg.dataDir]);
   if (r.exitCode === 0) return 'running';
   if (r.exitCode === 3) return 'stopped';
   if (r.exitCode === 4) return 'no-cluster';
-  throw new Error(`pg_ctl status on ${conn.hostName} failed: ${firstLine(r)}`);
+  throw new Error(`pg_ctl status on ${conn.hostName} failed: ${lastLine(r)}`);
 }
 
 /**
@@ -46,32 +43,42 @@ export async function probeServer(handle: HostHandle): Promise<{ state: ServerSt
 export type ServerAction = 'start' | 'stop' | 'restart' | 'reload';
 
 /** The command for one action; start and restart name the configuration directory so Debian's layout works too. */
-export function serverCommand(pg: PgSettings, action: ServerAction): Command {
-  const unit = systemdUnit(pg);
-  if (unit) return { argv: ['systemctl', action, unit], become: { user: 'root', method: pg.becomeMethod } };
+export function serverCommand(pg: PgSettings, action: ServerAction): { argv: string[]; as?: string } {
+  const control = pg.serviceControl;
+  if (control.startsWith('systemd:')) return { argv: ['systemctl', action, control.slice('systemd:'.length)] };
+  // Debian's own tool (as the seed guide runs it): it reads /etc/postgresql/VERSION/CLUSTER and runs as the cluster's owner.
+  if (control === 'pg_ctlcluster') return { argv: ['pg_ctlcluster', ...(action === 'stop' ? ['--mode', 'fast'] : []), pg.version, pg.cluster, action] };
+  const bin = `${pg.binDir}/pg_ctl`;
   switch (action) {
     case 'start':
-      return pgCommand(pg, 'pg_ctl', ['start', '-D', pg.configDir, '-l', pg.logFile, '-w', '-t', '60']);
+      return { argv: [bin, 'start', '-D', pg.configDir, '-l', pg.logFile, '-w', '-t', '60'], as: pg.osUser };
     case 'restart':
-      return pgCommand(pg, 'pg_ctl', ['restart', '-D', pg.configDir, '-l', pg.logFile, '-m', 'fast', '-w', '-t', '60']);
+      return { argv: [bin, 'restart', '-D', pg.configDir, '-l', pg.logFile, '-m', 'fast', '-w', '-t', '60'], as: pg.osUser };
     case 'stop':
-      return pgCommand(pg, 'pg_ctl', ['stop', '-D', pg.dataDir, '-m', 'fast', '-w', '-t', '120']);
+      return { argv: [bin, 'stop', '-D', pg.dataDir, '-m', 'fast', '-w', '-t', '120'], as: pg.osUser };
     case 'reload':
-      return pgCommand(pg, 'pg_ctl', ['reload', '-D', pg.dataDir]);
+      return { argv: [bin, 'reload', '-D', pg.dataDir], as: pg.osUser };
   }
 }
 
-async function logTail(conn: Connection, pg: PgSettings): Promise<string> {
-  const r = await conn.run({ argv: ['tail', '-n', '5', pg.logFile], become: asPostgres(pg) });
-  return r.failed ? '' : r.stdout.trim();
+/** The server's log: the file pgplay's pg_ctl writes, or Debian's per-cluster log under /var/log/postgresql. */
+export function serverLogFile(pg: PgSettings): string {
+  return pg.serviceControl === 'pg_ctlcluster' && !pg.logFileSet ? `/var/log/postgresql/postgresql-${pg.version}-${pg.cluster}.log` : pg.logFile;
 }
 
-/** Run an action and wait for its end state; a failure says what pg_ctl and the server log said. */
+async function logTail(conn: Connection, pg: PgSettings): Promise<string> {
+  const file = await conn.readFile(serverLogFile(pg)).catch(() => null);
+  if (!file) return '';
+  return file.content.toString('utf8').trimEnd().split('\n').slice(-5).join('\n');
+}
+
+/** Run an action and wait for its end state; a failure says what the tool and the server log said. */
 export async function controlServer(conn: Connection, pg: PgSettings, action: ServerAction, signal?: AbortSignal): Promise<RunResult> {
-  const r = await conn.run(serverCommand(pg, action), { timeoutMs: 180_000, signal });
+  const { argv, as } = serverCommand(pg, action);
+  const r = await conn.run(argv, { as, timeoutMs: 180_000, signal });
   if (r.failed) {
     const tail = action === 'reload' ? '' : await logTail(conn, pg);
-    throw new Error(`${action} of PostgreSQL on ${conn.hostName} failed: ${firstLine(r)}${tail ? `\nlast lines of ${pg.logFile}:\n${tail}` : ''}`);
+    throw new Error(`${action} of PostgreSQL on ${conn.hostName} failed: ${lastLine(r)}${tail ? `\nlast lines of ${serverLogFile(pg)}:\n${tail}` : ''}`);
   }
   if (action === 'start' || action === 'restart') await waitUntilReady(conn, pg, 60_000, signal);
   if (action === 'stop') await waitUntilDown(conn, pg, 60_000);
@@ -83,7 +90,7 @@ export async function waitUntilReady(conn: Connection, pg: PgSettings, timeoutMs
   const deadline = Date.now() + timeoutMs;
   let last: RunResult | null = null;
   while (Date.now() < deadline && !signal?.aborted) {
-    last = await conn.run(pgCommand(pg, 'pg_isready', ['-q', '-h', pg.socketDir, '-p', String(pg.port)]), { timeoutMs: 10_000 });
+    last = await runPg(conn, pg, 'pg_isready', ['-q', '-h', pg.socketDir, '-p', String(pg.port)], { timeoutMs: 10_000 });
     if (last.exitCode === 0) return;
     await sleep(100);
   }

@@ -20,7 +20,18 @@ test('defaults: the inventory name as address, port 22, the current user, ~/.ssh
     acceptNewHostKeys: false,
     connectTimeoutMs: 10_000,
     keepaliveIntervalMs: 15_000,
+    become: userInfo().username === 'root' ? undefined : { user: 'root', method: 'sudo', password: undefined },
   });
+});
+
+test('the agent becomes root once, with sudo unless said otherwise; not when the login user is root or become is off', () => {
+  assert.deepEqual(sshOptionsFrom('pg1', { ansible_user: 'admin' }, cli, {}).become, { user: 'root', method: 'sudo', password: undefined });
+  assert.equal(sshOptionsFrom('pg1', { ansible_user: 'root' }, cli, {}).become, undefined);
+  assert.equal(sshOptionsFrom('pg1', { ansible_user: 'postgres', ansible_become: false }, cli, {}).become, undefined);
+  assert.deepEqual(sshOptionsFrom('pg1', { ansible_user: 'admin', ansible_become_method: 'su' }, cli, {}).become, { user: 'root', method: 'su', password: undefined });
+  const withPassword = sshOptionsFrom('pg1', { ansible_user: 'admin', become_password_env: 'PGPLAY_SUDO' }, cli, { PGPLAY_SUDO: 'sudo-secret-1' }).become;
+  assert.equal(withPassword?.password?.reveal(), 'sudo-secret-1');
+  assert.throws(() => sshOptionsFrom('pg1', { ansible_user: 'admin', ansible_become_method: 'doas' }, cli, {}), /become method doas is not supported/);
 });
 
 test("Ansible's names work, ~ is expanded, and no agent is used beside a key file", () => {

@@ -1,59 +1,104 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { relationNumber, type ClusterDirFacts } from '../../../src/facts/cluster-dir';
 import { basebackupModule, type BasebackupFacts } from '../../../src/modules/basebackup';
 
 const args = { primary: 'pg1', user: 'replicator', password: 'pa55-word' };
+const dir = (over: Partial<ClusterDirFacts> = {}): ClusterDirFacts => ({
+  entries: ['PG_VERSION', 'base', 'global', 'pg_wal', 'postgresql.auto.conf'],
+  standbySignal: false,
+  userDatabaseOids: [],
+  userRelationFiles: 0,
+  tablespaces: [],
+  slots: [],
+  ...over,
+});
 const fresh = (over: Partial<BasebackupFacts> = {}): BasebackupFacts => ({
   host: 'pg2',
   dataDir: '/var/lib/postgresql/15/main',
   primary: { name: 'pg1', address: '10.0.0.11', port: 5432, systemId: '7300000000000000001', sameDir: false },
   state: 'running',
   control: { systemIdentifier: '7300000000000000222', state: 'in production' },
-  standbySignal: false,
-  entries: 20,
-  lockHeld: false,
-  userDatabases: [],
+  dir: dir(),
   inRecovery: false,
   streamingReplicas: 0,
+  userDatabases: [],
   userTables: 0,
+  slots: [],
   ...over,
 });
+const stopped = (over: Partial<ClusterDirFacts> = {}): BasebackupFacts =>
+  fresh({ state: 'stopped', control: { systemIdentifier: '7300000000000000222', state: 'shut down' }, inRecovery: undefined, streamingReplicas: undefined, userDatabases: undefined, userTables: undefined, dir: dir(over), slots: over.slots ?? [] });
 
 const message = (p: ReturnType<typeof basebackupModule.plan>) => (p.kind === 'fail' ? p.message : `not a failure: ${p.kind}`);
 
 describe('basebackup plan', () => {
   it('is a no-op on a standby of the same primary', () => {
-    const plan = basebackupModule.plan(args, fresh({ control: { systemIdentifier: '7300000000000000001', state: 'in archive recovery' }, standbySignal: true, inRecovery: true }));
+    const plan = basebackupModule.plan(args, fresh({ control: { systemIdentifier: '7300000000000000001', state: 'in archive recovery' }, dir: dir({ standbySignal: true }), inRecovery: true }));
     assert.deepEqual(plan, { kind: 'noop', reason: '/var/lib/postgresql/15/main is already a standby of pg1 (system identifier 7300000000000000001)', result: undefined });
   });
 
-  it('replaces a fresh default cluster, stopping it first', () => {
+  it('replaces a fresh default cluster, stopping it first, in steps that each can be undone', () => {
     const plan = basebackupModule.plan(args, fresh());
     assert.equal(plan.kind, 'change');
     if (plan.kind !== 'change') return;
     assert.equal(plan.summary, 'clone pg1 into /var/lib/postgresql/15/main; old directory moved aside');
     assert.deepEqual(plan.warnings, ['PostgreSQL on pg2 is stopped for the copy']);
+    assert.deepEqual(
+      plan.steps.map((s) => [s.description, Boolean(s.undo)]),
+      [
+        ['lock /var/lib/postgresql/15/main and read its facts again', true],
+        ['stop PostgreSQL', true],
+        ['move /var/lib/postgresql/15/main aside', true],
+        ['write the passfile', true],
+        ['pg_basebackup from pg1 (10.0.0.11:5432)', false],
+        ['start the standby', true],
+        ['finish', false],
+      ],
+    );
     assert.equal(JSON.stringify(plan).includes('pa55-word'), false);
   });
 
   it('fills an empty directory with replace: empty', () => {
-    assert.equal(basebackupModule.plan({ ...args, replace: 'empty' }, fresh({ state: 'no-cluster', control: null, entries: 0 })).kind, 'change');
+    assert.equal(basebackupModule.plan({ ...args, replace: 'empty' }, fresh({ state: 'no-cluster', control: null, dir: dir({ entries: [] }) })).kind, 'change');
     assert.match(message(basebackupModule.plan({ ...args, replace: 'empty' }, fresh())), /holds a cluster \(system identifier 7300000000000000222\): refusing to replace it with replace: empty/);
   });
 
   it('refuses what a DBA would not want replaced', () => {
     assert.match(message(basebackupModule.plan(args, fresh({ userDatabases: ['shop'] }))), /user databases \(shop\)/);
-    assert.match(message(basebackupModule.plan(args, fresh({ userTables: 3 }))), /3 user table\(s\)/);
-    assert.match(message(basebackupModule.plan(args, fresh({ standbySignal: true }))), /standby of another primary/);
+    assert.match(message(basebackupModule.plan(args, fresh({ userTables: 3 }))), /user tables \(3 relation\(s\) made by users\)/);
+    assert.match(message(basebackupModule.plan(args, fresh({ dir: dir({ standbySignal: true }) }))), /standby of another primary/);
     assert.match(message(basebackupModule.plan(args, fresh({ control: { systemIdentifier: '7300000000000000001', state: 'in production' } }))), /copy of pg1 that is not a standby/);
     assert.match(message(basebackupModule.plan({ ...args, replace: 'any' }, fresh({ streamingReplicas: 2 }))), /running primary with 2 replica\(s\) streaming/);
-    assert.match(message(basebackupModule.plan(args, fresh({ control: null, state: 'no-cluster' }))), /holds 20 file\(s\) but no cluster/);
+    assert.match(message(basebackupModule.plan(args, fresh({ control: null, state: 'no-cluster' }))), /holds 5 file\(s\) but no cluster/);
     assert.match(message(basebackupModule.plan(args, fresh({ primary: { ...fresh().primary, sameDir: true } }))), /is the primary pg1 itself/);
     assert.match(message(basebackupModule.plan(args, fresh({ primary: { ...fresh().primary, systemId: undefined, error: 'PostgreSQL on pg1 is not accepting connections' } }))), /cannot read the system identifier of the primary pg1: PostgreSQL on pg1/);
-    assert.match(message(basebackupModule.plan(args, fresh({ lockHeld: true }))), /another basebackup is running on pg2/);
+  });
+
+  it('a stopped cluster is fresh only when its files prove it: tables in postgres, user databases, tablespaces', () => {
+    assert.equal(basebackupModule.plan(args, stopped()).kind, 'change');
+    assert.match(message(basebackupModule.plan(args, stopped({ userRelationFiles: 2 }))), /user tables \(2 relation file\(s\) made by users\)/);
+    assert.match(message(basebackupModule.plan(args, stopped({ userDatabaseOids: ['16384'] }))), /user databases \(OID 16384\)/);
+    assert.match(message(basebackupModule.plan(args, stopped({ tablespaces: ['16500'] }))), /tablespaces \(16500\)/);
+  });
+
+  it('any replication slot makes it a primary with replicas, active or not, running or stopped, even with replace: any', () => {
+    assert.match(message(basebackupModule.plan({ ...args, replace: 'any' }, fresh({ slots: ['pg3'] }))), /replication slot\(s\) pg3: replicas depend on it/);
+    assert.match(message(basebackupModule.plan({ ...args, replace: 'any' }, stopped({ slots: ['pg3'] }))), /replication slot\(s\) pg3/);
   });
 
   it('replaces anything else with replace: any', () => {
-    assert.equal(basebackupModule.plan({ ...args, replace: 'any' }, fresh({ userDatabases: ['shop'], standbySignal: true })).kind, 'change');
+    assert.equal(basebackupModule.plan({ ...args, replace: 'any' }, fresh({ userDatabases: ['shop'], dir: dir({ standbySignal: true }) })).kind, 'change');
+  });
+
+  it('discard_old only once the new standby streams', () => {
+    assert.match(message(basebackupModule.plan({ ...args, discard_old: true }, fresh())), /discard_old needs start: true and wait: true/);
+    assert.deepEqual(basebackupModule.validate?.({ ...args, discard_old: true, start: true }), []);
+  });
+});
+
+describe('relation file numbers', () => {
+  it('reads the number of a relation file, its forks and segments', () => {
+    assert.deepEqual(['16384', '16384_fsm', '16384_vm', '16384.1', '1259', 'PG_VERSION', 'pg_filenode.map', 't3_16400'].map(relationNumber), [16384, 16384, 16384, 16384, 1259, null, null, null]);
   });
 });

@@ -59,7 +59,7 @@ describe('ensure_conf plan', () => {
       useAlterSystem: false,
       info: { listen_addresses: { vartype: 'string', unit: null, context: 'postmaster' }, wal_keep_size: { vartype: 'integer', unit: null, context: 'sighup' } },
       inFiles: { wal_keep_size: '65536kB' },
-      file: { path: '/d/postgresql.auto.conf', current: { exists: true, content: "wal_keep_size = '65536kB'\n", sha256: 'x', mode: '0600' } },
+      file: { path: '/d/postgresql.auto.conf', text: "wal_keep_size = '65536kB'\n" },
     };
     const plan = ensureConfModule.plan({ settings: { listen_addresses: '10.0.0.12', wal_keep_size: '64MB' } }, facts);
     assert.equal(plan.kind, 'change');

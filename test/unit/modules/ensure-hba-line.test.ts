@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { ensureHbaLineModule, type EnsureHbaFacts, type EnsureHbaLineArgs } from '../../../src/modules/ensure-hba-line';
 
 const debian = readFileSync(join(__dirname, '../../../../test/fixtures/facts/pg_hba.debian.conf'), 'utf8');
-const facts = (content = debian): EnsureHbaFacts => ({ running: true, path: '/etc/postgresql/15/main/pg_hba.conf', current: { exists: true, content, sha256: 'x', owner: 'postgres', group: 'postgres', mode: '0640' } });
+const facts = (content = debian): EnsureHbaFacts => ({ running: true, path: '/etc/postgresql/15/main/pg_hba.conf', current: content });
 const repl: EnsureHbaLineArgs = { type: 'host', database: 'replication', user: 'replicator', address: '10.0.0.12/32', method: 'scram-sha-256' };
 
 describe('ensure_hba_line plan', () => {
@@ -47,7 +47,7 @@ describe('ensure_hba_line plan', () => {
     });
     assert.deepEqual(ensureHbaLineModule.validate?.({ ...repl, method: 'scram' }), [{ arg: 'method', message: 'unknown method scram: use one of trust, reject, scram-sha-256, md5, password, gss, sspi, ident, peer, pam, ldap, radius, cert' }]);
     assert.deepEqual(ensureHbaLineModule.validate?.({ type: 'local', database: 'all', user: 'all', address: '1.2.3.4/32', method: 'peer' }), [{ arg: 'address', message: 'a local rule has no address' }]);
-    const missing = ensureHbaLineModule.plan(repl, { ...facts(), current: { exists: false, content: '', sha256: null } });
+    const missing = ensureHbaLineModule.plan(repl, { ...facts(), current: null });
     assert.equal(missing.kind === 'fail' && missing.message, '/etc/postgresql/15/main/pg_hba.conf does not exist');
   });
 });

@@ -20,13 +20,15 @@ describe('service plan', () => {
   it('fails without a cluster', () => {
     assert.deepEqual(serviceModule.plan({ state: 'started' }, f('no-cluster')), { kind: 'fail', message: 'there is no PostgreSQL cluster in /d', result: undefined });
   });
-  it('uses pg_ctl as the OS user, or systemctl for systemd units', () => {
+  it("uses pg_ctl as the OS user, Debian's pg_ctlcluster, or systemctl for systemd units", () => {
     const pg = pgSettingsFrom({ pg_config_dir: '/etc/postgresql/15/main' });
     assert.deepEqual(serverCommand(pg, 'start'), {
       argv: ['/usr/lib/postgresql/15/bin/pg_ctl', 'start', '-D', '/etc/postgresql/15/main', '-l', '/var/lib/postgresql/15/main/pgplay-server.log', '-w', '-t', '60'],
-      become: { user: 'postgres', method: 'sudo' },
-      env: undefined,
+      as: 'postgres',
     });
     assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'systemd:postgresql@15-main' }), 'reload').argv, ['systemctl', 'reload', 'postgresql@15-main']);
+    // The cluster name comes from the Debian configuration directory, or pg_cluster.
+    assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_config_dir: '/etc/postgresql/15/pg2' }), 'restart').argv, ['pg_ctlcluster', '15', 'pg2', 'restart']);
+    assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_cluster: 'sales', pg_version: 16 }), 'stop').argv, ['pg_ctlcluster', '--mode', 'fast', '16', 'sales', 'stop']);
   });
 });

@@ -1,0 +1,356 @@
+// Speaks to one host's agent over its stdin/stdout: typed host operations become framed requests.
+import { Duplex, type Readable, type Writable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { Secret } from '../secrets';
+import { bootPayload, decodeList, encodeFrame, encodeList, FrameReader, FrameType, PROTOCOL_VERSION, type Frame } from './agent-protocol';
+import { describeArgv } from './command';
+import { HostOpError, type FileContent, type GuardAction, type FileStat, type HostFacts, type RunOptions, type RunResult, type WriteOptions } from './types';
+
+/** A started agent process: its streams, and how it ends. */
+export interface AgentTransport {
+  stdin: Writable;
+  stdout: Readable;
+  stderr: Readable;
+  /** Resolves when the transport ended (exit status when known). */
+  ended: Promise<number | null>;
+  kill(): void;
+}
+
+/** How long a stopped command gets after SIGTERM before SIGKILL, and again before pgplay stops waiting for it. */
+export const KILL_GRACE_MS = 3000;
+const HELLO_TIMEOUT_MS = 30_000;
+
+interface Pending {
+  resolve(fields: Buffer[]): void;
+  reject(err: Error): void;
+  what: string;
+}
+
+interface StreamHandlers {
+  what?: string;
+  data(type: string, chunk: Buffer): void;
+  exit(fields: Buffer[]): void;
+  lost(err: Error): void;
+}
+
+export class AgentClient {
+  #nextId = 1;
+  #pending = new Map<number, Pending>();
+  #streams = new Map<number, StreamHandlers>();
+  #reader = new FrameReader();
+  #stderr = '';
+  #dead: Error | null = null;
+  #closing = false;
+  readonly ready: Promise<HostFacts>;
+
+  constructor(
+    private readonly transport: AgentTransport,
+    readonly hostName: string,
+    /** Makes the error for a transport that ended by itself (an UnreachableError for ssh). */
+    private readonly lost: (what: string, stderr: string) => Error,
+    /** Written before the agent's source: a sudo password line, when one is needed. */
+    preamble?: Secret,
+  ) {
+    transport.stdin.on('error', () => undefined);
+    transport.stderr.setEncoding('utf8');
+    transport.stderr.on('data', (text: string) => {
+      if (this.#stderr.length < 65536) this.#stderr += text;
+    });
+    let hello: (facts: HostFacts) => void = () => undefined;
+    let helloFailed: (err: Error) => void = () => undefined;
+    this.ready = new Promise<HostFacts>((resolve, reject) => {
+      hello = resolve;
+      helloFailed = reject;
+    });
+    this.ready.catch(() => undefined);
+    const timer = setTimeout(() => {
+      helloFailed(this.lost('starting the host agent', `no answer after ${HELLO_TIMEOUT_MS / 1000} s${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`));
+      transport.kill();
+    }, HELLO_TIMEOUT_MS);
+    transport.stdout.on('data', (chunk: Buffer) => {
+      let frames: Frame[];
+      try {
+        frames = this.#reader.push(chunk);
+      } catch (err) {
+        return this.#fail(err as Error);
+      }
+      for (const frame of frames) {
+        if (frame.type === FrameType.hello) {
+          clearTimeout(timer);
+          try {
+            hello(parseHello(decodeList(frame.payload)));
+          } catch (err) {
+            helloFailed(err as Error);
+          }
+        } else this.#onFrame(frame);
+      }
+    });
+    void transport.ended.then((code) => {
+      clearTimeout(timer);
+      const busy = [...[...this.#streams.values()].map((h) => h.what), ...[...this.#pending.values()].map((p) => p.what)].filter(Boolean)[0];
+      const why = this.#closing
+        ? new Error(`the agent on ${hostName} was closed`)
+        : this.lost(busy ? `connection lost while running: ${busy}` : 'the host agent ended', this.#stderr.trim() || (code === null ? '' : `exit ${code}`));
+      helloFailed(why);
+      this.#fail(why);
+    });
+    const boot = bootPayload();
+    transport.stdin.write(preamble ? Buffer.concat([Buffer.from(`${preamble.reveal()}\n`), boot]) : boot);
+  }
+
+  get alive(): boolean {
+    return this.#dead === null;
+  }
+
+  #fail(err: Error): void {
+    if (this.#dead) return;
+    this.#dead = err;
+    for (const p of this.#pending.values()) p.reject(err);
+    for (const s of this.#streams.values()) s.lost(err);
+    this.#pending.clear();
+    this.#streams.clear();
+  }
+
+  #onFrame(frame: Frame): void {
+    if (frame.type === FrameType.answer) {
+      const pending = this.#pending.get(frame.id);
+      if (!pending) return;
+      this.#pending.delete(frame.id);
+      const [status, ...fields] = decodeList(frame.payload);
+      if (status.toString() === 'ok') pending.resolve(fields);
+      else {
+        const [code, message] = fields.map((f) => f.toString('utf8'));
+        pending.reject(new HostOpError(code, `${this.hostName}: ${message}`));
+        this.#streams.delete(frame.id);
+      }
+      return;
+    }
+    const stream = this.#streams.get(frame.id);
+    if (!stream) return;
+    if (frame.type === FrameType.exit) {
+      this.#streams.delete(frame.id);
+      stream.exit(decodeList(frame.payload));
+    } else stream.data(frame.type, frame.payload);
+  }
+
+  #send(id: number, type: (typeof FrameType)[keyof typeof FrameType], payload?: Buffer): void {
+    if (this.#dead) return;
+    this.transport.stdin.write(encodeFrame(id, type, payload));
+  }
+
+  /** One request; resolves with the answer's fields after 'ok'. */
+  async request(what: string, items: Array<string | Buffer | number>): Promise<Buffer[]> {
+    return (await this.#start(what, items)).answer;
+  }
+
+  /** Send a request (after the agent said hello); its id is known at once, its answer comes later. */
+  async #start(what: string, items: Array<string | Buffer | number>, stream?: StreamHandlers): Promise<{ id: number; answer: Promise<Buffer[]> }> {
+    await this.ready;
+    if (this.#dead) throw this.#dead;
+    const id = this.#nextId++;
+    if (stream) this.#streams.set(id, stream);
+    const answer = new Promise<Buffer[]>((resolve, reject) => this.#pending.set(id, { resolve, reject, what }));
+    this.#send(id, FrameType.request, encodeList(items));
+    return { id, answer };
+  }
+
+  // Typed host operations.
+
+  async stat(path: string): Promise<FileStat | null> {
+    const [state, ...fields] = await this.request(`stat ${path}`, ['stat', path]);
+    if (state.toString() !== 'present') return null;
+    return statFrom(fields.map(String));
+  }
+
+  async readFile(path: string, maxBytes = 0): Promise<FileContent | null> {
+    const [state, ...fields] = await this.request(`read ${path}`, ['read', path, maxBytes]);
+    if (state.toString() !== 'present') return null;
+    return { ...statFrom(fields.slice(0, 9).map(String)), content: fields[9] };
+  }
+
+  async list(path: string): Promise<string[] | null> {
+    const [state, ...names] = await this.request(`list ${path}`, ['list', path]);
+    return state.toString() === 'present' ? names.map((n) => n.toString('utf8')) : null;
+  }
+
+  async writeFile(path: string, content: string | Buffer | Secret, options: WriteOptions = {}): Promise<void> {
+    const bytes = content instanceof Secret ? Buffer.from(content.reveal()) : Buffer.isBuffer(content) ? content : Buffer.from(content, 'utf8');
+    await this.request(`write ${path}`, ['write', path, options.mode ?? '', options.owner ?? '', options.group ?? '', bytes]);
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    await this.request(`move ${from}`, ['move', from, to]);
+  }
+
+  async mkdir(path: string, options: WriteOptions = {}): Promise<'created' | 'exists'> {
+    const [state] = await this.request(`mkdir ${path}`, ['mkdir', path, options.mode ?? '', options.owner ?? '', options.group ?? '']);
+    return state.toString() === 'created' ? 'created' : 'exists';
+  }
+
+  async remove(path: string, options: { recursive?: boolean } = {}): Promise<'removed' | 'absent'> {
+    const [state] = await this.request(`remove ${path}`, ['remove', path, options.recursive ? '1' : '']);
+    return state.toString() === 'removed' ? 'removed' : 'absent';
+  }
+
+  /** Hold a lock file until the agent ends; a bare name goes in the agent's own lock directory. */
+  async lock(name: string, waitSeconds: number): Promise<string> {
+    const [, path] = await this.request(`lock ${name}`, ['lock', name, Math.max(0, Math.floor(waitSeconds))]);
+    return path.toString('utf8');
+  }
+
+  async unlock(path: string): Promise<void> {
+    await this.request(`unlock ${path}`, ['unlock', path]);
+  }
+
+  /** Set (or with null, clear) what the agent puts back should this client go away in the middle of a change. */
+  async guard(name: string, actions: GuardAction[] | null): Promise<void> {
+    const encoded = (actions ?? []).map((a) => (a.kind === 'remove' ? `remove\t${a.path}` : `move\t${a.from}\t${a.to}`));
+    await this.request(`guard ${name}`, ['guard', name, actions ? 'set' : 'clear', ...encoded]);
+  }
+
+  async run(argv: string[], options: RunOptions = {}): Promise<RunResult> {
+    const started = Date.now();
+    const command = describeArgv(argv, options.as);
+    const result = (exitCode: number | null, signal: string | null, out: { stdout: string; stderr: string; timedOut: boolean }): RunResult => ({
+      command,
+      exitCode,
+      signal,
+      ...out,
+      durationMs: Date.now() - started,
+      failed: out.timedOut || exitCode !== 0,
+    });
+    if (options.signal?.aborted) return result(null, 'SIGTERM', { stdout: '', stderr: 'aborted before it started', timedOut: false });
+    const decoders = { O: new StringDecoder('utf8'), e: new StringDecoder('utf8') };
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    const add = (type: string, text: string) => {
+      if (!text) return;
+      if (type === FrameType.stdout) stdout += text;
+      else stderr += text;
+      options.onOutput?.(text, type === FrameType.stdout ? 'stdout' : 'stderr');
+    };
+    let settle: (r: RunResult) => void = () => undefined;
+    let fail: (err: Error) => void = () => undefined;
+    const finished = new Promise<RunResult>((resolve, reject) => {
+      settle = resolve;
+      fail = reject;
+    });
+    const timers: NodeJS.Timeout[] = [];
+    const handlers: StreamHandlers = {
+      what: command,
+      data: (type, chunk) => add(type, decoders[type as 'O' | 'e']?.write(chunk) ?? ''),
+      exit: (fields) => {
+        add('O', decoders.O.end());
+        add('e', decoders.e.end());
+        const [code, signal] = fields.map(String);
+        settle(result(code === '' ? null : Number(code), signal || null, { stdout, stderr, timedOut }));
+      },
+      lost: (err) => fail(err),
+    };
+    const env = Object.entries(options.env ?? {}).flat();
+    const hasStdin = options.stdin !== undefined;
+    const { id, answer } = await this.#start(command, ['run', options.as ?? '', options.cwd ?? '', hasStdin ? '1' : '', env.length / 2, ...env, ...argv], handlers);
+    if (hasStdin) {
+      const input = options.stdin instanceof Secret ? Buffer.from(options.stdin.reveal()) : Buffer.from(options.stdin as string | Buffer);
+      for (let at = 0; at < input.length; at += 1 << 20) this.#send(id, FrameType.input, input.subarray(at, at + (1 << 20)));
+      this.#send(id, FrameType.endInput);
+    }
+    const stop = () => {
+      this.#send(id, FrameType.kill, Buffer.from('TERM'));
+      timers.push(setTimeout(() => this.#send(id, FrameType.kill, Buffer.from('KILL')), KILL_GRACE_MS));
+    };
+    timers.push(
+      setTimeout(() => {
+        timedOut = true;
+        stop();
+      }, options.timeoutMs ?? DEFAULT_TIMEOUT_MS),
+    );
+    options.signal?.addEventListener('abort', stop, { once: true });
+    if (options.signal?.aborted) stop();
+    try {
+      await answer;
+      return await finished;
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      options.signal?.removeEventListener('abort', stop);
+    }
+  }
+
+  /** A byte stream to a unix socket on the host, connected as the given user (PostgreSQL's peer authentication). */
+  async connectUnix(path: string, as?: string): Promise<Duplex> {
+    let stream: AgentStream | null = null;
+    const pendingData: Buffer[] = [];
+    let pendingEnd = false;
+    const handlers: StreamHandlers = {
+      data: (_type, chunk) => (stream ? stream.push(Buffer.from(chunk)) : pendingData.push(Buffer.from(chunk))),
+      exit: () => (stream ? stream.push(null) : (pendingEnd = true)),
+      lost: (err) => stream?.destroy(err),
+    };
+    const { id, answer } = await this.#start(`connect to ${path}`, ['unix', path, as ?? ''], handlers);
+    await answer;
+    stream = new AgentStream(
+      (chunk) => this.#send(id, FrameType.input, chunk),
+      () => this.#send(id, FrameType.endInput),
+      () => this.#send(id, FrameType.kill, Buffer.from('TERM')),
+    );
+    for (const chunk of pendingData) stream.push(chunk);
+    if (pendingEnd) stream.push(null);
+    return stream;
+  }
+
+  /** End the agent's input: it stops what still runs and exits; wait for that, then let go of the transport. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.transport.stdin.end();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.transport.ended, new Promise((r) => (timer = setTimeout(r, KILL_GRACE_MS + 2000)))]);
+    clearTimeout(timer);
+    this.transport.kill();
+    this.#fail(new Error(`the agent on ${this.hostName} was closed`));
+  }
+}
+
+export const DEFAULT_TIMEOUT_MS = 120_000;
+
+/** A Duplex over one agent stream: writes become input frames, output frames become reads. */
+export class AgentStream extends Duplex {
+  constructor(
+    private readonly write_: (chunk: Buffer) => void,
+    private readonly end_: () => void,
+    private readonly kill_: () => void,
+  ) {
+    super({ allowHalfOpen: false });
+  }
+
+  override _read(): void {
+    // Frames are pushed as they arrive: the agent's channel has its own flow control.
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.write_(chunk);
+    done();
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    this.end_();
+    done();
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    this.kill_();
+    done(err);
+  }
+}
+
+function statFrom(fields: string[]): FileStat {
+  const [type, mode, uid, gid, owner, group, size, mtime, identity] = fields;
+  return { type: type as FileStat['type'], mode, uid: Number(uid), gid: Number(gid), owner, group, size: Number(size), mtimeMs: Number(mtime) * 1000, identity };
+}
+
+function parseHello(fields: Buffer[]): HostFacts {
+  const [name, protocol, uid, user, hostname, osId, osLike, osVersion, arch, perl] = fields.map(String);
+  if (name !== 'pgplay-agent') throw new Error(`the host agent said ${JSON.stringify(name)} instead of hello`);
+  if (Number(protocol) !== PROTOCOL_VERSION) throw new Error(`the host agent speaks protocol ${protocol}, pgplay ${PROTOCOL_VERSION}`);
+  return { uid: Number(uid), user, hostname, os: { id: osId, like: osLike.split(/\s+/).filter(Boolean), version: osVersion }, arch, perl };
+}

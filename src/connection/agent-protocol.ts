@@ -1,0 +1,104 @@
+// The host agent's wire format: frames of (u32 length, u32 job id, one type byte, payload) both ways, and
+// lists of byte strings as u32-length-prefixed items. Pure: the agent itself is agent.pl.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Frame types. Requests and input go to the agent; answers, output and exits come back. */
+export const FrameType = {
+  request: 'R',
+  input: 'I',
+  endInput: 'E',
+  kill: 'K',
+  hello: 'H',
+  answer: 'A',
+  stdout: 'O',
+  stderr: 'e',
+  exit: 'X',
+} as const;
+export type FrameTypeValue = (typeof FrameType)[keyof typeof FrameType];
+
+export interface Frame {
+  id: number;
+  type: string;
+  payload: Buffer;
+}
+
+const HEADER = 9;
+
+export function encodeFrame(id: number, type: FrameTypeValue, payload: Buffer = Buffer.alloc(0)): Buffer {
+  const head = Buffer.alloc(HEADER);
+  head.writeUInt32BE(payload.length, 0);
+  head.writeUInt32BE(id, 4);
+  head.write(type, 8, 'latin1');
+  return Buffer.concat([head, payload]);
+}
+
+export function encodeList(items: Array<string | Buffer | number>): Buffer {
+  const parts: Buffer[] = [];
+  for (const item of items) {
+    const bytes = Buffer.isBuffer(item) ? item : Buffer.from(String(item), 'utf8');
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(bytes.length, 0);
+    parts.push(len, bytes);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeList(payload: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let at = 0;
+  while (at + 4 <= payload.length) {
+    const len = payload.readUInt32BE(at);
+    if (at + 4 + len > payload.length) throw new Error('agent sent a truncated list');
+    out.push(payload.subarray(at + 4, at + 4 + len));
+    at += 4 + len;
+  }
+  if (at !== payload.length) throw new Error('agent sent a truncated list');
+  return out;
+}
+
+/** Splits a byte stream into frames; keeps what is left of a frame for the next chunk. */
+export class FrameReader {
+  #buffer: Buffer = Buffer.alloc(0);
+
+  push(chunk: Buffer): Frame[] {
+    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    const frames: Frame[] = [];
+    while (this.#buffer.length >= HEADER) {
+      const len = this.#buffer.readUInt32BE(0);
+      if (this.#buffer.length < HEADER + len) break;
+      frames.push({ id: this.#buffer.readUInt32BE(4), type: this.#buffer.toString('latin1', 8, 9), payload: this.#buffer.subarray(HEADER, HEADER + len) });
+      this.#buffer = this.#buffer.subarray(HEADER + len);
+    }
+    return frames;
+  }
+}
+
+/**
+ * What the host runs: perl reads lines until the marker (a sudo password line that sudo did not need is
+ * skipped), then the agent's length-prefixed source, and runs it. The source travels on stdin, not in argv.
+ */
+export const BOOT_MARKER = 'pgplay-agent-source';
+export const BOOT_SCRIPT = [
+  `while (defined(my $l = <STDIN>)) { last if $l eq "${BOOT_MARKER}\\n" }`,
+  'sub r { my $b = ""; while (length $b < $_[0]) { my $n = read(STDIN, $b, $_[0] - length $b, length $b); exit 3 unless $n } $b }',
+  'my $c = r(unpack "N", r(4)); eval $c; die $@ if $@;',
+].join(' ');
+
+let source: Buffer | null = null;
+
+/** The agent's source (agent.pl beside this file, in src/ and in dist/). */
+export function agentSource(): Buffer {
+  source ??= readFileSync(join(__dirname, 'agent.pl'));
+  return source;
+}
+
+/** The bytes that start the agent once perl runs BOOT_SCRIPT. */
+export function bootPayload(): Buffer {
+  const code = agentSource();
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(code.length, 0);
+  return Buffer.concat([Buffer.from(`${BOOT_MARKER}\n`), len, code]);
+}

@@ -1,0 +1,559 @@
+# pgplay's host agent: one process per host and run, started over one exec channel (one login shell, one
+# become), answering framed requests on stdin/stdout until stdin closes. It uses only modules of Debian's
+# perl-base. Frames both ways: u32 payload length, u32 job id, one type byte, payload. Lists of strings are
+# u32-length-prefixed items. It leaves nothing behind: on end of input it stops what it started and exits.
+use strict;
+use warnings;
+no warnings qw(once);
+use POSIX ();
+use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_RDONLY O_NOFOLLOW O_NONBLOCK F_GETFL F_SETFL LOCK_EX LOCK_NB);
+use Socket qw(AF_UNIX SOCK_STREAM pack_sockaddr_un);
+use Errno qw(EINTR EAGAIN EEXIST ENOENT EXDEV ENOSYS EINVAL);
+use IO::Handle ();
+
+# Sub-second time where the host has Time::HiRes (not part of Debian's perl-base); whole seconds, rounded up, else.
+my $FINE_TIME = eval { require Time::HiRes; 1 };
+sub now { return $FINE_TIME ? Time::HiRes::time() : time() }
+my $COARSE = $FINE_TIME ? 0 : 1;
+
+my $PROTOCOL = 1;
+my $MAX_READ = 256 * 1024 * 1024;
+my $KILL_GRACE = 3;
+
+$0 = 'pgplay-agent';
+$SIG{PIPE} = 'IGNORE';
+binmode STDIN;
+binmode STDOUT;
+
+my $inbuf = '';
+my %jobs;       # id => job: { kind => 'run' | 'unix', ... }
+my %readers;    # fileno => [id, frame type, handle]
+my %pid_job;    # pid => id
+my %locks;      # path => handle, held until the agent exits
+my @waiting_locks;
+my $stopping = 0;
+
+pipe(my $wake_r, my $wake_w) or die "pipe: $!";
+nonblocking($wake_r);
+nonblocking($wake_w);
+$SIG{CHLD} = sub { syswrite($wake_w, 'c') };
+$SIG{$_} = sub { $stopping = 1; syswrite($wake_w, 's') } for qw(TERM HUP INT);
+
+sub nonblocking {
+  my ($fh) = @_;
+  my $flags = fcntl($fh, F_GETFL, 0);
+  fcntl($fh, F_SETFL, $flags | O_NONBLOCK) if defined $flags;
+}
+
+sub put_all {
+  my ($fh, $data) = @_;
+  my $off = 0;
+  while ($off < length $data) {
+    my $n = syswrite($fh, $data, length($data) - $off, $off);
+    if (!defined $n) {
+      next if $! == EINTR;
+      return 0;
+    }
+    $off += $n;
+  }
+  return 1;
+}
+
+sub frame {
+  my ($id, $type, $data) = @_;
+  $data = '' unless defined $data;
+  stop_everything(0) unless put_all(\*STDOUT, pack('NNa1', length($data), $id, $type) . $data);
+}
+
+sub enc { return pack('(N/a*)*', map { defined $_ ? $_ : '' } @_) }
+sub answer { my ($id, @fields) = @_; frame($id, 'A', enc('ok', @fields)) }
+
+sub errno_name {
+  my ($err) = @_;
+  for my $name (keys %!) { return $name if $!{$name} }
+  return 'EIO';
+}
+
+sub refuse {
+  my ($id, $code, $message) = @_;
+  frame($id, 'A', enc('err', $code, $message));
+  return;
+}
+
+sub refuse_errno { my ($id, $what) = @_; my $name = errno_name(); refuse($id, $name, "$what: $!") }
+
+sub user_entry {
+  my ($name) = @_;
+  my @pw = $name =~ /^\d+$/ ? getpwuid($name) : getpwnam($name);
+  return @pw ? { name => $pw[0], uid => $pw[2], gid => $pw[3], home => $pw[7], shell => $pw[8] } : undef;
+}
+
+sub group_id {
+  my ($name) = @_;
+  return $name if $name =~ /^\d+$/;
+  my @gr = getgrnam($name);
+  return @gr ? $gr[2] : undef;
+}
+
+sub name_of_uid { my @pw = getpwuid($_[0]); return @pw ? $pw[0] : $_[0] }
+sub name_of_gid { my @gr = getgrgid($_[0]); return @gr ? $gr[0] : $_[0] }
+
+# Drop to another user for good (a child about to exec): groups first, then the user ids.
+sub become_for_good {
+  my ($user) = @_;
+  return 1 if $user->{uid} == $> && $user->{uid} == $<;
+  die "the agent runs as " . name_of_uid($>) . " and cannot act as $user->{name}\n" if $> != 0;
+  my @groups = ($user->{gid});
+  setgrent();
+  while (my @g = getgrent()) { push @groups, $g[2] if grep { $_ eq $user->{name} } split ' ', $g[3] }
+  endgrent();
+  $) = join(' ', $user->{gid}, @groups);
+  $( = $user->{gid};
+  POSIX::setuid($user->{uid});
+  die "could not become $user->{name}\n" unless $< == $user->{uid} && $> == $user->{uid};
+  return 1;
+}
+
+# Follow symbolic links to the file a write should replace, so a link a user made stays a link.
+sub resolve_links {
+  my ($path) = @_;
+  for (1 .. 40) {
+    my $target = readlink($path);
+    return $path unless defined $target;
+    if ($target !~ m{^/}) { (my $dir = $path) =~ s{/[^/]*$}{}; $target = ($dir eq '' ? '' : $dir) . "/$target" }
+    $path = $target;
+  }
+  return $path;
+}
+
+sub split_path { my ($path) = @_; $path =~ m{^(.*)/([^/]+)$} or return ('.', $path); return ($1 eq '' ? '/' : $1, $2) }
+
+sub describe_stat {
+  my (@st) = @_;
+  my $mode = $st[2];
+  my $type = POSIX::S_ISDIR($mode) ? 'directory' : POSIX::S_ISREG($mode) ? 'file' : (($mode & 0170000) == 0120000) ? 'link' : 'other';
+  return ($type, sprintf('%04o', $mode & 07777), $st[4], $st[5], name_of_uid($st[4]), name_of_gid($st[5]), $st[7], $st[9], "$st[0]:$st[1]");
+}
+
+sub op_stat {
+  my ($id, $path) = @_;
+  my @st = stat($path);
+  if (!@st) {
+    return answer($id, 'dangling') if lstat($path);
+    return answer($id, 'absent') if $! == ENOENT || $!{ENOTDIR};
+    return refuse_errno($id, "cannot stat $path");
+  }
+  answer($id, 'present', describe_stat(@st));
+}
+
+sub op_read {
+  my ($id, $path, $max) = @_;
+  $max = $MAX_READ unless $max;
+  my $fh;
+  if (!sysopen($fh, $path, O_RDONLY)) {
+    return answer($id, 'absent') if $! == ENOENT || $!{ENOTDIR};
+    return refuse_errno($id, "cannot read $path");
+  }
+  my @st = stat($fh);
+  return refuse($id, 'EISDIR', "cannot read $path: it is a directory") if POSIX::S_ISDIR($st[2]);
+  return refuse($id, 'EFBIG', "cannot read $path: it holds $st[7] bytes, more than $max") if $st[7] > $max;
+  my $content = '';
+  while (1) {
+    my $n = sysread($fh, $content, 1 << 20, length $content);
+    if (!defined $n) { next if $! == EINTR; return refuse_errno($id, "cannot read $path") }
+    last if $n == 0;
+    return refuse($id, 'EFBIG', "cannot read $path: more than $max bytes") if length($content) > $max;
+  }
+  close($fh);
+  answer($id, 'present', describe_stat(@st), $content);
+}
+
+sub op_list {
+  my ($id, $path) = @_;
+  opendir(my $dh, $path) or do {
+    return answer($id, 'absent') if $! == ENOENT;
+    return refuse_errno($id, "cannot list $path");
+  };
+  my @names = sort grep { $_ ne '.' && $_ ne '..' } readdir($dh);
+  closedir($dh);
+  answer($id, 'present', @names);
+}
+
+sub owner_ids {
+  my ($owner, $group, @st) = @_;
+  my ($uid, $gid) = @st ? ($st[4], $st[5]) : ($>, (split ' ', $))[0]);
+  if ($owner ne '') {
+    my $u = user_entry($owner) or die "no user named $owner\n";
+    $uid = $u->{uid};
+    $gid = $u->{gid} unless @st;
+  }
+  if ($group ne '') { $gid = group_id($group); die "no group named $group\n" unless defined $gid }
+  return ($uid, $gid);
+}
+
+sub sync_dir { my ($dir) = @_; if (sysopen(my $dh, $dir, O_RDONLY)) { $dh->sync; close($dh) } }
+
+# Atomic write: a temporary file beside the target, owner and mode set, flushed, then renamed over it.
+sub op_write {
+  my ($id, $path, $mode, $owner, $group, $content) = @_;
+  my $target = resolve_links($path);
+  return refuse($id, 'EISDIR', "cannot write $path: it is a directory") if -d $target;
+  my @st = stat($target);
+  my ($uid, $gid) = eval { owner_ids($owner, $group, @st) };
+  return refuse($id, 'EINVAL', "cannot write $path: $@") if $@;
+  my $perm = $mode ne '' ? oct($mode) : @st ? ($st[2] & 07777) : 0644;
+  my ($dir, $base) = split_path($target);
+  my $tmp = "$dir/.$base.pgplay-tmp-$$-" . int(rand(1e9));
+  my $fh;
+  sysopen($fh, $tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600) or return refuse_errno($id, "cannot write $path");
+  my $ok = eval {
+    put_all($fh, $content) or die "$!\n";
+    if ($uid != $> || $gid != (split ' ', $))[0]) { chown($uid, $gid, $fh) or die "cannot set its owner: $!\n" }
+    chmod($perm, $fh) or die "cannot set its mode: $!\n";
+    $fh->sync or die "$!\n";
+    close($fh) or die "$!\n";
+    rename($tmp, $target) or die "$!\n";
+    1;
+  };
+  if (!$ok) {
+    my $why = $@;
+    chomp $why;
+    unlink($tmp);
+    return refuse($id, 'EIO', "cannot write $path: $why");
+  }
+  sync_dir($dir);
+  answer($id, 'written');
+}
+
+my ($RENAMEAT2) = { x86_64 => 316, aarch64 => 276 }->{(POSIX::uname())[4]};
+
+# Move without ever replacing or nesting into an existing target (renameat2 RENAME_NOREPLACE where the kernel has it).
+sub op_move {
+  my ($id, $from, $to) = @_;
+  return refuse($id, 'ENOENT', "cannot move $from: it does not exist") unless lstat($from);
+  return refuse($id, 'EEXIST', "cannot move $from to $to: $to exists (refusing to move into or over it)") if lstat($to);
+  if ($RENAMEAT2) {
+    my ($a, $b) = ($from, $to);
+    my $r = syscall($RENAMEAT2, -100, $a, -100, $b, 1);
+    return answer($id, 'moved') if $r == 0;
+    return refuse($id, 'EEXIST', "cannot move $from to $to: $to exists (refusing to move into or over it)") if $! == EEXIST;
+    return refuse($id, 'EXDEV', "cannot move $from to $to: they are on different file systems") if $! == EXDEV;
+    return refuse_errno($id, "cannot move $from to $to") unless $! == ENOSYS || $! == EINVAL;
+  }
+  rename($from, $to) or return $! == EXDEV ? refuse($id, 'EXDEV', "cannot move $from to $to: they are on different file systems") : refuse_errno($id, "cannot move $from to $to");
+  answer($id, 'moved');
+}
+
+sub op_mkdir {
+  my ($id, $path, $mode, $owner, $group) = @_;
+  return answer($id, 'exists') if -d $path;
+  my ($uid, $gid) = eval { owner_ids($owner, $group) };
+  return refuse($id, 'EINVAL', "cannot create $path: $@") if $@;
+  my $perm = $mode ne '' ? oct($mode) : 0755;
+  mkdir($path, 0700) or return refuse_errno($id, "cannot create $path");
+  chown($uid, $gid, $path) or return refuse_errno($id, "cannot set the owner of $path");
+  chmod($perm, $path) or return refuse_errno($id, "cannot set the mode of $path");
+  answer($id, 'created');
+}
+
+sub op_remove {
+  my ($id, $path, $recursive) = @_;
+  return refuse($id, 'EINVAL', "refusing to remove '$path': not an absolute path below /") unless $path =~ m{^/.*[^/]} && $path !~ m{(^|/)\.\.?(/|$)};
+  return answer($id, 'absent') unless lstat($path);
+  if (-d _ && !-l $path) {
+    if ($recursive) {
+      require File::Path;
+      File::Path::remove_tree($path, { error => \my $errors, safe => 0 });
+      if ($errors && @$errors) { my ($file, $msg) = %{ $errors->[0] }; return refuse($id, 'EIO', "cannot remove $path: $file: $msg") }
+    } else {
+      rmdir($path) or return refuse_errno($id, "cannot remove $path");
+    }
+  } else {
+    unlink($path) or return refuse_errno($id, "cannot remove $path");
+  }
+  answer($id, 'removed');
+}
+
+sub lock_dir {
+  if ($> == 0) {
+    my $dir = '/run/pgplay';
+    mkdir($dir, 0700) unless -d $dir;
+    my @st = lstat($dir);
+    die "$dir is not a directory owned by root and closed to others\n" unless @st && -d _ && $st[4] == 0 && ($st[2] & 077) == 0;
+    return $dir;
+  }
+  my $home = (user_entry($>) || {})->{home} || die "no home directory for the lock\n";
+  my $dir = "$home/.pgplay";
+  mkdir($dir, 0700) unless -d $dir;
+  return $dir;
+}
+
+sub op_lock {
+  my ($id, $name, $wait) = @_;
+  my $path = $name;
+  if ($name !~ m{/}) { my $dir = eval { lock_dir() }; return refuse($id, 'EACCES', "cannot lock: $@") unless $dir; $path = "$dir/$name" }
+  my $fh;
+  sysopen($fh, $path, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600) or return refuse_errno($id, "cannot open the lock $path");
+  if (flock($fh, LOCK_EX | LOCK_NB)) { $locks{$path} = $fh; return answer($id, 'locked', $path) }
+  push @waiting_locks, { id => $id, fh => $fh, path => $path, deadline => now() + $wait + $COARSE };
+}
+
+sub op_unlock {
+  my ($id, $path) = @_;
+  my $fh = delete $locks{$path};
+  close($fh) if $fh;
+  answer($id, $fh ? 'unlocked' : 'not-held');
+}
+
+# Guards: what to put back should the client go away without saying goodbye (a dropped connection in the middle
+# of a change). Each action is "remove PATH" or "move FROM TO"; they run in reverse order of registration.
+my @guards;
+
+sub op_guard {
+  my ($id, $name, $what, @actions) = @_;
+  @guards = grep { $_->{name} ne $name } @guards;
+  push @guards, { name => $name, actions => [@actions] } if $what eq 'set';
+  answer($id, 'ok');
+}
+
+sub run_guards {
+  for my $guard (reverse @guards) {
+    for my $action (@{ $guard->{actions} }) {
+      my ($verb, @paths) = split /\t/, $action;
+      if ($verb eq 'remove' && $paths[0] =~ m{^/.+[^/]$} && -e $paths[0]) { require File::Path; File::Path::remove_tree($paths[0], { safe => 0 }) }
+      elsif ($verb eq 'move' && -e $paths[0] && !-e $paths[1]) { rename($paths[0], $paths[1]) }
+    }
+  }
+  @guards = ();
+}
+
+sub retry_locks {
+  my @still;
+  for my $w (@waiting_locks) {
+    if (flock($w->{fh}, LOCK_EX | LOCK_NB)) { $locks{$w->{path}} = $w->{fh}; answer($w->{id}, 'locked', $w->{path}) }
+    elsif (now() >= $w->{deadline}) { close($w->{fh}); refuse($w->{id}, 'EBUSY', "another pgplay run holds $w->{path}") }
+    else { push @still, $w }
+  }
+  @waiting_locks = @still;
+}
+
+sub watch { my ($id, $type, $fh) = @_; nonblocking($fh); $readers{ fileno($fh) } = [$id, $type, $fh] }
+
+sub op_run {
+  my ($id, $as, $cwd, $has_stdin, $env_count, @rest) = @_;
+  my @env = splice(@rest, 0, 2 * $env_count);
+  my @argv = @rest;
+  return refuse($id, 'EINVAL', 'nothing to run') unless @argv;
+  my $user = user_entry($as eq '' ? $> : $as) or return refuse($id, 'EUSER', "cannot run as $as: no such user");
+  return refuse($id, 'EPERM', "cannot run as $user->{name}: the agent runs as " . name_of_uid($>) . " without become") if $user->{uid} != $> && $> != 0;
+  pipe(my $out_r, my $out_w) or return refuse_errno($id, 'pipe');
+  pipe(my $err_r, my $err_w) or return refuse_errno($id, 'pipe');
+  pipe(my $in_r, my $in_w) or return refuse_errno($id, 'pipe');
+  my $pid = fork();
+  return refuse_errno($id, 'cannot start a process') unless defined $pid;
+  if ($pid == 0) {
+    $SIG{$_} = 'DEFAULT' for qw(PIPE CHLD TERM HUP INT);
+    POSIX::setsid();
+    open(STDIN, '<&', $in_r) && open(STDOUT, '>&', $out_w) && open(STDERR, '>&', $err_w) or POSIX::_exit(126);
+    my $ok = eval {
+      become_for_good($user);
+      my $dir = $cwd eq '' ? '/' : $cwd;
+      chdir($dir) or die "cannot change directory to $dir: $!\n";
+      my %keep = map { $_ => $ENV{$_} } grep { /^(LANG|LANGUAGE|LC_[A-Z]+|TZ)$/ } keys %ENV;
+      %ENV = (%keep, PATH => '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME => $user->{home}, USER => $user->{name}, LOGNAME => $user->{name}, SHELL => $user->{shell} || '/bin/sh', @env);
+      1;
+    };
+    if (!$ok) { print STDERR $@; POSIX::_exit(126) }
+    { no warnings 'exec'; exec { $argv[0] } @argv; }
+    print STDERR "cannot run $argv[0]: $!\n";
+    POSIX::_exit(127);
+  }
+  close($out_w);
+  close($err_w);
+  close($in_r);
+  my $job = { kind => 'run', pid => $pid, open => 2, queue => '' };
+  if ($has_stdin) { nonblocking($in_w); $job->{in} = $in_w } else { close($in_w) }
+  $jobs{$id} = $job;
+  $pid_job{$pid} = $id;
+  watch($id, 'O', $out_r);
+  watch($id, 'e', $err_r);
+  answer($id, 'started', $pid);
+}
+
+# A session on a unix socket, connected with the given user's identity (PostgreSQL's peer authentication).
+sub op_unix {
+  my ($id, $path, $as) = @_;
+  my $user = $as eq '' ? undef : user_entry($as);
+  return refuse($id, 'EUSER', "no user named $as") if $as ne '' && !$user;
+  socket(my $s, AF_UNIX, SOCK_STREAM, 0) or return refuse_errno($id, 'socket');
+  my $addr = eval { pack_sockaddr_un($path) } or return refuse($id, 'EINVAL', "bad socket path $path");
+  my ($euid, $egid) = ($>, $));
+  my $switch = $user && $user->{uid} != $>;
+  return refuse($id, 'EPERM', "cannot connect as $user->{name}: the agent runs as " . name_of_uid($>)) if $switch && $> != 0;
+  if ($switch) { $) = "$user->{gid} $user->{gid}"; $> = $user->{uid} }
+  my $ok = connect($s, $addr);
+  my ($err, $name) = ($!, errno_name());
+  if ($switch) { $> = $euid; $) = $egid }
+  return refuse($id, $name, "$err") unless $ok;
+  $jobs{$id} = { kind => 'unix', sock => $s, open => 1, queue => '' };
+  $jobs{$id}{in} = $s;
+  watch($id, 'O', $s);
+  answer($id, 'connected');
+}
+
+sub signal_number { my %n = (TERM => 15, KILL => 9, INT => 2, HUP => 1, QUIT => 3); return $n{ $_[0] } || 15 }
+
+sub kill_job {
+  my ($id, $signal) = @_;
+  my $job = $jobs{$id} or return;
+  if ($job->{kind} eq 'unix') { finish_stream($id); return }
+  kill(-signal_number($signal), $job->{pid}) unless defined $job->{status};
+}
+
+sub end_input {
+  my ($id) = @_;
+  my $job = $jobs{$id} or return;
+  $job->{end_input} = 1;
+  flush_input($id);
+}
+
+sub flush_input {
+  my ($id) = @_;
+  my $job = $jobs{$id} or return;
+  my $fh = $job->{in} or return;
+  while (length $job->{queue}) {
+    my $n = syswrite($fh, $job->{queue});
+    if (!defined $n) { return if $! == EAGAIN || $! == EINTR; $job->{queue} = ''; last }
+    substr($job->{queue}, 0, $n, '');
+  }
+  if ($job->{end_input}) {
+    if ($job->{kind} eq 'unix') { shutdown($fh, 1) } else { close($fh) }
+    delete $job->{in};
+  }
+}
+
+sub finish_stream {
+  my ($id) = @_;
+  my $job = delete $jobs{$id} or return;
+  for my $fd (keys %readers) { if ($readers{$fd}[0] == $id) { close($readers{$fd}[2]); delete $readers{$fd} } }
+  close($job->{sock}) if $job->{sock};
+  frame($id, 'X', enc('', ''));
+}
+
+sub maybe_done {
+  my ($id) = @_;
+  my $job = $jobs{$id} or return;
+  if ($job->{kind} eq 'unix') { finish_stream($id) if $job->{open} == 0; return }
+  return unless defined $job->{status};
+  # What the command left running in the background may hold its output open: give it a moment, then stop it
+  # (its process group) and stop reading. A daemon is started with setsid or a service manager, not with &.
+  if ($job->{open} > 0) {
+    return if now() - $job->{reaped} < 1 + $COARSE;
+    kill(-15, $job->{pid});
+    for my $fd (keys %readers) { if ($readers{$fd}[0] == $id) { close($readers{$fd}[2]); delete $readers{$fd} } }
+  }
+  close($job->{in}) if $job->{in};
+  delete $jobs{$id};
+  my $st = $job->{status};
+  my %names = (1 => 'SIGHUP', 2 => 'SIGINT', 3 => 'SIGQUIT', 6 => 'SIGABRT', 9 => 'SIGKILL', 13 => 'SIGPIPE', 15 => 'SIGTERM');
+  my $sig = $st & 127;
+  frame($id, 'X', $sig ? enc('', $names{$sig} || "SIG$sig") : enc($st >> 8, ''));
+}
+
+sub reap {
+  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+    my $id = delete $pid_job{$pid};
+    next unless defined $id && $jobs{$id};
+    $jobs{$id}{status} = $?;
+    $jobs{$id}{reaped} = now();
+    maybe_done($id);
+  }
+}
+
+sub hello {
+  my %os;
+  if (open(my $fh, '<', '/etc/os-release')) {
+    while (<$fh>) { $os{$1} = $2 if /^([A-Z_]+)="?([^"\n]*)"?/ }
+    close($fh);
+  }
+  my @u = POSIX::uname();
+  frame(0, 'H', enc('pgplay-agent', $PROTOCOL, $>, name_of_uid($>), $u[1], $os{ID} || '', $os{ID_LIKE} || '', $os{VERSION_ID} || '', $u[4], sprintf('%vd', $^V)));
+}
+
+my %OPS = (unlock => \&op_unlock, guard => \&op_guard, stat => \&op_stat, read => \&op_read, list => \&op_list, write => \&op_write, move => \&op_move, mkdir => \&op_mkdir, remove => \&op_remove, lock => \&op_lock, run => \&op_run, unix => \&op_unix);
+
+sub dispatch {
+  my ($id, $type, $payload) = @_;
+  if ($type eq 'R') {
+    my ($op, @args) = unpack('(N/a*)*', $payload);
+    my $fn = $OPS{$op} or return refuse($id, 'ENOSYS', "unknown request $op");
+    $fn->($id, @args);
+  } elsif ($type eq 'I') {
+    my $job = $jobs{$id} or return;
+    $job->{queue} .= $payload;
+    flush_input($id);
+  } elsif ($type eq 'E') {
+    end_input($id);
+  } elsif ($type eq 'K') {
+    kill_job($id, $payload);
+  }
+}
+
+sub stop_everything {
+  my ($code) = @_;
+  my @pids = map { $_->{pid} } grep { $_->{kind} eq 'run' && !defined $_->{status} } values %jobs;
+  kill(-15, $_) for @pids;
+  my $deadline = now() + $KILL_GRACE;
+  while (grep { kill(0, $_) } @pids) {
+    1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+    last if now() > $deadline;
+    select(undef, undef, undef, 0.05);
+  }
+  kill(-9, $_) for grep { kill(0, $_) } @pids;
+  1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+  run_guards();
+  POSIX::_exit($code);
+}
+
+hello();
+my $stdin_open = 1;
+while (1) {
+  stop_everything(0) if $stopping;
+  my ($rin, $win) = ('', '');
+  vec($rin, fileno(STDIN), 1) = 1 if $stdin_open;
+  vec($rin, fileno($wake_r), 1) = 1;
+  vec($rin, $_, 1) = 1 for keys %readers;
+  for my $job (values %jobs) { vec($win, fileno($job->{in}), 1) = 1 if $job->{in} && length $job->{queue} }
+  my $lingering = grep { $_->{kind} eq 'run' && defined $_->{status} } values %jobs;
+  my $timeout = (@waiting_locks || $lingering) ? 0.1 : undef;
+  my $n = select(my $rout = $rin, my $wout = $win, undef, $timeout);
+  if ($n < 0) { next if $! == EINTR; die "select: $!" }
+  if (vec($rout, fileno($wake_r), 1)) { my $drain; 1 while sysread($wake_r, $drain, 512) }
+  reap();
+  if ($stdin_open && vec($rout, fileno(STDIN), 1)) {
+    my $got = sysread(STDIN, $inbuf, 1 << 20, length $inbuf);
+    if (defined $got && $got == 0) { stop_everything(0) }
+    elsif (!defined $got && $! != EINTR && $! != EAGAIN) { stop_everything(1) }
+    while (length($inbuf) >= 9) {
+      my ($len, $id, $type) = unpack('NNa1', $inbuf);
+      last if length($inbuf) < 9 + $len;
+      my $payload = substr($inbuf, 9, $len);
+      substr($inbuf, 0, 9 + $len, '');
+      dispatch($id, $type, $payload);
+    }
+  }
+  for my $fd (keys %readers) {
+    next unless vec($rout, $fd, 1) && $readers{$fd};
+    my ($id, $type, $fh) = @{ $readers{$fd} };
+    my $buf;
+    my $got = sysread($fh, $buf, 65536);
+    next if !defined $got && ($! == EAGAIN || $! == EINTR);
+    if ($got) { frame($id, $type, $buf); next }
+    delete $readers{$fd};
+    close($fh) unless $jobs{$id} && $jobs{$id}{kind} eq 'unix';
+    if ($jobs{$id}) { $jobs{$id}{open}--; maybe_done($id) }
+  }
+  for my $id (keys %jobs) { flush_input($id) if $jobs{$id} && $jobs{$id}{in} && vec($wout, fileno($jobs{$id}{in}), 1) }
+  retry_locks() if @waiting_locks;
+  maybe_done($_) for grep { $jobs{$_} && $jobs{$_}{kind} eq 'run' && defined $jobs{$_}{status} } keys %jobs;
+}

@@ -1,0 +1,251 @@
+// The host agent run for real (perl, processes, files, sockets) through the local connection, which starts it
+// exactly as ssh does, only without the network.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decodeList, encodeFrame, encodeList, FrameReader, FrameType } from '../../../src/connection/agent-protocol';
+import { LocalConnection } from '../../../src/connection/local';
+import { HostOpError } from '../../../src/connection/types';
+import { Secret } from '../../../src/secrets';
+
+const ps = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function gone(text: string, withinMs = 5000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (ps().includes(text)) {
+    if (Date.now() > deadline) assert.fail(`still running: ${text}`);
+    await sleep(50);
+  }
+}
+
+async function running(text: string, withinMs = 5000): Promise<void> {
+  const deadline = Date.now() + withinMs;
+  while (!ps().includes(text)) {
+    if (Date.now() > deadline) assert.fail(`not running: ${text}`);
+    await sleep(50);
+  }
+}
+
+describe('agent wire format', () => {
+  it('frames and lists survive being cut anywhere', () => {
+    const frames = [encodeFrame(7, FrameType.request, encodeList(['read', '/etc/hosts', Buffer.from([0, 255])])), encodeFrame(8, FrameType.endInput)];
+    const bytes = Buffer.concat(frames);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const reader = new FrameReader();
+      const got = [...reader.push(bytes.subarray(0, cut)), ...reader.push(bytes.subarray(cut))];
+      assert.deepEqual(
+        got.map((f) => [f.id, f.type]),
+        [
+          [7, 'R'],
+          [8, 'E'],
+        ],
+      );
+      assert.deepEqual(decodeList(got[0].payload).map((b) => b.toString('latin1')), ['read', '/etc/hosts', '\u0000\u00ff']);
+    }
+    assert.throws(() => decodeList(Buffer.from([0, 0, 0, 9, 1])), /truncated/);
+  });
+});
+
+describe('the host agent, run locally', () => {
+  let dir: string;
+  let conn: LocalConnection;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pgplay-agent-'));
+    conn = new LocalConnection('local');
+  });
+  after(async () => {
+    await conn.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('says who and where it is', async () => {
+    const facts = await conn.facts();
+    assert.equal(facts.uid, process.getuid?.());
+    assert.match(facts.os.id, /\w/);
+    assert.match(facts.perl, /^5\.\d+/);
+  });
+
+  it('runs argv without a shell, as another user, with env from the request and a clean PATH', async () => {
+    const r = await conn.run(['sh', '-c', 'id -un; pwd; echo "$PGAPPNAME" "$HOME"; echo $PATH'], { as: 'postgres', env: { PGAPPNAME: 'a b;c' } });
+    const home = execFileSync('getent', ['passwd', 'postgres'], { encoding: 'utf8' }).split(':')[5];
+    assert.deepEqual(r.stdout.split('\n').slice(0, 3), ['postgres', '/', `a b;c ${home}`]);
+    assert.equal(r.failed, false);
+    const weird = ['$HOME', "it's", '`id`', ''];
+    assert.deepEqual((await conn.run(['printf', '%s\\n', ...weird])).stdout.split('\n').slice(0, -1), weird);
+    const missing = await conn.run(['/no/such/program']);
+    assert.deepEqual([missing.exitCode, missing.failed], [127, true]);
+    assert.match(missing.stderr, /cannot run \/no\/such\/program/);
+    await assert.rejects(conn.run(['true'], { as: 'no-such-user-here' }), (err: unknown) => err instanceof HostOpError && err.code === 'EUSER');
+  });
+
+  it('keeps a secret on stdin: never in argv, never in the description', async () => {
+    const secret = new Secret('hunter2-correct-horse-battery');
+    const pending = conn.run(['sh', '-c', 'sleep 0.5; cat'], { stdin: secret });
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      seen.push(ps());
+      await sleep(60);
+    }
+    const r = await pending;
+    assert.equal(r.stdout, 'hunter2-correct-horse-battery');
+    assert.equal(r.command.includes('hunter2'), false);
+    assert.equal(seen.join('\n').includes('hunter2'), false);
+  });
+
+  it('stops a command that times out, its background children too', async () => {
+    const started = Date.now();
+    const r = await conn.run(['sh', '-c', 'sleep 41 & sleep 42; echo never'], { timeoutMs: 400 });
+    assert.deepEqual([r.timedOut, r.failed, r.signal, r.stdout], [true, true, 'SIGTERM', '']);
+    assert.ok(Date.now() - started < 3000);
+    await gone('sleep 41');
+    await gone('sleep 42');
+  });
+
+  it('finishes a command whose background child keeps its output open, and stops that child', async () => {
+    const started = Date.now();
+    const r = await conn.run(['sh', '-c', 'sleep 43 & echo started']);
+    assert.deepEqual([r.exitCode, r.stdout], [0, 'started\n']);
+    assert.ok(Date.now() - started < 4000, `took ${Date.now() - started} ms`);
+    await gone('sleep 43');
+  });
+
+  it('stops a command when its abort signal fires', async () => {
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 300);
+    const r = await conn.run(['sleep', '44'], { as: 'postgres', signal: abort.signal });
+    assert.deepEqual([r.timedOut, r.signal], [false, 'SIGTERM']);
+    await gone('sleep 44');
+  });
+
+  it('writes bytes atomically with owner and mode, keeps them on rewrite, and reads every byte back', async () => {
+    const path = join(dir, 'pg_hba.conf');
+    const latin1 = Buffer.from('# caf\xe9 r\xe8gle\nhost all all 10.0.0.1/32 scram-sha-256\n', 'latin1');
+    await conn.writeFile(path, latin1, { owner: 'postgres', group: 'postgres', mode: '0640' });
+    const read = await conn.readFile(path);
+    assert.ok(read?.content.equals(latin1), 'every byte as written');
+    assert.deepEqual([read?.owner, read?.group, read?.mode, read?.type], ['postgres', 'postgres', '0640', 'file']);
+    await conn.writeFile(path, 'second\n');
+    const again = statSync(path);
+    assert.deepEqual([again.mode & 0o7777, readFileSync(path, 'utf8')], [0o640, 'second\n']);
+    assert.deepEqual(readdirSync(dir).filter((n) => n.includes('pgplay-tmp')), []);
+    assert.equal(await conn.readFile(join(dir, 'missing')), null);
+    await assert.rejects(conn.readFile(dir), (err: unknown) => err instanceof HostOpError && err.code === 'EISDIR');
+    await assert.rejects(conn.writeFile(dir, 'x'), (err: unknown) => err instanceof HostOpError && err.code === 'EISDIR');
+  });
+
+  it('writes through a symbolic link to its target, so the link stays', async () => {
+    const target = join(dir, 'real.conf');
+    const link = join(dir, 'link.conf');
+    writeFileSync(target, 'old\n');
+    symlinkSync(target, link);
+    await conn.writeFile(link, 'new\n');
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.equal(readFileSync(target, 'utf8'), 'new\n');
+  });
+
+  it('moves, but never into or over an existing target', async () => {
+    const from = join(dir, 'data');
+    mkdirSync(from);
+    writeFileSync(join(from, 'PG_VERSION'), '15\n');
+    const to = join(dir, 'data.old');
+    mkdirSync(to);
+    await assert.rejects(conn.move(from, to), (err: unknown) => err instanceof HostOpError && err.code === 'EEXIST' && /refusing to move into or over it/.test(err.message));
+    assert.ok(existsSync(join(from, 'PG_VERSION')));
+    assert.equal(existsSync(join(to, 'data')), false, 'not nested');
+    rmSync(to, { recursive: true });
+    await conn.move(from, to);
+    assert.ok(existsSync(join(to, 'PG_VERSION')));
+    await assert.rejects(conn.move(join(dir, 'nothing-here'), join(dir, 'x')), (err: unknown) => err instanceof HostOpError && err.code === 'ENOENT');
+  });
+
+  it('lists, stats, makes and removes directories, refusing to remove a relative or root path', async () => {
+    const made = join(dir, 'made');
+    assert.equal(await conn.mkdir(made, { owner: 'postgres', mode: '0700' }), 'created');
+    assert.equal(await conn.mkdir(made), 'exists');
+    const st = await conn.stat(made);
+    assert.deepEqual([st?.type, st?.owner, st?.mode], ['directory', 'postgres', '0700']);
+    writeFileSync(join(made, 'b'), '');
+    writeFileSync(join(made, 'a'), '');
+    assert.deepEqual(await conn.list(made), ['a', 'b']);
+    assert.equal(await conn.list(join(dir, 'none')), null);
+    assert.equal(await conn.stat(join(dir, 'none')), null);
+    await assert.rejects(conn.remove('relative/path', { recursive: true }), (err: unknown) => err instanceof HostOpError && err.code === 'EINVAL');
+    await assert.rejects(conn.remove('/', { recursive: true }), (err: unknown) => err instanceof HostOpError && err.code === 'EINVAL');
+    await assert.rejects(conn.remove(`${made}/../made`, { recursive: true }), (err: unknown) => err instanceof HostOpError && err.code === 'EINVAL');
+    assert.equal(await conn.remove(made, { recursive: true }), 'removed');
+    assert.equal(await conn.remove(made), 'absent');
+  });
+
+  it('locks in a root-only directory; a second holder waits, then is refused; unlock frees it', async () => {
+    const name = `agent-test-${process.pid}.lock`;
+    const path = await conn.lock(name, 0);
+    assert.equal(path, `/run/pgplay/${name}`);
+    const st = statSync('/run/pgplay');
+    assert.deepEqual([st.uid, st.mode & 0o077], [0, 0], 'only root may enter');
+    const other = new LocalConnection('other');
+    const started = Date.now();
+    await assert.rejects(other.lock(name, 1), (err: unknown) => err instanceof HostOpError && err.code === 'EBUSY');
+    assert.ok(Date.now() - started >= 900);
+    const waiting = other.lock(name, 5);
+    await sleep(200);
+    await conn.unlock(path);
+    assert.equal(await waiting, path);
+    await other.close();
+    rmSync(path, { force: true });
+  });
+
+  it('connects to a unix socket as another user: the server sees that user', async () => {
+    const sockDir = mkdtempSync(join(tmpdir(), 'pgplay-agent-sock-'));
+    execFileSync('chmod', ['0755', sockDir]);
+    const sock = join(sockDir, 'peer.sock');
+    const server = createServer((c) => {
+      c.on('data', (d) => c.write(Buffer.concat([Buffer.from('echo:'), d])));
+    });
+    await new Promise<void>((r) => server.listen(sock, r));
+    execFileSync('chmod', ['0777', sock]);
+    const stream = await conn.connectUnix(sock, { as: 'postgres' });
+    const got = new Promise<Buffer>((r) => stream.once('data', r));
+    stream.write(Buffer.from([0, 1, 2, 255]));
+    assert.deepEqual([...(await got)], [...Buffer.from('echo:'), 0, 1, 2, 255]);
+    // Who connected: the socket's peer, as ss shows it, is the postgres user's process (the agent, for that moment).
+    stream.end();
+    await new Promise((r) => stream.on('close', r));
+    server.close();
+    rmSync(sockDir, { recursive: true, force: true });
+    await assert.rejects(conn.connectUnix(join(dir, 'missing.sock')), (err: unknown) => err instanceof HostOpError && err.code === 'ENOENT');
+  });
+
+  it('ends with its input: what it runs is stopped, and its guards put things back', async () => {
+    const local = new LocalConnection('dropped');
+    const moved = join(dir, 'guarded.pgplay-old');
+    const data = join(dir, 'guarded');
+    mkdirSync(data);
+    writeFileSync(join(data, 'PG_VERSION'), '15\n');
+    await local.move(data, moved);
+    await local.mkdir(data);
+    writeFileSync(join(data, 'partial-copy'), 'x');
+    await local.guard('test', [
+      { kind: 'remove', path: data },
+      { kind: 'move', from: moved, to: data },
+    ]);
+    const pending = local.run(['sleep', '45']);
+    pending.catch(() => undefined);
+    await running('sleep 45');
+    // The client goes away without a word, as a dropped connection does.
+    const agentPid = Number(execFileSync('pgrep', ['-n', '-f', '^pgplay-agent'], { encoding: 'utf8' }).trim());
+    assert.ok(agentPid > 1);
+    (local as unknown as { close(): Promise<void> }).close = async () => undefined;
+    execFileSync('kill', ['-HUP', String(agentPid)]);
+    await gone('sleep 45');
+    for (let i = 0; i < 100 && existsSync(`/proc/${agentPid}`); i++) await sleep(50);
+    assert.ok(existsSync(join(data, 'PG_VERSION')), 'the old directory is back');
+    assert.equal(existsSync(join(data, 'partial-copy')), false);
+    assert.equal(existsSync(moved), false);
+    await assert.rejects(pending);
+  });
+});
