@@ -15,7 +15,7 @@ const LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 /** A host pattern with an optional port: host:2222, [::1]:2222, pg[1:3]:2222; a bare IPv6 address has no port. */
 export function splitHostPort(pattern: string): { host: string; port?: number } {
   const bracketed = /^\[([^\]]*:[^\]]*)\](?::(\d+))?$/.exec(pattern);
-  if (bracketed && !/^\d*:\d*(:\d+)?$/.test(bracketed[1])) return { host: bracketed[1], port: bracketed[2] ? Number(bracketed[2]) : undefined };
+  if (bracketed && !/^(\d*:\d+(:\d+)?|[A-Za-z]:[A-Za-z])$/.test(bracketed[1])) return { host: bracketed[1], port: bracketed[2] ? Number(bracketed[2]) : undefined };
   // Colons inside [..] ranges are not ports.
   const outside = pattern.replace(/\[[^\]]*\]/g, (m) => '_'.repeat(m.length));
   const colons = [...outside].filter((c) => c === ':').length;

@@ -87,7 +87,8 @@ export class InventoryBuilder {
     const loose = order.filter((h) => !grouped.has(h));
     if (ungrouped) ungrouped.hosts = loose;
     else groups.set('ungrouped', { name: 'ungrouped', hosts: loose, children: [], vars: {}, varSources: {}, source: whole });
-    if (!groups.get('all')!.children.includes('ungrouped')) groups.get('all')!.children.push('ungrouped');
+    // ungrouped is a child of all when it holds a host (ansible-inventory --graph shows it empty too; pgplay does not).
+    if (loose.length > 0 && !groups.get('all')!.children.includes('ungrouped')) groups.get('all')!.children.push('ungrouped');
 
     const hostLayers = new Map([...this.#hosts].map(([name, h]) => [name, h.layer]));
     const inventory: Inventory = { file: this.file, hosts: new Map(), groups, hostLayers, varsDirs: [] };

@@ -27,7 +27,7 @@ export function loadInventory(path: string): Loaded<Inventory> {
     if (read.error) b.errors.push(read.error);
     else readInventorySource(file, read.text, b);
   }
-  if (b.errors.length > 0) return { value: null, errors: b.errors };
+  if (b.errors.length > 0) return { value: null, errors: sorted(b.errors) };
   const built = b.finish({ file: files[0], line: 1, col: 1 });
   if (!built.value) return built;
   return withVarsDir(built.value, directory ? path : dirname(path), 'inventory');
@@ -37,7 +37,7 @@ export function loadInventory(path: string): Loaded<Inventory> {
 export function parseInventory(file: string, text: string): Loaded<Inventory> {
   const b = new InventoryBuilder(file);
   readInventorySource(file, text, b);
-  if (b.errors.length > 0) return { value: null, errors: b.errors };
+  if (b.errors.length > 0) return { value: null, errors: sorted(b.errors) };
   return b.finish({ file, line: 1, col: 1 });
 }
 
@@ -51,11 +51,15 @@ export function addPlaybookVars(inventory: Inventory, playbookDir: string): Load
 
 function withVarsDir(inventory: Inventory, dir: string, kind: 'inventory' | 'playbook'): Loaded<Inventory> {
   const read = readVarsDir(dir, kind, inventory);
-  if (read.errors.length > 0) return { value: null, errors: read.errors };
+  if (read.errors.length > 0) return { value: null, errors: sorted(read.errors) };
   if (read.value.groups.size === 0 && read.value.hosts.size === 0) return { value: inventory, errors: [] };
   inventory.varsDirs.push(read.value);
   mergeHostVars(inventory);
   return { value: inventory, errors: [] };
+}
+
+function sorted(errors: Diagnostic[]): Diagnostic[] {
+  return [...errors].sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : a.file.localeCompare(b.file)));
 }
 
 function isDirectory(path: string): boolean {

@@ -50,13 +50,14 @@ export interface VarOrigin {
 /** A variable whose value could not be rendered, with the place of that value: `file:line:col: name: problem`. */
 export class VariableError extends TemplateError {
   constructor(
-    message: string,
+    /** The problem, without the place. */
+    readonly detail: string,
     readonly variable: string,
     readonly source: SourceRef | undefined,
     /** The value holds Jinja pgplay does not evaluate (reported when a task or a host setting reads it). */
     readonly unsupportedJinja: boolean,
   ) {
-    super(message);
+    super(`${source ? `${source.file}:${source.line}:${source.col}: ` : ''}${variable}: ${detail}`);
     this.name = 'VariableError';
   }
 }
@@ -150,7 +151,7 @@ function located(err: unknown, name: string, origin: VarOrigin): unknown {
   const s = origin.source;
   const onLine = err.where && err.where.line === 1 && s.textCol !== undefined;
   const at: SourceRef = { file: s.file, line: s.line, col: onLine ? (s.textCol as number) + (err.where as { column: number }).column : s.col };
-  return new VariableError(`${at.file}:${at.line}:${at.col}: ${name}: ${err.message}`, name, at, err instanceof JinjaUnsupportedError);
+  return new VariableError(err.message, name, at, err instanceof JinjaUnsupportedError);
 }
 
 interface SharedViews {

@@ -4,7 +4,14 @@ import { Secret } from '../secrets';
 export interface Become {
   user: string;
   method: 'sudo' | 'su';
+  /** The login user's sudo password (from the environment); it travels as the first line of stdin only. */
+  password?: Secret;
 }
+
+// With a password, a shell reads its line from stdin (so nothing of it is left for the command, even when sudo does
+// not ask), and sudo asks printenv for it: never on a command line, and removed from the command's environment.
+const SUDO_WITH_PASSWORD =
+  'IFS= read -r PGPLAY_BECOME_PASSWORD && export PGPLAY_BECOME_PASSWORD && SUDO_ASKPASS=/usr/bin/printenv exec sudo -A -p PGPLAY_BECOME_PASSWORD -H -u "$0" -- env -u PGPLAY_BECOME_PASSWORD "$@"';
 
 export interface Command {
   argv: string[];
@@ -30,11 +37,7 @@ export function shellQuote(word: string): string {
 
 /** The command as one POSIX sh line, become and env included; the one place commands are quoted. */
 export function toShellLine(command: Command): string {
-  const inner = withEnvAndCwd(command);
-  const b = command.become;
-  if (!b) return inner.map(shellQuote).join(' ');
-  if (b.method === 'su') return ['su', '-s', '/bin/sh', b.user, '-c', inner.map(shellQuote).join(' ')].map(shellQuote).join(' ');
-  return ['sudo', '-n', '-H', '-u', b.user, '--', ...inner].map(shellQuote).join(' ');
+  return toArgv(command).map(shellQuote).join(' ');
 }
 
 /** argv for spawning without a shell (local connection). */
@@ -43,7 +46,17 @@ export function toArgv(command: Command): string[] {
   const b = command.become;
   if (!b) return inner;
   if (b.method === 'su') return ['su', '-s', '/bin/sh', b.user, '-c', inner.map(shellQuote).join(' ')];
+  if (b.password) return ['sh', '-c', SUDO_WITH_PASSWORD, b.user, ...inner];
   return ['sudo', '-n', '-H', '-u', b.user, '--', ...inner];
+}
+
+/** What the command reads on stdin: the become password's line first when there is one. */
+export function stdinOf(command: Command): string | Buffer | undefined {
+  const input = command.stdin instanceof Secret ? command.stdin.reveal() : command.stdin;
+  const password = command.become?.method === 'sudo' ? command.become.password : undefined;
+  if (!password) return input;
+  const line = `${password.reveal()}\n`;
+  return input === undefined ? line : Buffer.concat([Buffer.from(line), Buffer.from(input)]);
 }
 
 function withEnvAndCwd(command: Command): string[] {

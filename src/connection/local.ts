@@ -1,6 +1,5 @@
 import { spawn } from 'node:child_process';
-import { Secret } from '../secrets';
-import { describeCommand, toArgv, type Command } from './command';
+import { describeCommand, stdinOf, toArgv, type Command } from './command';
 import { DEFAULT_TIMEOUT_MS, type Channel, type Connection, type RunOptions, type RunResult } from './types';
 
 /** Runs commands as child processes on this machine. */
@@ -34,7 +33,7 @@ export class LocalConnection implements Connection {
       options.onOutput?.(c, 'stderr');
     });
     child.stdin.on('error', () => undefined);
-    writeStdin(child.stdin, command.stdin);
+    writeStdin(child.stdin, stdinOf(command));
     return new Promise((resolve) => {
       const finish = (exitCode: number | null, signal: string | null, spawnError?: Error) => {
         clearTimeout(timer);
@@ -69,6 +68,7 @@ export class LocalConnection implements Connection {
       });
     });
     child.stdin.on('error', () => undefined);
+    if (command.become?.password) child.stdin.write(stdinOf({ argv: [], become: command.become }) as string);
     return { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, exited, kill: () => killTree(child.pid) };
   }
 
@@ -78,12 +78,9 @@ export class LocalConnection implements Connection {
   }
 }
 
-function writeStdin(stdin: NodeJS.WritableStream, data: Command['stdin']): void {
-  if (data === undefined) {
-    stdin.end();
-    return;
-  }
-  stdin.end(data instanceof Secret ? data.reveal() : data);
+function writeStdin(stdin: NodeJS.WritableStream, data: string | Buffer | undefined): void {
+  if (data === undefined) stdin.end();
+  else stdin.end(data);
 }
 
 // Children run in their own process group so that a timeout or interrupt stops sudo and what it started.

@@ -2,8 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
 import { Client, type AuthenticationType, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
-import { Secret } from '../secrets';
-import { describeCommand, toShellLine, type Command } from './command';
+import { describeCommand, stdinOf, toShellLine, type Command } from './command';
 import { decideHostKey, hostKeyAlgorithms } from './host-key-policy';
 import { wrapForRemote } from './remote-process';
 import { connectFailure, unreachable, type SshTarget } from './ssh-errors';
@@ -81,8 +80,7 @@ export class SshConnection implements Connection {
     const onAbort = () => proc.stop();
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.signal?.aborted) onAbort(); // aborted while it waited for the connection or a channel
-    const input = command.stdin;
-    proc.stdin.end(input instanceof Secret ? input.reveal() : input);
+    proc.stdin.end(stdinOf(command));
     try {
       const exit = await proc.closed;
       if (exit.lost) throw unreachable(this.#target, `connection lost while running: ${description}`);
@@ -96,6 +94,8 @@ export class SshConnection implements Connection {
 
   async open(command: Command): Promise<Channel> {
     const { process: proc, release } = await this.#start(command, describeCommand(command));
+    const first = command.become?.password ? stdinOf({ argv: [], become: command.become }) : undefined;
+    if (first !== undefined) proc.stdin.write(first);
     return {
       stdin: proc.stdin,
       stdout: proc.channel,
@@ -165,6 +165,14 @@ export class SshConnection implements Connection {
   }
 
   #dial(): Promise<Client> {
+    if (this.options.proxyJump.length === 0) return this.#dialThrough();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { jumpSocket } = require('./ssh-jump') as typeof import('./ssh-jump');
+    return jumpSocket(this.hostName, this.options).then(({ sock, release }) => this.#dialThrough(sock, release));
+  }
+
+  /** Connect directly, or over sock (a channel through bastions) given back with release when the connection ends. */
+  #dialThrough(sock?: import('node:stream').Duplex, release?: () => void): Promise<Client> {
     const o = this.options;
     const target = this.#target;
     return new Promise((resolve, reject) => {
@@ -175,6 +183,7 @@ export class SshConnection implements Connection {
         if (settled) return;
         settled = true;
         client.destroy();
+        release?.();
         reject(unreachable(target, what, cause));
       };
       const methods: AuthenticationType[] = [];
@@ -184,8 +193,10 @@ export class SshConnection implements Connection {
         username: o.user,
         readyTimeout: o.connectTimeoutMs,
         keepaliveInterval: o.keepaliveIntervalMs,
-        keepaliveCountMax: 3,
-        algorithms: { serverHostKey: hostKeyAlgorithms(o.address, o.port, o) as ServerHostKeyAlgorithm[] },
+        keepaliveCountMax: o.keepaliveCountMax,
+        algorithms: { serverHostKey: hostKeyAlgorithms(o.address, o.port, o) as ServerHostKeyAlgorithm[], ...(o.compression ? { compress: ['zlib@openssh.com', 'zlib', 'none'] } : {}) },
+        ...(o.addressFamily ? { [o.addressFamily === 'inet' ? 'forceIPv4' : 'forceIPv6']: true } : {}),
+        ...(sock ? { sock } : {}),
         hostVerifier: (key: Buffer) => {
           const decision = decideHostKey(o.address, o.port, key, o);
           if (!decision.trusted) hostKeyProblem = decision.reason;
@@ -218,6 +229,7 @@ export class SshConnection implements Connection {
       });
       client.on('error', (err) => fail(hostKeyProblem ?? connectFailure(target, err, { timeoutMs: o.connectTimeoutMs, methods, unsetPassword }), err));
       client.on('close', () => {
+        release?.();
         fail(hostKeyProblem ?? 'the server closed the connection');
         if (this.#client === client) this.#client = null;
         for (const [p, c] of this.#processes) if (c === client) p.connectionLost();

@@ -1,6 +1,6 @@
 // pg_controldata reads a cluster's identity without a running server (stopped replicas, moved directories).
 import type { Connection } from '../connection/types';
-import type { PgSettings } from './pg-settings';
+import { becomeAs, type PgSettings } from './pg-settings';
 
 export interface ControlData {
   systemIdentifier: string;
@@ -20,7 +20,7 @@ export async function readControlData(conn: Connection, pg: PgSettings, dataDir 
   const r = await conn.run({
     argv: [`${pg.binDir}/pg_controldata`, '-D', dataDir],
     env: { LC_ALL: 'C' },
-    become: { user: pg.osUser, method: pg.becomeMethod },
+    become: becomeAs(pg.osUser, pg),
   });
   if (r.failed) {
     if (/No such file|could not open|not a database cluster/i.test(r.stderr)) return null;

@@ -1,7 +1,7 @@
 // The one SQL session per server: pg's protocol through a relay run as the PostgreSQL OS user (peer auth, no password).
 import type { Client as PgClient } from 'pg';
 import type { Connection } from '../connection/types';
-import type { PgSettings } from './pg-settings';
+import { becomeAs, type PgSettings } from './pg-settings';
 import type { SqlSession } from './sql';
 import { RelaySocket, relayArgv } from './sql-relay';
 
@@ -16,7 +16,7 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
     relayRan
       ? `PostgreSQL on ${conn.hostName} is not accepting connections on socket ${path} (${reason})`
       : `cannot reach PostgreSQL's socket on ${conn.hostName} as ${pg.osUser}: ${reason}`;
-  const channel = await conn.open({ argv: relayArgv(path), become: { user: pg.osUser, method: pg.becomeMethod } });
+  const channel = await conn.open({ argv: relayArgv(path), become: becomeAs(pg.osUser, pg) });
   const socket = new RelaySocket(channel, notAccepting);
   // pg loads only when a run opens its first SQL session.
   // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -1,5 +1,5 @@
 import type { Become } from '../connection/command';
-import type { PgSettings } from '../facts/pg-settings';
+import { becomeAs, type PgSettings } from '../facts/pg-settings';
 
 export const becomeSchema = {
   type: 'string',
@@ -7,11 +7,13 @@ export const becomeSchema = {
   examples: ['postgres'],
 };
 
+/** The user a task's command runs as: its become argument, else the host's ansible_become user, else the login user. */
 export function becomeFrom(user: string | undefined, pg: PgSettings): Become | undefined {
-  return user ? { user, method: pg.becomeMethod } : undefined;
+  const who = user ?? pg.taskBecomeUser;
+  return who ? becomeAs(who, pg) : undefined;
 }
 
 /** Become the PostgreSQL OS user of the host. */
 export function becomePostgres(pg: PgSettings): Become {
-  return { user: pg.osUser, method: pg.becomeMethod };
+  return becomeAs(pg.osUser, pg);
 }

@@ -1,6 +1,6 @@
 // What a stopped server would accept: `postgres --describe-config` lists every setting with its context and type.
 import type { Connection } from '../../connection/types';
-import type { PgSettings } from '../../facts/pg-settings';
+import { becomeAs, type PgSettings } from '../../facts/pg-settings';
 
 export interface SettingDescription {
   context: string;
@@ -19,7 +19,7 @@ export function parseDescribeConfig(text: string): Map<string, SettingDescriptio
 }
 
 export async function describeConfig(conn: Connection, pg: PgSettings): Promise<Map<string, SettingDescription>> {
-  const r = await conn.run({ argv: [`${pg.binDir}/postgres`, '--describe-config'], become: { user: pg.osUser, method: pg.becomeMethod }, env: { LC_ALL: 'C' } });
+  const r = await conn.run({ argv: [`${pg.binDir}/postgres`, '--describe-config'], become: becomeAs(pg.osUser, pg), env: { LC_ALL: 'C' } });
   if (r.failed) throw new Error(`postgres --describe-config on ${conn.hostName} failed: ${r.stderr.trim().split('\n').pop()}`);
   return parseDescribeConfig(r.stdout);
 }

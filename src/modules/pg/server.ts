@@ -2,14 +2,14 @@
 import type { Become, Command } from '../../connection/command';
 import { firstLine } from '../../connection/files';
 import type { Connection, RunResult } from '../../connection/types';
-import type { PgSettings } from '../../facts/pg-settings';
+import { becomeAs, type PgSettings } from '../../facts/pg-settings';
 import type { SqlSession } from '../../facts/sql';
 import type { HostHandle } from '../types';
 
 export type ServerState = 'running' | 'stopped' | 'no-cluster';
 
 export function asPostgres(pg: PgSettings): Become {
-  return { user: pg.osUser, method: pg.becomeMethod };
+  return becomeAs(pg.osUser, pg);
 }
 
 export function pgCommand(pg: PgSettings, program: string, args: string[], env?: Record<string, string>): Command {
@@ -48,7 +48,7 @@ export type ServerAction = 'start' | 'stop' | 'restart' | 'reload';
 /** The command for one action; start and restart name the configuration directory so Debian's layout works too. */
 export function serverCommand(pg: PgSettings, action: ServerAction): Command {
   const unit = systemdUnit(pg);
-  if (unit) return { argv: ['systemctl', action, unit], become: { user: 'root', method: pg.becomeMethod } };
+  if (unit) return { argv: ['systemctl', action, unit], become: becomeAs('root', pg) };
   switch (action) {
     case 'start':
       return pgCommand(pg, 'pg_ctl', ['start', '-D', pg.configDir, '-l', pg.logFile, '-w', '-t', '60']);

@@ -1,0 +1,120 @@
+// Every setting of a host (how to connect, how to become, where PostgreSQL lives, its run lock) read from one
+// place: the host's rendered scope. Play vars may change them, so they are read per play; all of them are read
+// before anything connects, and a wrong one is reported at the file:line:col of the value that made it.
+import type { Diagnostic } from '../errors';
+import { SettingError } from '../config/setting-error';
+import type { Inventory, Play } from '../config/types';
+import { buildScope, variableOrigin, VariableError, type Scope } from '../config/vars';
+import { becomeSettingsFrom, type BecomeSettings } from '../connection/become-settings';
+import { sshOptionsFrom, type SshCliOptions, type SshOptions } from '../connection/ssh-options';
+import { pgSettingsFrom, type PgSettings } from '../facts/pg-settings';
+import { TemplateError } from '../templates/expressions';
+
+export interface HostSettings {
+  name: string;
+  connection: 'local' | 'ssh';
+  /** How to reach the host, when connection is ssh. */
+  ssh?: SshOptions;
+  become: BecomeSettings;
+  pg: PgSettings;
+  lock: { file: string; waitSeconds: number };
+}
+
+export interface SettingsContext {
+  inventory: Inventory;
+  extraVars: Record<string, unknown>;
+  cli: SshCliOptions;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The settings of one host in a scope; throws SettingError or a template error, to be told with settingsProblem. */
+export function hostSettingsFrom(name: string, scope: Scope, ctx: SettingsContext): HostSettings {
+  const env = ctx.env ?? process.env;
+  const host = ctx.inventory.hosts.get(name);
+  const templated = (variable: string) => {
+    const origin = variableOrigin(scope, variable);
+    const raw = origin?.kind === 'inventory' ? host?.vars[variable] : undefined;
+    return typeof raw === 'string' && raw.includes('{{');
+  };
+  const kindName = scope.ansible_connection !== undefined && scope.ansible_connection !== null ? 'ansible_connection' : 'connection';
+  const kind = String(scope[kindName] ?? 'ssh');
+  if (!['ssh', 'local', 'smart'].includes(kind)) throw new SettingError(`${kindName} must be ssh or local, not ${JSON.stringify(kind)}`, kindName);
+  const connection = kind === 'local' ? 'local' : 'ssh';
+  const become = becomeSettingsFrom(scope, templated, env);
+  const pg = pgSettingsFrom(scope, { method: become.method, password: become.password, taskUser: become.enabled ? become.user : undefined });
+  const lockFile = scope.pgplay_lock_file;
+  const wait = Number(scope.pgplay_lock_wait ?? 60);
+  if (!Number.isFinite(wait) || wait < 0) throw new SettingError(`pgplay_lock_wait must be a number of seconds, not ${JSON.stringify(scope.pgplay_lock_wait)}`, 'pgplay_lock_wait');
+  return {
+    name,
+    connection,
+    ssh: connection === 'ssh' ? sshOptionsFrom(name, scope, ctx.cli, env) : undefined,
+    become,
+    pg,
+    lock: { file: typeof lockFile === 'string' && lockFile ? lockFile : `/tmp/pgplay-${name.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`, waitSeconds: wait },
+  };
+}
+
+/** What went wrong with a host's settings, at the place of the value at fault. */
+export function settingsProblem(err: unknown, scope: Scope, hostName: string): Diagnostic {
+  if (err instanceof VariableError) {
+    const at = err.source ?? { file: '-e', line: 1, col: 1 };
+    return { ...at, message: `host ${hostName}: ${err.variable}: ${err.detail}` };
+  }
+  if (err instanceof SettingError) {
+    if (err.source) return { ...err.source, message: err.message };
+    const origin = err.variable ? variableOrigin(scope, err.variable) : undefined;
+    const s = origin?.source;
+    if (s) {
+      const col = err.offset !== undefined && s.textCol !== undefined ? s.textCol + err.offset : s.col;
+      return { file: s.file, line: s.line, col, message: err.message };
+    }
+    const from = origin?.kind === 'extra' ? `-e ${err.variable}` : origin?.kind === 'default' ? `pgplay's default ${err.variable}` : '-e';
+    return { file: from, line: 1, col: 1, message: err.message };
+  }
+  if (err instanceof TemplateError) return { file: '-e', line: 1, col: 1, message: `host ${hostName}: ${err.message}` };
+  throw err;
+}
+
+export interface SettingsPlan {
+  /** The settings of a host in a play (null: without play vars, as another host's tasks see it). */
+  get(host: string, play: number | null): HostSettings;
+  errors: Diagnostic[];
+}
+
+/** Read the settings of every host for every play it is in, and once without play vars; collect every problem. */
+export function planHostSettings(ctx: SettingsContext, plays: Array<{ play: Pick<Play, 'vars' | 'varSources'>; hosts: string[] }>): SettingsPlan {
+  const settings = new Map<string, HostSettings>();
+  const errors: Diagnostic[] = [];
+  const seen = new Set<string>();
+  const compute = (host: string, play: number | null): HostSettings | undefined => {
+    const key = `${play}:${host}`;
+    const known = settings.get(key);
+    if (known) return known;
+    const p = play === null ? null : plays[play].play;
+    const scope = buildScope({ inventory: ctx.inventory, hostName: host, playVars: p?.vars, playVarSources: p?.varSources, extraVars: ctx.extraVars });
+    try {
+      const s = hostSettingsFrom(host, scope, ctx);
+      settings.set(key, s);
+      return s;
+    } catch (err) {
+      const d = settingsProblem(err, scope, host);
+      const id = `${d.file}:${d.line}:${d.col}:${d.message}`;
+      if (!seen.has(id)) errors.push(d);
+      seen.add(id);
+      return undefined;
+    }
+  };
+  const hosts = new Set(plays.flatMap((p) => p.hosts));
+  for (const host of hosts) compute(host, null);
+  plays.forEach((p, i) => p.hosts.forEach((h) => compute(h, i)));
+  return {
+    errors,
+    get(host, play) {
+      const s = compute(host, play);
+      if (!s) throw new Error(`the settings of host ${host} could not be read: ${errors.map((e) => e.message).join('; ')}`);
+      return s;
+    },
+  };
+}
+
