@@ -1,7 +1,7 @@
 // Every setting of a host (how to connect, how to become, where PostgreSQL lives, its run lock) read from one
 // place: the host's rendered scope. Play vars may change them, so they are read per play; all of them are read
 // before anything connects, and a wrong one is reported at the file:line:col of the value that made it.
-import type { Diagnostic } from '../errors';
+import { formatDiagnostic, TaskFailedError, type Diagnostic } from '../errors';
 import { SettingError } from '../config/setting-error';
 import type { Inventory, Play } from '../config/types';
 import { buildScope, variableOrigin, VariableError, type Scope } from '../config/vars';
@@ -82,7 +82,7 @@ export interface SettingsPlan {
   errors: Diagnostic[];
 }
 
-/** Read the settings of every host for every play it is in, and once without play vars; collect every problem. */
+/** Read the settings of every host for every play it is in; collect every problem. */
 export function planHostSettings(ctx: SettingsContext, plays: Array<{ play: Pick<Play, 'vars' | 'varSources'>; hosts: string[] }>): SettingsPlan {
   const settings = new Map<string, HostSettings>();
   const errors: Diagnostic[] = [];
@@ -105,14 +105,15 @@ export function planHostSettings(ctx: SettingsContext, plays: Array<{ play: Pick
       return undefined;
     }
   };
-  const hosts = new Set(plays.flatMap((p) => p.hosts));
-  for (const host of hosts) compute(host, null);
   plays.forEach((p, i) => p.hosts.forEach((h) => compute(h, i)));
+  const reported = errors.length;
   return {
-    errors,
+    errors: errors.slice(0, reported),
     get(host, play) {
+      // Without play vars (another host's tasks reading this one) the settings are read when first needed.
+      const before = errors.length;
       const s = compute(host, play);
-      if (!s) throw new Error(`the settings of host ${host} could not be read: ${errors.map((e) => e.message).join('; ')}`);
+      if (!s) throw new TaskFailedError(errors.slice(before).map(formatDiagnostic).join('; ') || `the settings of host ${host} could not be read`);
       return s;
     },
   };
