@@ -1,7 +1,7 @@
 // An Ansible user's inventory, unchanged: the lab's inventory and the benchmark's group_vars (bench/ansible/), with
 // pgplay's own variables added in a group_vars file written the way an Ansible user writes one. playbooks/site.yml
 // converges from it and a re-run changes nothing; then the same with the lab's inventory in the INI layout.
-// Slow (about 80 s): two labs of 1 primary + 2 replicas (sshd + PostgreSQL 15) on 127.0.0.101-103, one after the other.
+// Slow (about 16 s): two labs of 1 primary + 2 replicas (sshd + PostgreSQL 15) on 127.0.0.101-103, one after the other.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,7 +1,7 @@
 // ProxyJump: the database hosts reached through a bastion sshd in the lab, its host key verified, one connection to
 // it serving every host of a run, proven from the bastion's own log. The bastion's options come from an ssh_config
 // given with -F in ansible_ssh_common_args, as an Ansible user writes it.
-// Slow (about 40 s): a 1 primary + 1 replica lab on 127.0.0.111-112 and a bastion sshd on 127.0.0.119.
+// Slow (about 8 s): a 1 primary + 1 replica lab on 127.0.0.111-112 and a bastion sshd on 127.0.0.119.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
