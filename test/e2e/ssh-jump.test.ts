@@ -88,6 +88,29 @@ pgplay_lock_file: "{{ pg_data_dir }}.pgplay.lock"
     for (const h of lab.hosts) assert.equal(forwardsTo(h.address), 2);
   });
 
+  it('an inventory that names only pg1 and pg2 works when ssh_config says how to reach them (through the bastion too)', async () => {
+    const ssh = join(LAB_ROOT, 'ssh');
+    const config = join(ssh, 'config-by-name');
+    writeFileSync(config, `${readFileSync(join(ssh, 'config'), 'utf8')}
+${lab.hosts.map((h) => `Host ${h.name}\n  HostName ${h.address}\n`).join('')}
+Host pg*
+  User root
+  IdentityFile ${lab.key}
+  UserKnownHostsFile ${lab.knownHosts}
+  ProxyJump bastion
+`);
+    const dir = join(LAB_ROOT, 'by-name');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'hosts'), `[db]\n${lab.hosts.map((h) => h.name).join('\n')}\n[db:vars]\nssh_config_file=${config}\n`);
+    const playbook = join(dir, 'who.yml');
+    writeFileSync(playbook, '- hosts: db\n  tasks:\n    - name: Who am I\n      command:\n        argv: [hostname]\n');
+    const before = lab.hosts.map((h) => forwardsTo(h.address));
+    const r = await runCli(['run', playbook, '-i', join(dir, 'hosts')], { env: env(), timeoutMs: 60_000 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const h of lab.hosts) assert.match(recapLine(r.stdout, h.name), /unreachable=0 failed=0/);
+    assert.deepEqual(lab.hosts.map((h, i) => forwardsTo(h.address) - before[i]), [1, 1]);
+  });
+
   it("the bastion's host key is verified: one it does not know leaves every host behind it unreachable", async () => {
     const r = await runCli(['run', site, '-i', inventory, '-e', `jump_ssh_config=${unknownConfig}`], { env: env(), timeoutMs: 60_000 });
     assert.equal(r.code, 3, r.stdout);
