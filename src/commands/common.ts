@@ -1,8 +1,10 @@
 // What the commands share: finding the inventory, reading -e values.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { BadOptionsError, InvalidInputError, type Diagnostic } from '../errors';
-import { loadInventory } from '../config/inventory';
-import type { Inventory } from '../config/types';
+import { addPlaybookVars, loadInventory } from '../config/inventory';
+import { playHostPattern, resolvePattern } from '../config/patterns';
+import type { Inventory, Play, Playbook } from '../config/types';
 import { readTextFile } from '../config/text-file';
 import { parseYamlFile } from '../config/yaml';
 
@@ -16,11 +18,20 @@ export function inventoryPath(given: string | undefined): string {
   return path;
 }
 
-/** Load the inventory or throw every error in it. */
-export function requireInventory(given: string | undefined): Inventory {
+/** Load the inventory (with group_vars/ and host_vars/ beside it, and beside the playbook when given) or throw every error in it. */
+export function requireInventory(given: string | undefined, playbook?: string): Inventory {
   const loaded = loadInventory(inventoryPath(given));
   if (loaded.errors.length > 0 || !loaded.value) throw new InvalidInputError(loaded.errors);
-  return loaded.value;
+  if (!playbook || !existsSync(playbook) || !statSync(playbook).isFile()) return loaded.value;
+  const withPlaybook = addPlaybookVars(loaded.value, dirname(playbook));
+  if (withPlaybook.errors.length > 0 || !withPlaybook.value) throw new InvalidInputError(withPlaybook.errors);
+  return withPlaybook.value;
+}
+
+/** Each play with the hosts it runs on (after --limit), for reading host settings before the run. */
+export function playHostsOf(playbook: Playbook, inventory: Inventory, extraVars: Record<string, unknown>, limit?: string): Array<{ play: Play; hosts: string[] }> {
+  const limited = limit ? new Set(resolvePattern(limit, inventory)) : null;
+  return playbook.plays.map((play) => ({ play, hosts: resolvePattern(playHostPattern(play.hosts, inventory, extraVars), inventory).filter((h) => !limited || limited.has(h)) }));
 }
 
 /** -e key=value (value parsed as YAML scalar: numbers, booleans) and -e @file.yml. */

@@ -9,11 +9,12 @@ import { HostPool } from '../executor/host-pool';
 import { runPlaybook } from '../executor/run';
 import { dispatch, type RunEvent } from '../reporters/events';
 import { createReporters } from '../reporters';
-import { loadExtraVars, requireInventory } from './common';
+import { planHostSettings } from '../executor/host-settings';
+import { loadExtraVars, playHostsOf, requireInventory } from './common';
 
 export async function runCommand(o: RunOptions): Promise<number> {
   const extra = loadExtraVars(o.extraVars);
-  const inventory = requireInventory(o.inventory);
+  const inventory = requireInventory(o.inventory, o.playbook);
   const loaded = loadPlaybook(o.playbook, { inventory, extraVars: extra.vars, environment: process.env });
   const errors = [...extra.errors, ...loaded.errors];
   if (errors.length > 0 || !loaded.value) throw new InvalidInputError(errors);
@@ -25,6 +26,11 @@ export async function runCommand(o: RunOptions): Promise<number> {
       throw new BadOptionsError(`--limit '${o.limit}': ${err instanceof Error ? err.message : String(err)}`);
     }
   }
+
+  const cli = { acceptNewHostKeys: o.acceptNewHostKeys, knownHostsFile: o.knownHosts };
+  // Every host's settings, per play, before anything connects: a wrong one stops the run here (exit 4).
+  const settings = planHostSettings({ inventory, extraVars: extra.vars, cli }, playHostsOf(playbook, inventory, extra.vars, o.limit));
+  if (settings.errors.length > 0) throw new InvalidInputError(settings.errors);
 
   const reporters = createReporters({
     output: o.output,
@@ -41,11 +47,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   };
 
   const controller = new AbortController();
-  const pool = new HostPool(
-    inventory,
-    (host) => connectionFor(host.name, host.vars, { acceptNewHostKeys: o.acceptNewHostKeys, knownHostsFile: o.knownHosts }),
-    (conn, handle) => openSqlSession(conn, handle.pg),
-  );
+  const pool = new HostPool(inventory, settings.get, connectionFor, (conn, handle) => openSqlSession(conn, handle.pg));
   // Ctrl-C or SIGTERM: stop starting tasks and stop running commands; the steps already made are undone, then the
   // connections close and pgplay exits 99. A second signal exits at once (each host's agent still stops its commands).
   let signals = 0;

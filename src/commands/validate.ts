@@ -1,10 +1,22 @@
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { ValidateOptions } from '../cli';
 import { BadOptionsError, ExitCode, InvalidInputError, type Diagnostic } from '../errors';
+import { addPlaybookVars } from '../config/inventory';
 import { loadPlaybook } from '../config/playbook';
 import type { Inventory } from '../config/types';
-import { requireInventory } from './common';
+import { planHostSettings } from '../executor/host-settings';
+import { playHostsOf, requireInventory } from './common';
+
+function dedupe(errors: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.file}:${e.line}:${e.col}:${e.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
 
 /** Every playbook under the given paths; inventories, vars files and templates are not playbooks. */
 function playbookFiles(paths: string[]): string[] {
@@ -29,8 +41,16 @@ export async function validateCommand(o: ValidateOptions): Promise<number> {
   const inventory: Inventory | undefined = o.inventory ? requireInventory(o.inventory) : undefined;
   const files = playbookFiles(o.paths);
   const errors: Diagnostic[] = [];
-  for (const file of files) errors.push(...loadPlaybook(file, { inventory, extraVars: {} }).errors);
-  if (errors.length > 0) throw new InvalidInputError(errors);
+  for (const file of files) {
+    // Each playbook sees the group_vars/ and host_vars/ beside it, as it would in a run.
+    const withVars = inventory ? addPlaybookVars(inventory, dirname(file)) : { value: undefined, errors: [] };
+    errors.push(...withVars.errors);
+    const inv = withVars.value ?? undefined;
+    const loaded = loadPlaybook(file, { inventory: inv, extraVars: {} });
+    errors.push(...loaded.errors);
+    if (inv && loaded.value) errors.push(...planHostSettings({ inventory: inv, extraVars: {}, cli: { acceptNewHostKeys: false } }, playHostsOf(loaded.value, inv, {})).errors);
+  }
+  if (errors.length > 0) throw new InvalidInputError(dedupe(errors));
   process.stdout.write(`${files.length} playbook${files.length === 1 ? '' : 's'} valid${inventory ? ` against ${inventory.file}` : ''}\n`);
   return ExitCode.ok;
 }

@@ -10,7 +10,7 @@ import { PatternError, playHostPattern, resolvePattern } from './patterns';
 import { didYouMean } from './suggest';
 import { readTextFile } from './text-file';
 import type { Inventory, Playbook, SourceRef } from './types';
-import { BUILTIN_VARIABLES, buildScope } from './vars';
+import { BUILTIN_VARIABLES, buildScope, DEFAULT_VARIABLES, VariableError } from './vars';
 import type { YamlPath, YamlSource } from './yaml';
 
 export interface CheckOptions {
@@ -61,18 +61,20 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
       at([i, 'hosts'], `host pattern '${pattern}': ${err.message}`);
     }
   }
-  const known = new Set<string>([...BUILTIN_VARIABLES, ...Object.keys(playVars), ...Object.keys(o.extraVars), ...registered]);
+  const known = new Set<string>([...BUILTIN_VARIABLES, ...Object.keys(DEFAULT_VARIABLES), ...Object.keys(playVars), ...Object.keys(o.extraVars), ...registered]);
   if (o.inventory) for (const h of hosts ?? o.inventory.hosts.keys()) Object.keys(o.inventory.hosts.get(h)?.vars ?? {}).forEach((k) => known.add(k));
   const checkVariables = Boolean(o.inventory);
   if (o.inventory && hosts && hosts.length > 0) {
     for (const c of variableCircles(o.inventory, hosts[0], playVars, o.extraVars)) at([i, 'vars', c.name], c.message);
   }
 
+  const read = new Set<string>();
   walkStrings(play, [i], (text, path) => {
     if (o.wrongType(path)) return;
     const condition = isCondition(path, play);
-    checkTemplateText(text, path, condition, src, out, checkVariables ? withItem(known, path, play) : null, o.environment);
+    checkTemplateText(text, path, condition, src, out, checkVariables ? withItem(known, path, play) : null, o.environment, read);
   });
+  if (o.inventory && hosts) out.push(...unsupportedJinjaRead(o.inventory, hosts, read, play, o.extraVars));
 
   const handlers = Array.isArray(play.handlers) ? play.handlers.filter(isMap) : [];
   const handlerNames = new Set(handlers.flatMap((h) => [h.name, ...(Array.isArray(h.listen) ? h.listen : [h.listen])]).filter((n): n is string => typeof n === 'string'));
@@ -123,7 +125,7 @@ function walkStrings(value: unknown, path: YamlPath, visit: (text: string, path:
   else if (isMap(value)) for (const [k, v] of Object.entries(value)) walkStrings(v, [...path, k], visit);
 }
 
-function checkTemplateText(text: string, path: YamlPath, condition: boolean, src: YamlSource, out: Diagnostic[], known: Set<string> | null, environment?: Environment): void {
+function checkTemplateText(text: string, path: YamlPath, condition: boolean, src: YamlSource, out: Diagnostic[], known: Set<string> | null, environment?: Environment, read?: Set<string>): void {
   const wrapped = condition && !text.includes('{{');
   if (!wrapped && !text.includes('{{')) return;
   const source = wrapped ? `{{ ${text} }}` : text;
@@ -137,7 +139,34 @@ function checkTemplateText(text: string, path: YamlPath, condition: boolean, src
     out.push({ ...place(err.where), message: err.message });
     return;
   }
+  for (const r of templateReferences(ast)) if (r.kind === 'variable') read?.add(r.name);
   out.push(...referenceProblems(ast, known, place, environment));
+}
+
+/**
+ * Variables the play's tasks read whose values (in the inventory, group_vars or host_vars) hold Jinja pgplay does
+ * not evaluate: an error at the value's place, before the run. Values no task reads are never evaluated.
+ */
+function unsupportedJinjaRead(inventory: Inventory, hosts: string[], read: Set<string>, play: Raw, extraVars: Raw): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const seen = new Set<string>();
+  const playVars = isMap(play.vars) ? play.vars : {};
+  for (const host of hosts) {
+    const scope = buildScope({ inventory, hostName: host, playVars, extraVars });
+    for (const name of read) {
+      if (!(name in scope) || BUILTIN_VARIABLES.includes(name)) continue;
+      try {
+        void scope[name];
+      } catch (err) {
+        if (!(err instanceof VariableError) || !err.unsupportedJinja || !err.source) continue;
+        const key = `${err.source.file}:${err.source.line}:${err.source.col}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push({ ...err.source, message: `${err.variable}: ${err.detail}` });
+      }
+    }
+  }
+  return out;
 }
 
 /** Unknown helpers, and (when the variables can be known) undefined variables, each at its place. */

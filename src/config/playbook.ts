@@ -86,6 +86,7 @@ function buildPlay(raw: Raw, i: number, src: YamlSource, clean: (p: YamlPath) =>
     name: typeof raw.name === 'string' ? raw.name : `play ${i + 1}`,
     hosts: Array.isArray(raw.hosts) ? raw.hosts.map(String).join(',') : String(raw.hosts ?? ''),
     vars: isMap(raw.vars) ? raw.vars : {},
+    varSources: isMap(raw.vars) ? Object.fromEntries(Object.keys(raw.vars).map((k) => [k, ref(src, [i, 'vars', k])])) : {},
     tasks: tasks.flatMap((t, j) => {
       const task = isMap(t) && clean([i, 'tasks', j]) ? buildTask(t, [i, 'tasks', j], src, TASK_KEYWORDS) : null;
       return task ? [task] : [];

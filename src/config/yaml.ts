@@ -16,6 +16,8 @@ export interface YamlSource {
   at(path: YamlPath, which?: 'key' | 'value'): SourceRef;
   /** Where character `index` of the string scalar at path is, when it can be told exactly; else where the scalar starts. */
   inString(path: YamlPath, line: number, column: number): SourceRef;
+  /** Where the text of the string at path starts, when it is written on one line (plain or quoted); else null. */
+  textAt(path: YamlPath): SourceRef | null;
 }
 
 export function parseYamlFile(file: string, text: string): YamlSource {
@@ -55,6 +57,15 @@ export function parseYamlFile(file: string, text: string): YamlSource {
       const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
       if (source.includes('\n') || !(quoted || node.type === Scalar.PLAIN)) return start;
       return { file, line: start.line, col: start.col + (quoted ? 1 : 0) + column };
+    },
+    textAt(path) {
+      const node = locate(doc, path).node;
+      if (!node?.range || !isScalar(node) || typeof node.value !== 'string') return null;
+      const source = text.slice(node.range[0], node.range[1]);
+      const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
+      if (source.includes('\n') || !(quoted || node.type === Scalar.PLAIN)) return null;
+      const start = here(node.range[0]);
+      return { file, line: start.line, col: start.col + (quoted ? 1 : 0) };
     },
   };
 }

@@ -19,12 +19,19 @@ export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+// With a password, a shell reads its line from stdin one byte at a time (so nothing of what follows is taken, and
+// nothing of the password is left when sudo does not ask), and sudo asks printenv for it: never on a command line,
+// and removed from the agent's environment.
+const SUDO_WITH_PASSWORD =
+  'IFS= read -r PGPLAY_BECOME_PASSWORD && export PGPLAY_BECOME_PASSWORD && SUDO_ASKPASS=/usr/bin/printenv exec sudo -A -p PGPLAY_BECOME_PASSWORD -H -u "$0" -- env -u PGPLAY_BECOME_PASSWORD "$@"';
+
 /** argv that starts the agent: perl, behind sudo or su when a become is asked for. */
 export function agentArgv(become?: Become): string[] {
   const perl = ['perl', '-e', BOOT_SCRIPT];
   if (!become) return perl;
   if (become.method === 'su') return ['su', '-s', '/bin/sh', become.user, '-c', `exec ${perl.map(shellQuote).join(' ')}`];
-  return ['sudo', ...(become.password ? ['-S', '-p', ''] : ['-n']), '-H', '-u', become.user, '--', ...perl];
+  if (become.password) return ['sh', '-c', SUDO_WITH_PASSWORD, become.user, ...perl];
+  return ['sudo', '-n', '-H', '-u', become.user, '--', ...perl];
 }
 
 /** The exec request that starts the agent over ssh: one login shell, one become. */

@@ -9,6 +9,8 @@ export interface HostKey {
 }
 
 export interface KnownHostEntry {
+  /** The known_hosts file, when entries of several files are checked together. */
+  file?: string;
   line: number; // 1-based
   marker: 'cert-authority' | 'revoked' | null;
   /** Plain patterns (host, [host]:port, *, !negated), or null for a hashed entry. */
@@ -18,10 +20,10 @@ export interface KnownHostEntry {
 }
 
 export type HostKeyVerdict =
-  | { kind: 'known'; line: number }
+  | { kind: 'known'; line: number; file?: string }
   | { kind: 'unknown'; knownTypes: string[] }
-  | { kind: 'changed'; line: number; knownType: string }
-  | { kind: 'revoked'; line: number };
+  | { kind: 'changed'; line: number; file?: string; knownType: string }
+  | { kind: 'revoked'; line: number; file?: string };
 
 /** The name ssh looks a host up by: the bare host on port 22, [host]:port otherwise. */
 export function hostLookupName(host: string, port: number): string {
@@ -98,13 +100,17 @@ export function checkHostKey(entries: KnownHostEntry[], lookupName: string, pres
   const mine = entries.filter((e) => entryMatches(e, lookupName));
   const same = (e: KnownHostEntry) => e.key.type === presented.type && e.key.base64 === presented.base64;
   const revoked = entries.find((e) => e.marker === 'revoked' && same(e));
-  if (revoked) return { kind: 'revoked', line: revoked.line };
+  if (revoked) return { kind: 'revoked', line: revoked.line, ...fileOf(revoked) };
   const plain = mine.filter((e) => e.marker === null);
   const known = plain.find(same);
-  if (known) return { kind: 'known', line: known.line };
+  if (known) return { kind: 'known', line: known.line, ...fileOf(known) };
   const other = plain.find((e) => e.key.type === presented.type);
-  if (other) return { kind: 'changed', line: other.line, knownType: other.key.type };
+  if (other) return { kind: 'changed', line: other.line, ...fileOf(other), knownType: other.key.type };
   return { kind: 'unknown', knownTypes: [...new Set(plain.map((e) => e.key.type))] };
+}
+
+function fileOf(entry: KnownHostEntry): { file?: string } {
+  return entry.file ? { file: entry.file } : {};
 }
 
 /** Key types known for a host, so the client can ask the server for one of those first (as ssh does). */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { Client, type AuthenticationType, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import { AgentClient } from './agent-client';
 import { AgentConnection } from './agent-connection';
-import { agentCommandLine } from './command';
+import { agentCommandLine, type Become } from './command';
 import { decideHostKey, hostKeyAlgorithms } from './host-key-policy';
 import { connectFailure, unreachable, type SshTarget } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
@@ -25,6 +25,8 @@ export class SshConnection extends AgentConnection {
   constructor(
     hostName: string,
     readonly options: SshOptions,
+    /** How the agent gets root (or the become user) once per run; none when the login user already is. */
+    readonly become?: Become,
   ) {
     super(hostName);
   }
@@ -36,7 +38,7 @@ export class SshConnection extends AgentConnection {
   /** One exec channel: the login shell execs perl (behind sudo or su when a become is set), which runs the agent. */
   protected async startAgent(): Promise<AgentClient> {
     const client = await this.#connect();
-    const line = agentCommandLine(this.options.become);
+    const line = agentCommandLine(this.become);
     const channel = await new Promise<ClientChannel>((resolve, reject) =>
       client.exec(line, (err, ch) => (err ? reject(unreachable(this.#target, `the server refused a session channel: ${err.message}`, err)) : resolve(ch))),
     );
@@ -46,7 +48,7 @@ export class SshConnection extends AgentConnection {
       channel.on('close', () => resolve(null));
     });
     const transport = { stdin: channel, stdout: channel, stderr: channel.stderr, ended, kill: () => channel.close() };
-    return new AgentClient(transport, this.hostName, (what, stderr) => unreachable(this.#target, `${what}${stderr ? `: ${stderr}` : ''}`), this.options.become?.password);
+    return new AgentClient(transport, this.hostName, (what, stderr) => unreachable(this.#target, `${what}${stderr ? `: ${stderr}` : ''}`), this.become?.password);
   }
 
   /** End the ssh connection after the agent stopped. */
@@ -74,6 +76,14 @@ export class SshConnection extends AgentConnection {
   }
 
   #dial(): Promise<Client> {
+    if (this.options.proxyJump.length === 0) return this.#dialThrough();
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { jumpSocket } = require('./ssh-jump') as typeof import('./ssh-jump');
+    return jumpSocket(this.hostName, this.options).then(({ sock, release }) => this.#dialThrough(sock, release));
+  }
+
+  /** Connect directly, or over sock (a channel through bastions) given back with release when the connection ends. */
+  #dialThrough(sock?: import('node:stream').Duplex, release?: () => void): Promise<Client> {
     const o = this.options;
     const target = this.#target;
     return new Promise((resolve, reject) => {
@@ -84,6 +94,7 @@ export class SshConnection extends AgentConnection {
         if (settled) return;
         settled = true;
         client.destroy();
+        release?.();
         reject(unreachable(target, what, cause));
       };
       const methods: AuthenticationType[] = [];
@@ -93,8 +104,10 @@ export class SshConnection extends AgentConnection {
         username: o.user,
         readyTimeout: o.connectTimeoutMs,
         keepaliveInterval: o.keepaliveIntervalMs,
-        keepaliveCountMax: 3,
-        algorithms: { serverHostKey: hostKeyAlgorithms(o.address, o.port, o) as ServerHostKeyAlgorithm[] },
+        keepaliveCountMax: o.keepaliveCountMax,
+        algorithms: { serverHostKey: hostKeyAlgorithms(o.address, o.port, o) as ServerHostKeyAlgorithm[], ...(o.compression ? { compress: ['zlib@openssh.com', 'zlib', 'none'] } : {}) },
+        ...(o.addressFamily ? { [o.addressFamily === 'inet' ? 'forceIPv4' : 'forceIPv6']: true } : {}),
+        ...(sock ? { sock } : {}),
         hostVerifier: (key: Buffer) => {
           const decision = decideHostKey(o.address, o.port, key, o);
           if (!decision.trusted) hostKeyProblem = decision.reason;
@@ -127,6 +140,7 @@ export class SshConnection extends AgentConnection {
       });
       client.on('error', (err) => fail(hostKeyProblem ?? connectFailure(target, err, { timeoutMs: o.connectTimeoutMs, methods, unsetPassword }), err));
       client.on('close', () => {
+        release?.();
         fail(hostKeyProblem ?? 'the server closed the connection');
         if (this.#client === client) this.#client = null;
       });

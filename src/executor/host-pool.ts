@@ -1,37 +1,51 @@
-// One connection and one SQL session per host for the whole run, shared by every task.
-import type { Inventory, InventoryHost } from '../config/types';
+// One connection and one SQL session per host for the whole run, shared by every task; a play whose vars change a
+// host's connection or PostgreSQL settings gets a handle of its own (and a connection of its own when those differ).
+import type { Inventory } from '../config/types';
 import type { Connection } from '../connection/types';
-import { pgSettingsFrom } from '../facts/pg-settings';
 import type { SqlSession } from '../facts/sql';
 import type { HostHandle } from '../modules/types';
+import type { HostSettings } from './host-settings';
 
-export type ConnectFn = (host: InventoryHost) => Connection;
+/** Opens (lazily) a connection from a host's rendered settings. */
+export type ConnectFn = (settings: HostSettings) => Connection;
 export type OpenSqlFn = (conn: Connection, handle: HostHandle) => Promise<SqlSession>;
+/** The settings of a host in a play; null: without play vars. */
+export type SettingsFn = (host: string, play: number | null) => HostSettings;
 
 export class HostPool {
   #handles = new Map<string, HostHandle>();
-  #connections: Connection[] = [];
+  #connections = new Map<string, Connection>();
 
   constructor(
     private readonly inventory: Inventory,
+    private readonly settingsFor: SettingsFn,
     private readonly connect: ConnectFn,
     private readonly openSql: OpenSqlFn,
   ) {}
 
-  handle(name: string): HostHandle {
-    const existing = this.#handles.get(name);
-    if (existing) return existing;
+  /** The host's handle in a play (null: without play vars, as other hosts' tasks see it). */
+  handle(name: string, play: number | null = null): HostHandle {
     const host = this.inventory.hosts.get(name);
     if (!host) throw new Error(`host ${name} is not in the inventory`);
-    const conn = this.connect(host);
-    this.#connections.push(conn);
+    const settings = this.settingsFor(name, play);
+    const connKey = `${name}\0${connectionKey(settings)}`;
+    const key = `${connKey}\0${JSON.stringify(settings.pg)}`;
+    const existing = this.#handles.get(key);
+    if (existing) return existing;
+    let conn = this.#connections.get(connKey);
+    if (!conn) {
+      conn = this.connect(settings);
+      this.#connections.set(connKey, conn);
+    }
+    const connection = conn;
     let session: Promise<SqlSession> | null = null;
     const openSql = this.openSql;
     const handle: HostHandle = {
       name,
       host,
-      conn,
-      pg: pgSettingsFrom(host.vars),
+      conn: connection,
+      pg: settings.pg,
+      settings,
       sql() {
         if (session) {
           const current = session;
@@ -46,19 +60,24 @@ export class HostPool {
       },
     };
     const reopen = (): Promise<SqlSession> => {
-      session = openSql(conn, handle);
+      session = openSql(connection, handle);
       session.catch(() => {
         session = null;
       });
       return session;
     };
-    this.#handles.set(name, handle);
+    this.#handles.set(key, handle);
     return handle;
   }
 
   /** Close every SQL session and connection opened during the run. */
   async closeAll(): Promise<void> {
     await Promise.all([...this.#handles.values()].map((h) => h.dropSql().catch(() => undefined)));
-    await Promise.all(this.#connections.map((c) => c.close().catch(() => undefined)));
+    await Promise.all([...this.#connections.values()].map((c) => c.close().catch(() => undefined)));
   }
+}
+
+/** What makes two connections to a host the same: everything but the secret itself. */
+function connectionKey(s: HostSettings): string {
+  return JSON.stringify({ kind: s.connection, ssh: s.ssh, become: { ...s.become, password: s.become.password ? 'set' : undefined } });
 }

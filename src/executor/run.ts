@@ -49,14 +49,17 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   s.emit({ kind: 'run_start', time: now(), playbook: s.playbook.file, inventory: s.inventory.file, checkMode: s.checkMode, hosts: [...allHosts] });
 
   const startAt = { pending: s.startAtTask };
-  const state: RunState = { recap, dead, registered, locks: new Map() };
+  // Each host's handle is first the one of the first play it is in: its lock and SQL session open there.
+  const firstPlay = new Map<string, number>();
+  playHosts.forEach((hosts, i) => hosts.forEach((h) => firstPlay.has(h) || firstPlay.set(h, i)));
+  const state: RunState = { recap, dead, registered, locks: new Map(), firstPlay };
   // Connect to and lock every host of the run at once, so later plays find their hosts ready; open the SQL
   // sessions too when a task will read a server (a session that cannot open is tried again by that task).
   const readsServers = s.playbook.plays.some((p) => [...p.tasks, ...p.handlers].some((t) => findModule(t.module)?.readsServer));
   for (const host of allHosts) {
     lockFor(host, s, state);
     // The session only reads until the lock is held: opening it beside the lock saves a round trip.
-    if (readsServers) s.pool.handle(host).sql().catch(() => undefined);
+    if (readsServers) s.pool.handle(host, firstPlay.get(host) ?? null).sql().catch(() => undefined);
   }
   try {
     for (const [index, play] of s.playbook.plays.entries()) {
@@ -64,7 +67,7 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
       const hosts = playHosts[index].filter((h) => !dead.has(h));
       s.emit({ kind: 'play_start', time: now(), play: play.name, index, hosts });
       const tasks = selectTasks(play.tasks, s, startAt);
-      await mapWithLimit(hosts, s.forks, (host) => runHost(play, tasks, host, s, state));
+      await mapWithLimit(hosts, s.forks, (host) => runHost(play, index, tasks, host, s, state));
       s.emit({ kind: 'play_end', time: now(), play: play.name, index });
     }
   } finally {
@@ -89,6 +92,7 @@ interface RunState {
   dead: Set<string>;
   registered: Map<string, Record<string, unknown>>;
   locks: Map<string, Promise<HostLock>>;
+  firstPlay: Map<string, number>;
 }
 
 interface HostLock {
@@ -101,17 +105,17 @@ export function lockName(hostName: string, vars: Record<string, unknown>): strin
   return typeof given === 'string' && given ? given : `host-${hostName.replace(/[^A-Za-z0-9_.-]/g, '_')}.lock`;
 }
 
+
 /** Lock the host on its first task of the run; a host that cannot be locked or reached fails that task. */
 function lockFor(host: string, s: RunSettings, state: RunState): Promise<HostLock> {
   let lock = state.locks.get(host);
   if (!lock) {
-    const handle = s.pool.handle(host);
-    const wait = Number(s.extraVars.pgplay_lock_wait ?? handle.host.vars.pgplay_lock_wait ?? 60);
-    const name = lockName(host, handle.host.vars);
-    lock = handle.conn.lock(name, wait).then(
+    const handle = s.pool.handle(host, state.firstPlay.get(host) ?? null);
+    const { file, waitSeconds } = handle.settings?.lock ?? { file: lockName(host, {}), waitSeconds: 60 };
+    lock = handle.conn.lock(file, waitSeconds).then(
       (path): HostLock => ({ release: () => handle.conn.unlock(path).catch(() => undefined) }),
       (err: unknown) => {
-        if (err instanceof HostOpError && err.code === 'EBUSY') throw new TaskFailedError(`host ${host} is busy: ${err.message.replace(/^[^:]*: /, '')} (waited ${wait} s)`);
+        if (err instanceof HostOpError && err.code === 'EBUSY') throw new TaskFailedError(`host ${host} is busy: ${err.message.replace(/^[^:]*: /, '')} (waited ${waitSeconds} s)`);
         throw err;
       },
     );
@@ -136,14 +140,14 @@ async function lockHost(host: string, s: RunSettings, state: RunState, firstTask
   }
 }
 
-async function runHost(play: Play, tasks: Task[], host: string, s: RunSettings, state: RunState): Promise<void> {
+async function runHost(play: Play, playIndex: number, tasks: Task[], host: string, s: RunSettings, state: RunState): Promise<void> {
   if (!(await lockHost(host, s, state, tasks[0] ?? play.handlers[0], play))) return;
-  const handle = s.pool.handle(host);
+  const handle = s.pool.handle(host, playIndex);
   const registered = state.registered.get(host) ?? {};
   state.registered.set(host, registered);
   const notified = new Set<string>();
   const run = async (task: Task, taskIndex: number): Promise<boolean> => {
-    const scope = buildScope({ inventory: s.inventory, hostName: host, playVars: play.vars, extraVars: s.extraVars, registered });
+    const scope = buildScope({ inventory: s.inventory, hostName: host, playVars: play.vars, playVarSources: play.varSources, extraVars: s.extraVars, registered });
     const outcome = await runTask(task, {
       play: play.name,
       taskIndex,

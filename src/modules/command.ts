@@ -28,7 +28,7 @@ export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
       creates: { type: 'string', description: 'Skip the command when this path exists.', examples: ['/var/lib/postgresql/15/main/PG_VERSION'] },
       removes: { type: 'string', description: 'Skip the command unless this path exists.' },
       chdir: { type: 'string', description: 'Directory to run the command in.' },
-      become: { type: 'string', description: 'Run as this OS user (the host agent switches to it).', examples: ['postgres'] },
+      become: { type: 'string', description: 'Run as this OS user (the host agent switches to it). Default: ansible_become_user when ansible_become is on, else the login user.', examples: ['postgres'] },
       stdin: { type: 'string', description: 'Text given to the command on standard input.' },
     },
     oneOf: [{ required: ['argv'] }, { required: ['cmd'] }],
@@ -61,7 +61,7 @@ export const commandModule: ModuleDefinition<CommandArgs, CommandFacts> = {
         {
           description: `run ${argv.join(' ')}`,
           async apply(ctx) {
-            const r = await ctx.conn.run(argv, { as: args.become, cwd: args.chdir, stdin: args.stdin, signal: ctx.signal });
+            const r = await ctx.conn.run(argv, { as: args.become ?? ctx.settings?.taskUser, cwd: args.chdir, stdin: args.stdin, signal: ctx.signal });
             const result = { rc: r.exitCode, stdout: r.stdout.trimEnd(), stderr: r.stderr.trimEnd() };
             if (r.failed) {
               const why = r.timedOut ? 'timed out' : `exited with ${r.exitCode ?? r.signal}`;

@@ -30,7 +30,7 @@ export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
       owner: { type: 'string', description: 'Owner of the file.', examples: ['postgres'] },
       group: { type: 'string', description: 'Group of the file.', examples: ['postgres'] },
       mode: { type: 'string', pattern: '^0?[0-7]{3,4}$', patternErrorMessage: "an octal mode in quotes, like '0640'", description: 'Octal mode, quoted.', examples: ['0640'] },
-      become: { type: 'string', description: 'The user the file is written for: it owns a new file unless owner says otherwise.', examples: ['postgres'] },
+      become: { type: 'string', description: 'The user the file is written for: it owns a new file unless owner says otherwise (default: ansible_become_user when ansible_become is on, else the login user).', examples: ['postgres'] },
     },
     required: ['src', 'dest'],
     additionalProperties: false,
@@ -68,7 +68,7 @@ export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
         {
           description: `write ${args.dest}`,
           async apply(ctx) {
-            await ctx.conn.writeFile(args.dest, bytes, { owner: args.owner ?? (current ? undefined : args.become), group: args.group, mode });
+            await ctx.conn.writeFile(args.dest, bytes, { owner: args.owner ?? (current ? undefined : (args.become ?? ctx.settings?.taskUser)), group: args.group, mode });
           },
         },
       ],

@@ -1,6 +1,7 @@
 // A module is a schema, a check and a plan: check reads the host, plan is pure, only the executor applies steps.
 import type { InventoryHost } from '../config/types';
 import type { Connection } from '../connection/types';
+import type { HostSettings } from '../executor/host-settings';
 import type { PgSettings } from '../facts/pg-settings';
 import type { SqlSession } from '../facts/sql';
 
@@ -19,6 +20,8 @@ export interface HostHandle {
   host: InventoryHost;
   conn: Connection;
   pg: PgSettings;
+  /** Every setting of the host, as its rendered scope gives them (connection, become, lock). */
+  settings?: HostSettings;
   /** The SQL session of this host's server, opened on first use and reopened after a restart. */
   sql(): Promise<SqlSession>;
   /** Forget the SQL session (the server was stopped or restarted). */

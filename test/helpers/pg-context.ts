@@ -26,7 +26,7 @@ export function testHosts(settings: Record<string, PgSettings>): TestHosts {
     const conn = new LocalConnection(name);
     conns.push(conn);
     let session: SqlSession | null = null;
-    const host: InventoryHost = { name, vars: {}, groups: ['all'], source: { file: 'test', line: 1, col: 1 } };
+    const host: InventoryHost = { name, vars: {}, varSources: {}, groups: ['all'], source: { file: 'test', line: 1, col: 1 } };
     const h: HostHandle = {
       name,
       host,

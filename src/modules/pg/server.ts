@@ -63,7 +63,7 @@ export function serverCommand(pg: PgSettings, action: ServerAction): { argv: str
 
 /** The server's log: the file pgplay's pg_ctl writes, or Debian's per-cluster log under /var/log/postgresql. */
 export function serverLogFile(pg: PgSettings): string {
-  return pg.serviceControl === 'pg_ctlcluster' && !pg.logFileSet ? `/var/log/postgresql/postgresql-${pg.version}-${pg.cluster}.log` : pg.logFile;
+  return pg.logFile;
 }
 
 async function logTail(conn: Connection, pg: PgSettings): Promise<string> {
