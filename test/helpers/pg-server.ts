@@ -33,6 +33,7 @@ export function clusterSettings(name: string, address: string): TestCluster {
       osUser: 'postgres',
       becomeMethod: 'sudo',
       serviceControl: 'pg_ctl',
+      cluster: 'main',
       logFile: `${root}/server.log`,
     },
   };

@@ -1,4 +1,4 @@
-// Server control as the PostgreSQL OS user: pg_ctl (or systemctl for systemd:UNIT), state, readiness.
+// Server control: pg_ctl as the PostgreSQL OS user, Debian's pg_ctlcluster or systemctl as root; state, readiness.
 import type { Become, Command } from '../../connection/command';
 import { firstLine } from '../../connection/files';
 import type { Connection, RunResult } from '../../connection/types';
@@ -45,10 +45,15 @@ export async function probeServer(handle: HostHandle): Promise<{ state: ServerSt
 
 export type ServerAction = 'start' | 'stop' | 'restart' | 'reload';
 
-/** The command for one action; start and restart name the configuration directory so Debian's layout works too. */
+/**
+ * The command for one action; start and restart name the configuration directory so Debian's layout works too.
+ * pg_ctlcluster runs as root, as Debian's guides write it: under systemd it hands the action to postgresql@V-NAME.
+ */
 export function serverCommand(pg: PgSettings, action: ServerAction): Command {
+  const asRoot = { user: 'root', method: pg.becomeMethod } as const;
   const unit = systemdUnit(pg);
-  if (unit) return { argv: ['systemctl', action, unit], become: { user: 'root', method: pg.becomeMethod } };
+  if (unit) return { argv: ['systemctl', action, unit], become: asRoot };
+  if (pg.serviceControl === 'pg_ctlcluster') return { argv: ['pg_ctlcluster', pg.version, pg.cluster, action], become: asRoot };
   switch (action) {
     case 'start':
       return pgCommand(pg, 'pg_ctl', ['start', '-D', pg.configDir, '-l', pg.logFile, '-w', '-t', '60']);

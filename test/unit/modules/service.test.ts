@@ -29,4 +29,13 @@ describe('service plan', () => {
     });
     assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'systemd:postgresql@15-main' }), 'reload').argv, ['systemctl', 'reload', 'postgresql@15-main']);
   });
+  it('uses pg_ctlcluster as root on Debian, the cluster named by pg_cluster or by the configuration directory', () => {
+    const named = pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_cluster: 'pg2' });
+    assert.deepEqual(serverCommand(named, 'restart'), { argv: ['pg_ctlcluster', '15', 'pg2', 'restart'], become: { user: 'root', method: 'sudo' } });
+    assert.deepEqual([named.dataDir, named.configDir, named.logFile], ['/var/lib/postgresql/15/pg2', '/etc/postgresql/15/pg2', '/var/log/postgresql/postgresql-15-pg2.log']);
+    const fromDir = pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_version: 16, pg_config_dir: '/etc/postgresql/16/sales', become_method: 'su' });
+    assert.deepEqual(serverCommand(fromDir, 'stop'), { argv: ['pg_ctlcluster', '16', 'sales', 'stop'], become: { user: 'root', method: 'su' } });
+    assert.equal(fromDir.dataDir, '/var/lib/postgresql/16/sales');
+    assert.equal(pgSettingsFrom({ pg_service: 'pg_ctlcluster' }).cluster, 'main');
+  });
 });
