@@ -52,6 +52,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       'What may be replaced (`replace`): `empty` only a missing or empty directory; `fresh` (default) also a default cluster as a package install leaves it (no databases beyond postgres/template0/template1, no user tables, not a standby, no replica streaming from it); `any` any cluster. A running primary with replicas streaming from it, or the primary\'s own directory, is always refused.',
       'The server is stopped, the old directory moved to DATADIR.pgplay-old-TIMESTAMP (deleted only with discard_old), the password written to a 0600 passfile beside the data directory, and primary_conninfo rewritten to use that passfile (no password in postgresql.auto.conf).',
       'The server is left stopped unless `start` is true, so host settings (listen_addresses, port) can be set with ensure_conf first; the service module starts it.',
+      "A host whose configuration lives in its data directory (RHEL's layout) gets back its own postgresql.conf, pg_hba.conf and pg_ident.conf from the moved-aside directory when the copy has none (a primary in Debian's layout keeps them in /etc).",
     ].join(' '),
     properties: {
       primary: { type: 'string', description: 'Inventory name of the primary.', examples: ['pg1', '{{ groups.primary.[0] }}'] },
@@ -244,6 +245,7 @@ async function cloneFromPrimary(ctx: TaskContext, args: BasebackupArgs, facts: B
       throw new Error(`pg_basebackup from ${facts.primary.name} failed: ${why}${old ? `; ${pg.dataDir} is back as it was` : ''}`);
     }
     await rewriteConninfo(ctx, passfile);
+    const kept = old && samePath(pg.configDir, pg.dataDir) ? await keepOwnConfig(ctx, old) : [];
     await sh('chmod 0700 "$1"', pg.dataDir);
     if (args.start) {
       ctx.progress('starting the standby');
@@ -254,10 +256,29 @@ async function cloneFromPrimary(ctx: TaskContext, args: BasebackupArgs, facts: B
       ctx.progress(`deleting ${old}`);
       await sh('rm -rf "$1"', old);
     }
-    return { old_data_dir: old && !args.discard_old ? old : null, passfile };
+    return { old_data_dir: old && !args.discard_old ? old : null, passfile, ...(kept.length > 0 ? { config_kept: kept } : {}) };
   } finally {
     await sh('rmdir "$1"', lock);
   }
+}
+
+const CONFIG_FILES = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];
+
+function samePath(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
+/**
+ * A host whose configuration lives in its data directory (RHEL) cloned from one whose does not (Debian) gets no
+ * postgresql.conf: the files the copy lacks come back from the directory moved aside. The primary's, when copied, stay.
+ */
+async function keepOwnConfig(ctx: TaskContext, old: string): Promise<string[]> {
+  const r = await ctx.conn.run({
+    argv: ['sh', '-c', 'd=$1; o=$2; shift 2; for f; do if [ ! -e "$d/$f" ] && [ -e "$o/$f" ]; then cp -p "$o/$f" "$d/$f" || exit 1; echo "$f"; fi; done', 'sh', ctx.pg.dataDir, old, ...CONFIG_FILES],
+    become: asPostgres(ctx.pg),
+  });
+  if (r.failed) throw new Error(`cannot put ${ctx.name}'s own configuration files back from ${old}: ${r.stderr.trim()}`);
+  return r.stdout.split('\n').filter(Boolean);
 }
 
 /** pg_basebackup -R copies the password into primary_conninfo; point it at the passfile instead. */
