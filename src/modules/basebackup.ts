@@ -25,7 +25,7 @@ export interface BasebackupArgs {
 export interface BasebackupFacts {
   host: string;
   dataDir: string;
-  primary: { name: string; address: string; port: number; systemId?: string; slotExists?: boolean; error?: string; sameDir: boolean };
+  primary: { name: string; address: string; port: number; systemId?: string; slotExists?: boolean; error?: string; sameDir: boolean; stopped?: boolean };
   state: ServerState;
   control: ControlData | null;
   standbySignal: boolean;
@@ -83,6 +83,8 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       if (args.slot) primary.slotExists = (await sql.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [args.slot])).length > 0;
     } catch (err) {
       primary.error = err instanceof Error ? err.message : String(err);
+      // --check before the run has started a stopped primary: its identity is in its files.
+      if (ctx.checkMode) Object.assign(primary, await stoppedPrimaryIdentity(ctx, args.primary));
     }
     if (primary.sameDir) return clusterFactsFromFiles(ctx, primary);
     const running = await runningClusterFacts(ctx, primary);
@@ -106,10 +108,14 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     const before = facts.control
       ? `cluster with system identifier ${here} (${running ? (facts.inRecovery ? 'running standby' : 'running') : facts.control.state})\n`
       : facts.entries > 0 ? `${facts.entries} file(s), no cluster\n` : 'empty\n';
+    const warnings = [
+      ...(running ? [`PostgreSQL on ${facts.host} is stopped for the copy`] : []),
+      ...(primary.stopped ? [`PostgreSQL on the primary ${primary.name} is stopped: the copy needs it running`] : []),
+    ];
     return {
       kind: 'change',
       summary: `clone ${primary.name} into ${facts.dataDir}${willMove ? `; old directory moved aside${args.discard_old ? ' then deleted' : ''}` : ''}`,
-      warnings: running ? [`PostgreSQL on ${facts.host} is stopped for the copy`] : undefined,
+      warnings: warnings.length > 0 ? warnings : undefined,
       diffs: [{ path: facts.dataDir, before, after: `standby of ${primary.name} (system identifier ${primary.systemId})${args.start ? ', started' : ', stopped'}\n` }],
       result: { primary: primary.name, system_identifier: primary.systemId },
       steps: [{ description: `pg_basebackup from ${primary.name} (${primary.address}:${primary.port})`, apply: (ctx) => cloneFromPrimary(ctx, args, facts) }],
@@ -118,6 +124,18 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
 };
 
 type PrimaryFacts = BasebackupFacts['primary'];
+
+/** The system identifier of a stopped primary, from pg_controldata; nothing when it is not stopped or has no cluster. */
+async function stoppedPrimaryIdentity(ctx: TaskContext, name: string): Promise<Partial<PrimaryFacts>> {
+  try {
+    const other = await ctx.otherHost(name);
+    if ((await serverState(other.conn, other.pg)) !== 'stopped') return {};
+    const control = await readControlData(other.conn, other.pg);
+    return control ? { systemId: control.systemIdentifier, stopped: true, error: undefined } : {};
+  } catch {
+    return {};
+  }
+}
 
 /** A running server describes its own cluster in one query: no command on the host. Else why it could not. */
 async function runningClusterFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<{ facts: BasebackupFacts } | { why: string }> {
