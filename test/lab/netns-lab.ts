@@ -298,6 +298,23 @@ export function psql(host: NetnsLabHost, sql: string, database = 'postgres'): st
   return psqlOn(host, sql, database);
 }
 
+/**
+ * Open a TCP connection from a host's namespace (or from the control machine, with null) and read the first line
+ * the server sends, if any within a second: ok when the connection opened.
+ */
+export async function tcpProbe(from: NetnsLabHost | null, address: string, port: number, timeoutMs = 3000): Promise<{ ok: boolean; detail: string }> {
+  const script = 'exec 3<>"/dev/tcp/$1/$2" || exit 7; IFS= read -r -t 1 line <&3; printf "%s" "$line"';
+  const argv = ['timeout', String(timeoutMs / 1000), 'bash', '-c', script, 'probe', address, String(port)];
+  const full = from ? inNamespace(from.netns, argv) : argv;
+  try {
+    const { stdout } = await run(full[0], full.slice(1), { encoding: 'utf8' });
+    return { ok: true, detail: stdout.trim() };
+  } catch (err) {
+    const e = err as { code?: number; stderr?: string };
+    return { ok: false, detail: e.code === 124 ? `no answer within ${timeoutMs} ms` : (e.stderr ?? '').trim() || `exit ${e.code}` };
+  }
+}
+
 /** argv run inside the host's namespace, as the host would run it. */
 export function onHost(host: NetnsLabHost, argv: string[]): string[] {
   return inNamespace(host.netns, argv);
