@@ -131,16 +131,22 @@ export async function netnsLabUp(n: number, options: NetnsLabOptions = {}): Prom
     mkdirSync(`${lab.root}/ssh`, { mode: 0o700 });
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pgplay-lab', '-f', lab.key]);
     writeFileSync(`${lab.root}/ssh/authorized_keys`, readFileSync(`${lab.key}.pub`), { mode: 0o600 });
-    // initdb is the CPU-bound part; pg_ctlcluster start mostly waits (it polls every 0.5 s), so starts overlap freely.
-    await inParallel(lab.hosts, Math.max(2, cpus().length), createCluster);
-    const hostKeys = await Promise.all(
-      lab.hosts.map(async (h) => {
-        const publicKey = await sshd.prepareSshd(h.sshd);
-        await sshd.startSshd(h.sshd);
-        if (h.layout === 'debian') await startDebianCluster(h);
-        return publicKey;
-      }),
+    // initdb is the CPU-bound part, a few at once; pg_ctlcluster start mostly waits (it polls every 0.5 s), so each
+    // host's start goes on beside the next hosts' initdb.
+    const started: Array<Promise<string>> = [];
+    const created = await inParallel(lab.hosts, Math.max(2, cpus().length), async (h) => {
+      await createCluster(h);
+      started[lab.hosts.indexOf(h)] = startHost(h);
+      started[lab.hosts.indexOf(h)].catch(() => undefined); // awaited below
+    }).then(
+      () => null,
+      (err: unknown) => err,
     );
+    if (created) {
+      await Promise.allSettled(started.filter(Boolean)); // nothing still starting while the lab is taken down
+      throw created;
+    }
+    const hostKeys = await Promise.all(started);
     const lines = hostKeys.map((pub, i) => `${lab.hosts[i].address} ${pub.split(' ').slice(0, 2).join(' ')}`);
     writeFileSync(lab.knownHosts, `${lines.join('\n')}\n`, { mode: 0o600 });
     writeFileSync(lab.inventory, netnsInventory(lab.hosts, { key: lab.key, knownHosts: lab.knownHosts }));
@@ -167,6 +173,14 @@ async function createCluster(h: NetnsLabHost): Promise<void> {
   writeFileSync(`${h.dataDir}/postgresql.conf`, readFileSync(`${h.dataDir}/postgresql.conf`, 'utf8') + lines.join('\n'));
   await run('chown', ['-R', 'postgres:postgres', h.dir]);
   // Left stopped, as a RHEL package install leaves it.
+}
+
+/** sshd, and the server of a Debian host (running, as apt leaves it); the public host key for known_hosts. */
+async function startHost(h: NetnsLabHost): Promise<string> {
+  const publicKey = await sshd.prepareSshd(h.sshd);
+  await sshd.startSshd(h.sshd);
+  if (h.layout === 'debian') await startDebianCluster(h);
+  return publicKey;
 }
 
 async function startDebianCluster(h: NetnsLabHost): Promise<void> {
