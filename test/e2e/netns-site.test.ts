@@ -185,6 +185,13 @@ describe('site.yml from a RHEL-like primary left stopped, with a RHEL-like and a
     assert.deepEqual(lab.hosts.map(controlSystemId), ids);
   });
 
+  it('without a task that starts it, a run on the stopped primary fails clearly and changes nothing', async () => {
+    const r = await run(['run', fixture('lab', 'role.yml'), ...inv()]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stdout, /^failed\s+pg1 \| Replication role .* PostgreSQL on pg1 is stopped: roles are read and changed over SQL, so start it first \(service: state: started\)$/m);
+    assert.equal(running(host('pg1')), false);
+  });
+
   it('the first run starts the primary, then converges; a re-run changes nothing', async (t) => {
     let started = Date.now();
     const r = await run(['run', site, ...inv()]);
