@@ -11,6 +11,11 @@ command -v flock >/dev/null || missing+=(util-linux)
 command -v perl >/dev/null || missing+=(perl-base)
 command -v pg_basebackup >/dev/null || missing+=(postgresql-client-15)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
+# The network-namespace lab: Debian hosts are made and run by postgresql-common, namespaces and links by iproute2,
+# and nftables is there for the firewall cases.
+command -v pg_createcluster >/dev/null || missing+=(postgresql-common)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v nft >/dev/null || missing+=(nftables)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

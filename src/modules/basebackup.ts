@@ -32,6 +32,8 @@ export interface PrimaryFacts {
   slotExists?: boolean;
   error?: string;
   sameDir: boolean;
+  /** --check before the run started a stopped primary: its identity came from its files. */
+  stopped?: boolean;
 }
 
 export interface BasebackupFacts {
@@ -64,6 +66,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       'What may be replaced (`replace`): `empty` only a missing or empty directory; `fresh` (default) also a default cluster as a package install leaves it, proven from its files (no database, table, index or sequence made by a user, no tablespace, not a standby, no replication slot); `any` any cluster. A primary with replicas or replication slots, or the primary\'s own directory, is always refused; so is a cluster pgplay cannot read.',
       'The facts are read again under a lock right before anything is stopped. The server is stopped, the old directory moved to DATADIR.pgplay-old-TIMESTAMP, the password written to a 0600 passfile beside the data directory, and primary_conninfo rewritten to use that passfile (no password in postgresql.auto.conf). When any of it fails, or the run is interrupted, or the connection drops, the old directory is put back and checked.',
       'The server is left stopped unless `start` is true, so host settings (listen_addresses, port) can be set with ensure_conf first; the service module starts it. `discard_old` deletes the moved-aside directory only after the new standby streams, so it needs `start` and `wait`.',
+      "A host whose configuration lives in its data directory (RHEL's layout) gets back its own postgresql.conf, pg_hba.conf and pg_ident.conf from the moved-aside directory when the copy has none (a primary in Debian's layout keeps them in /etc).",
     ].join(' '),
     properties: {
       primary: { type: 'string', description: 'Inventory name of the primary.', examples: ['pg1', '{{ groups.primary.[0] }}'] },
@@ -88,7 +91,10 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     return [];
   },
   async check(ctx, args) {
-    return readFacts(ctx, await readPrimary(ctx, args));
+    const primary = await readPrimary(ctx, args);
+    // --check before the run has started a stopped primary: its identity is in its files.
+    if (primary.error && ctx.checkMode) Object.assign(primary, await stoppedPrimaryIdentity(ctx, args.primary));
+    return readFacts(ctx, primary);
   },
   plan(args, facts) {
     const { primary } = facts;
@@ -104,10 +110,14 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     const before = facts.control
       ? `cluster with system identifier ${here} (${running ? (facts.inRecovery ? 'running standby' : 'running') : facts.control.state})\n`
       : facts.dir.entries === null ? 'no directory\n' : entries > 0 ? `${entries} file(s), no cluster\n` : 'empty\n';
+    const warnings = [
+      ...(running ? [`PostgreSQL on ${facts.host} is stopped for the copy`] : []),
+      ...(primary.stopped ? [`PostgreSQL on the primary ${primary.name} is stopped: the copy needs it running`] : []),
+    ];
     return {
       kind: 'change',
       summary: `clone ${primary.name} into ${facts.dataDir}${entries > 0 ? `; old directory moved aside${args.discard_old ? ', deleted once the standby streams' : ''}` : ''}`,
-      warnings: running ? [`PostgreSQL on ${facts.host} is stopped for the copy`] : undefined,
+      warnings: warnings.length > 0 ? warnings : undefined,
       diffs: [{ path: facts.dataDir, before, after: `standby of ${primary.name} (system identifier ${primary.systemId})${args.start ? ', started' : ', stopped'}\n` }],
       result: { primary: primary.name, system_identifier: primary.systemId },
       steps: cloneSteps(args, facts),
@@ -133,6 +143,18 @@ async function readPrimary(ctx: TaskContext, args: BasebackupArgs): Promise<Prim
     primary.error = err instanceof Error ? err.message : String(err);
   }
   return primary;
+}
+
+/** The system identifier of a stopped primary, from pg_controldata; nothing when it is not stopped or has no cluster. */
+async function stoppedPrimaryIdentity(ctx: TaskContext, name: string): Promise<Partial<PrimaryFacts>> {
+  try {
+    const other = await ctx.otherHost(name);
+    if ((await serverState(other.conn, other.pg)) !== 'stopped') return {};
+    const control = await readControlData(other.conn, other.pg);
+    return control ? { systemId: control.systemIdentifier, stopped: true, error: undefined } : {};
+  } catch {
+    return {};
+  }
 }
 
 /** This host's cluster: its files always, its server's own account when it runs. */
@@ -307,7 +329,8 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
           throw new Error(`pg_basebackup from ${primary.name} failed: ${why}`);
         }
         await rewriteConninfo(ctx, s.passfile as string);
-        return { passfile: s.passfile };
+        const kept = s.old && samePath(ctx.pg.configDir, dataDir) ? await keepOwnConfig(ctx, s.old) : [];
+        return { passfile: s.passfile, ...(kept.length > 0 ? { config_kept: kept } : {}) };
       },
     },
     {
@@ -371,6 +394,28 @@ async function putBack(ctx: TaskContext, dataDir: string, s: { old: string | nul
     throw new Error(`${dataDir} holds ${entries.length} entries (system identifier ${control?.systemIdentifier ?? 'none'}) after putting ${s.old} back, not the ${wanted.length} it held (${s.before?.id ?? 'none'})`);
   }
   return `${dataDir} is back as it was (system identifier ${s.before?.id ?? 'none'}, ${entries.length} entries)`;
+}
+
+const CONFIG_FILES = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];
+
+function samePath(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
+}
+
+/**
+ * A host whose configuration lives in its data directory (RHEL) cloned from one whose does not (Debian) gets no
+ * postgresql.conf: the files the copy lacks come back from the directory moved aside. The primary's, when copied, stay.
+ */
+async function keepOwnConfig(ctx: TaskContext, old: string): Promise<string[]> {
+  const kept: string[] = [];
+  for (const name of CONFIG_FILES) {
+    if (await ctx.conn.stat(`${ctx.pg.dataDir}/${name}`)) continue;
+    const own = await ctx.conn.readFile(`${old}/${name}`);
+    if (!own) continue;
+    await ctx.conn.writeFile(`${ctx.pg.dataDir}/${name}`, own.content, { owner: own.owner, group: own.group, mode: own.mode });
+    kept.push(name);
+  }
+  return kept;
 }
 
 /** pg_basebackup -R copies the password into primary_conninfo; point it at the passfile instead. */

@@ -1,7 +1,8 @@
 import { scramVerifier, verifierMatches } from '../facts/scram';
 import { quoteIdent, quoteLiteral } from '../facts/sql-session';
 import { rememberSecret, SECRET_MASK } from '../secrets';
-import { fail, noop, type ModuleDefinition } from './types';
+import { probeServer } from './pg/server';
+import { fail, noop, type ModuleDefinition, type Plan } from './types';
 
 export interface EnsureRoleArgs {
   name: string;
@@ -27,6 +28,8 @@ interface RoleRow {
 
 export interface EnsureRoleFacts {
   role: RoleRow | null;
+  /** Check mode on a server that is not running: its roles cannot be read until a run starts it. */
+  serverDown?: 'stopped' | 'no-cluster';
 }
 
 const ATTRS = [
@@ -66,7 +69,12 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
     return [];
   },
   async check(ctx, args) {
-    const sql = await ctx.sql();
+    const { state, sql } = await probeServer(ctx);
+    if (!sql) {
+      const why = state === 'stopped' ? 'is stopped' : `has no cluster in ${ctx.pg.dataDir}`;
+      if (ctx.checkMode) return { role: null, serverDown: state === 'stopped' ? 'stopped' : 'no-cluster' };
+      throw new Error(`PostgreSQL on ${ctx.name} ${why}: roles are read and changed over SQL, so start it first (service: state: started)`);
+    }
     const rows = await sql.query<RoleRow>(
       'SELECT rolcanlogin, rolreplication, rolsuper, rolcreatedb, rolcreaterole, rolconnlimit, rolpassword FROM pg_authid WHERE rolname = $1',
       [args.name],
@@ -75,6 +83,7 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
   },
   plan(args, facts) {
     const label = `role ${args.name}`;
+    if (facts.serverDown) return planBlind(args, facts.serverDown);
     const { role } = facts;
     if (args.state === 'absent') {
       if (!role) return noop(`${label} does not exist`);
@@ -136,6 +145,33 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
     };
   },
 };
+
+/**
+ * --check on a server that is not running yet (a stopped primary that the run would start first): its roles
+ * cannot be read, so say what the run would do with them, and read them if this plan is ever applied.
+ */
+function planBlind(args: EnsureRoleArgs, down: 'stopped' | 'no-cluster'): Plan {
+  const label = `role ${args.name}`;
+  const why = down === 'stopped' ? 'PostgreSQL is stopped, so its roles cannot be read' : 'there is no cluster yet';
+  const absent = args.state === 'absent';
+  const wanted = ATTRS.filter(([arg]) => (arg === 'login' ? (args.login ?? true) : args[arg]) !== undefined).map(([arg]) => `${arg}: ${arg === 'login' ? (args.login ?? true) : args[arg]}`);
+  if (args.password !== undefined) wanted.push(`password: ${SECRET_MASK}`);
+  return {
+    kind: 'change',
+    summary: `${absent ? 'drop' : 'create or alter'} ${label} once the server runs (${why})`,
+    diffs: [{ path: label, before: `unknown (${why})\n`, after: absent ? 'absent\n' : `${wanted.join('\n')}\n` }],
+    steps: [
+      {
+        description: `${absent ? 'drop' : 'create or alter'} ${label} after reading it`,
+        async apply(ctx) {
+          const plan = ensureRoleModule.plan(args, await ensureRoleModule.check(ctx, args));
+          if (plan.kind === 'fail') throw new Error(plan.message);
+          if (plan.kind === 'change') for (const step of plan.steps) await step.apply(ctx);
+        },
+      },
+    ],
+  };
+}
 
 function describe(role: RoleRow): string {
   const lines = ATTRS.map(([arg, column]) => `${arg}: ${role[column]}`);

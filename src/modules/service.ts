@@ -15,7 +15,7 @@ const past: Record<ServerAction, string> = { start: 'started', stop: 'stopped', 
 export const serviceModule: ModuleDefinition<ServiceArgs, ServiceFacts> = {
   name: 'service',
   readsServer: true,
-  summary: 'Start, stop, restart or reload PostgreSQL (pg_ctl as the PostgreSQL OS user, or systemctl for pg_service systemd:UNIT).',
+  summary: 'Start, stop, restart or reload PostgreSQL (pg_ctl as the PostgreSQL OS user; pg_ctlcluster or systemctl as root for pg_service pg_ctlcluster or systemd:UNIT).',
   schema: {
     type: 'object',
     description:

@@ -67,3 +67,47 @@ export function labInventoryIni(hosts: InventoryHost[], ssh: { key: string; know
     '',
   ].join('\n');
 }
+
+export interface NetnsInventoryHost extends InventoryHost {
+  layout: 'debian' | 'rhel';
+  /** Debian cluster name, null on a RHEL host. */
+  cluster: string | null;
+  lockFile: string;
+}
+
+/**
+ * The network-namespace lab's inventory: real addresses (no pg_client_address), listen_addresses '*' as the
+ * guides write it, and per host the paths of its layout; Debian hosts are run with pg_ctlcluster.
+ */
+export function netnsInventory(hosts: NetnsInventoryHost[], ssh: { key: string; knownHosts: string }): string {
+  const entry = (h: NetnsInventoryHost) => ({
+    ansible_host: h.address,
+    pg_address: h.address,
+    lab_layout: h.layout,
+    ...(h.cluster ? { pg_service: 'pg_ctlcluster', pg_cluster: h.cluster } : { pg_service: 'pg_ctl' }),
+    pg_data_dir: h.dataDir,
+    pg_config_dir: h.configDir,
+    pg_socket_dir: h.socketDir,
+    pg_log_file: h.logFile,
+    // /tmp is one directory for every lab host: each keeps its run lock in its own.
+    pgplay_lock_file: h.lockFile,
+  });
+  const group = (list: NetnsInventoryHost[]) => ({ hosts: Object.fromEntries(list.map((h) => [h.name, entry(h)])) });
+  const doc = {
+    all: {
+      vars: {
+        ansible_user: 'root',
+        ansible_ssh_private_key_file: ssh.key,
+        ssh_known_hosts_file: ssh.knownHosts,
+        become_method: 'sudo',
+        replication_user: 'replicator',
+        pg_version: 15,
+        pg_bin_dir: PG_BIN,
+        pg_port: PG_PORT,
+        pg_listen_addresses: '*',
+      },
+      children: { primary: group(hosts.slice(0, 1)), replicas: group(hosts.slice(1)) },
+    },
+  };
+  return `# The network-namespace lab's inventory, written by test/lab (lab up --netns): one namespace, sshd and PostgreSQL 15 per host.\n${stringify(doc)}`;
+}

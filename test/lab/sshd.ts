@@ -1,4 +1,4 @@
-// One OpenSSH sshd per lab host, listening on the host's own loopback address, logging each accepted connection.
+// One OpenSSH sshd per lab host, listening on the host's own address (loopback, or inside its network namespace), logging each accepted connection.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { promisify } from 'node:util';
@@ -18,10 +18,13 @@ export interface SshdFiles {
   authorizedKeys: string;
   /** The login user's HOME on this host, so ssh commands run this host's dotfiles, not the control machine's. */
   home: string;
+  /** The network namespace sshd runs in (netns lab); absent on the loopback lab. */
+  netns?: string;
 }
 
-export function sshdFiles(dir: string, address: string, authorizedKeys: string): SshdFiles {
+export function sshdFiles(dir: string, address: string, authorizedKeys: string, netns?: string): SshdFiles {
   return {
+    ...(netns ? { netns } : {}),
     address,
     port: 22,
     dir,
@@ -72,7 +75,8 @@ export async function startSshd(f: SshdFiles): Promise<number> {
   const running = readPidFile(f.pidFile);
   if (running && isAlive(running)) return running;
   try {
-    await run(SSHD, ['-f', f.config, '-E', f.log]);
+    const argv = [SSHD, '-f', f.config, '-E', f.log];
+    await (f.netns ? run('ip', ['netns', 'exec', f.netns, ...argv]) : run(argv[0], argv.slice(1)));
   } catch (err) {
     throw new Error(`sshd for ${f.address} did not start: ${logTail(f)}`, { cause: err });
   }

@@ -47,7 +47,7 @@ export function serverCommand(pg: PgSettings, action: ServerAction): { argv: str
   const control = pg.serviceControl;
   if (control.startsWith('systemd:')) return { argv: ['systemctl', action, control.slice('systemd:'.length)] };
   // Debian's own tool (as the seed guide runs it): it reads /etc/postgresql/VERSION/CLUSTER and runs as the cluster's owner.
-  if (control === 'pg_ctlcluster') return { argv: ['pg_ctlcluster', ...(action === 'stop' ? ['--mode', 'fast'] : []), pg.version, pg.cluster, action] };
+  if (control === 'pg_ctlcluster') return { argv: ['pg_ctlcluster', pg.version, pg.cluster, action] };
   const bin = `${pg.binDir}/pg_ctl`;
   switch (action) {
     case 'start':

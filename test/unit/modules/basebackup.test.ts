@@ -59,6 +59,12 @@ describe('basebackup plan', () => {
     assert.equal(JSON.stringify(plan).includes('pa55-word'), false);
   });
 
+  it('in --check on a stopped primary (identity from its files), plans the copy and says the primary must run', () => {
+    const plan = basebackupModule.plan(args, fresh({ primary: { ...fresh().primary, stopped: true }, state: 'stopped', inRecovery: undefined, streamingReplicas: undefined }));
+    assert.equal(plan.kind === 'change' && plan.summary, 'clone pg1 into /var/lib/postgresql/15/main; old directory moved aside');
+    assert.deepEqual(plan.kind === 'change' && plan.warnings, ['PostgreSQL on the primary pg1 is stopped: the copy needs it running']);
+  });
+
   it('fills an empty directory with replace: empty', () => {
     assert.equal(basebackupModule.plan({ ...args, replace: 'empty' }, fresh({ state: 'no-cluster', control: null, dir: dir({ entries: [] }) })).kind, 'change');
     assert.match(message(basebackupModule.plan({ ...args, replace: 'empty' }, fresh())), /holds a cluster \(system identifier 7300000000000000222\): refusing to replace it with replace: empty/);

@@ -35,6 +35,17 @@ describe('ensure_role plan', () => {
     assert.equal(md5.kind === 'change' && md5.summary, 'alter role replicator: password');
   });
 
+  it('in --check on a stopped server, says it would create or alter the role, without the password', () => {
+    const plan = ensureRoleModule.plan(args, { role: null, serverDown: 'stopped' });
+    assert.equal(plan.kind, 'change');
+    if (plan.kind !== 'change') return;
+    assert.equal(plan.summary, 'create or alter role replicator once the server runs (PostgreSQL is stopped, so its roles cannot be read)');
+    assert.deepEqual(plan.diffs?.[0], { path: 'role replicator', before: 'unknown (PostgreSQL is stopped, so its roles cannot be read)\n', after: 'login: true\nreplication: true\npassword: ********\n' });
+    assert.equal(JSON.stringify(plan).includes('pa55-word'), false);
+    const drop = ensureRoleModule.plan({ name: 'old', state: 'absent' }, { role: null, serverDown: 'no-cluster' });
+    assert.equal(drop.kind === 'change' && drop.summary, 'drop role old once the server runs (there is no cluster yet)');
+  });
+
   it('drops only an existing role, and refuses a too short password', () => {
     assert.equal(ensureRoleModule.plan({ name: 'x', state: 'absent' }, { role: null }).kind, 'noop');
     assert.equal(ensureRoleModule.plan({ name: 'x', state: 'absent' }, role(null)).kind, 'change');

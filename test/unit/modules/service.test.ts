@@ -29,6 +29,15 @@ describe('service plan', () => {
     assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'systemd:postgresql@15-main' }), 'reload').argv, ['systemctl', 'reload', 'postgresql@15-main']);
     // The cluster name comes from the Debian configuration directory, or pg_cluster.
     assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_config_dir: '/etc/postgresql/15/pg2' }), 'restart').argv, ['pg_ctlcluster', '15', 'pg2', 'restart']);
-    assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_cluster: 'sales', pg_version: 16 }), 'stop').argv, ['pg_ctlcluster', '--mode', 'fast', '16', 'sales', 'stop']);
+    assert.deepEqual(serverCommand(pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_cluster: 'sales', pg_version: 16 }), 'stop').argv, ['pg_ctlcluster', '16', 'sales', 'stop']);
+  });
+  it('uses pg_ctlcluster as root on Debian, the cluster named by pg_cluster or by the configuration directory', () => {
+    const named = pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_cluster: 'pg2' });
+    assert.deepEqual(serverCommand(named, 'restart'), { argv: ['pg_ctlcluster', '15', 'pg2', 'restart'] });
+    assert.deepEqual([named.dataDir, named.configDir, named.logFile], ['/var/lib/postgresql/15/pg2', '/etc/postgresql/15/pg2', '/var/log/postgresql/postgresql-15-pg2.log']);
+    const fromDir = pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_version: 16, pg_config_dir: '/etc/postgresql/16/sales' });
+    assert.deepEqual(serverCommand(fromDir, 'stop'), { argv: ['pg_ctlcluster', '16', 'sales', 'stop'] });
+    assert.equal(fromDir.dataDir, '/var/lib/postgresql/16/sales');
+    assert.equal(pgSettingsFrom({ pg_service: 'pg_ctlcluster' }).cluster, 'main');
   });
 });
