@@ -1,7 +1,8 @@
 // The JSON Schemas of playbooks and inventories. The playbook schema is built from the modules' own argument
 // schemas (one source of truth); `npm run schemas` writes both to schemas/, and a test keeps those files in step.
 import { allModules } from '../modules/registry';
-import type { JsonSchema } from '../modules/types';
+import type { JsonSchema, ModuleDefinition } from '../modules/types';
+import { forEditors } from './schema-text';
 
 const TEMPLATE_REF = { $ref: '#/definitions/template' };
 
@@ -60,7 +61,11 @@ function taskSchema(kind: 'task' | 'handler'): JsonSchema {
         { type: 'array', items: { type: 'string' } },
         {
           type: 'object',
-          properties: { restart: { type: 'string' }, reload: { type: 'string' }, changed: { type: 'string' } },
+          properties: {
+            restart: { type: 'string', description: 'Handler to notify when the change needs a restart (a setting of context postmaster changed).', examples: ['restart postgresql'] },
+            reload: { type: 'string', description: 'Handler to notify when the change needs a reload, unless a restart is needed and `restart` names a handler.', examples: ['reload postgresql'] },
+            changed: { type: 'string', description: 'Handler to notify for any other change: one that needs neither a restart nor a reload that this mapping names a handler for.' },
+          },
           additionalProperties: false,
           minProperties: 1,
         },
@@ -78,10 +83,36 @@ function taskSchema(kind: 'task' | 'handler'): JsonSchema {
   for (const m of modules) properties[m.name] = { $ref: `#/definitions/module_${m.name}` };
   return {
     type: 'object',
+    title: kind,
     description: kind === 'handler' ? 'A handler: a task that runs once at the end of the play when notified.' : 'A task: a name and exactly one module with its arguments, plus keywords.',
     properties,
-    additionalProperties: false,
-    oneOf: modules.map((m) => ({ required: [m.name] })),
+    ...exactlyOneModule(kind, modules, Object.keys(properties).filter((k) => !modules.some((m) => m.name === k))),
+  };
+}
+
+/**
+ * "Exactly one module" in a shape editors report well: unknown keys, no module and two modules each get their own
+ * message (errorMessage, which yaml-language-server shows), where a oneOf of required keys says only
+ * "Missing property" or "Matches multiple schemas". pgplay's own messages read the same shape (schema-check.ts).
+ */
+function exactlyOneModule(kind: 'task' | 'handler', modules: ModuleDefinition[], keywords: string[]): JsonSchema {
+  const names = modules.map((m) => m.name);
+  const pairs = (m: ModuleDefinition, i: number) =>
+    modules.slice(i + 1).map((other) => ({
+      properties: { [other.name]: false },
+      errorMessage: `Two modules in one ${kind}, ${m.name} and ${other.name}: a ${kind} runs exactly one module, split it in two.`,
+    }));
+  return {
+    // Kept in a subschema of its own so that its message is about unknown keys only.
+    allOf: [
+      {
+        properties: Object.fromEntries([...keywords, ...names].map((k) => [k, true])),
+        additionalProperties: false,
+        errorMessage: `Not a module or ${kind} keyword. Modules: ${names.join(', ')}. Keywords: ${keywords.join(', ')}.`,
+      },
+    ],
+    anyOf: names.map((name) => ({ required: [name], errorMessage: `A ${kind} needs exactly one module, one of: ${names.join(', ')}.` })),
+    dependencies: Object.fromEntries(modules.slice(0, -1).map((m, i) => [m.name, { allOf: pairs(m, i) }])),
   };
 }
 
@@ -94,6 +125,7 @@ export function playbookSchema(): JsonSchema {
     },
     play: {
       type: 'object',
+      title: 'play',
       description: 'A play: a host pattern and the tasks to run on each of those hosts, in parallel across hosts.',
       properties: {
         name: { type: 'string', description: 'What the play does.', examples: ['Configure the primary for replication'] },
@@ -108,8 +140,8 @@ export function playbookSchema(): JsonSchema {
     task: taskSchema('task'),
     handler: taskSchema('handler'),
   };
-  for (const m of allModules()) definitions[`module_${m.name}`] = { description: m.summary, ...moduleArgsSchema(m.schema) };
-  return {
+  for (const m of allModules()) definitions[`module_${m.name}`] = { title: m.name, description: m.summary, ...moduleArgsSchema(m.schema) };
+  return forEditors({
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://pgplay.dev/schemas/playbook.schema.json',
     title: 'pgplay playbook',
@@ -118,7 +150,7 @@ export function playbookSchema(): JsonSchema {
     minItems: 1,
     items: { $ref: '#/definitions/play' },
     definitions,
-  };
+  });
 }
 
 const HOST_VARIABLES: Record<string, JsonSchema> = {
@@ -159,7 +191,7 @@ export function inventorySchema(): JsonSchema {
     properties: mapValues(HOST_VARIABLES, allowTemplates),
     additionalProperties: true,
   };
-  return {
+  return forEditors({
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://pgplay.dev/schemas/inventory.schema.json',
     title: 'pgplay inventory',
@@ -185,5 +217,5 @@ export function inventorySchema(): JsonSchema {
         description: 'One {{ expression }}, whose value is used as it is.',
       },
     },
-  };
+  });
 }
