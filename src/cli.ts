@@ -9,7 +9,8 @@ const USAGE = `Usage:
   pgplay run PLAYBOOK [-i INVENTORY] [--check] [--diff] [--limit PATTERN] [--tags T] [--skip-tags T]
                       [--forks N] [-e key=value | -e @file.yml] [--output human|plain|json] [--junit FILE]
                       [--start-at-task NAME] [--accept-new-host-keys]
-  pgplay validate PATH... [-i INVENTORY]   parse + schema + semantic checks of playbooks (files or directories), no connection
+  pgplay validate PATH... [-i INVENTORY] [--format text|github]
+                                          parse + schema + semantic checks of playbooks (files or directories), no connection
   pgplay inventory [-i INVENTORY] [--graph] [--host NAME]
   pgplay --version | --help
 
@@ -32,9 +33,13 @@ Run a playbook against the inventory's hosts, in parallel.
       --start-at-task NAME  start at the task with this name
       --accept-new-host-keys  record first-contact SSH host keys (like StrictHostKeyChecking=accept-new)
       --known-hosts FILE    known_hosts file to verify host keys against`,
-  validate: `pgplay validate PATH... [-i INVENTORY]
+  validate: `pgplay validate PATH... [-i INVENTORY] [--format text|github]
 Check playbooks (files, or directories searched for *.yml/*.yaml playbooks) without connecting.
-Prints file:line:col: message for every problem; exit 4 when any is found.`,
+Prints file:line:col: message for every problem; exit 4 when any is found.
+
+  -i, --inventory FILE      also check host patterns and variables against this inventory
+      --format FORMAT       text (file:line:col: message, on stderr), or github (::error file=...,line=...,col=...::message
+                            on stdout: GitHub Actions shows each as an annotation of the pull request)`,
   inventory: `pgplay inventory [-i INVENTORY] [--graph] [--host NAME]
 Print the resolved hosts, groups and variables (as JSON), or the group tree with --graph.`,
 };
@@ -158,12 +163,15 @@ function parseRunOptions(args: string[]): RunOptions {
 export interface ValidateOptions {
   paths: string[];
   inventory?: string;
+  format: 'text' | 'github';
 }
 
 function parseValidateOptions(args: string[]): ValidateOptions {
-  const { values, positionals } = parse(args, { inventory: { type: 'string', short: 'i' } });
+  const { values, positionals } = parse(args, { inventory: { type: 'string', short: 'i' }, format: { type: 'string' } });
   if (positionals.length === 0) throw new BadOptionsError('validate takes at least one playbook file or directory');
-  return { paths: positionals, inventory: values.inventory as string | undefined };
+  const format = (values.format as string | undefined) ?? 'text';
+  if (format !== 'text' && format !== 'github') throw new BadOptionsError(`--format must be text or github, got '${format}'`);
+  return { paths: positionals, inventory: values.inventory as string | undefined, format };
 }
 
 export interface InventoryOptions {

@@ -4,6 +4,8 @@ import type { ValidateOptions } from '../cli';
 import { BadOptionsError, ExitCode, InvalidInputError, type Diagnostic } from '../errors';
 import { loadPlaybook } from '../config/playbook';
 import type { Inventory } from '../config/types';
+import { githubAnnotation } from '../reporters/github';
+import { redact } from '../secrets';
 import { requireInventory } from './common';
 
 /** Every playbook under the given paths; inventories, vars files and templates are not playbooks. */
@@ -26,11 +28,20 @@ function playbookFiles(paths: string[]): string[] {
 }
 
 export async function validateCommand(o: ValidateOptions): Promise<number> {
-  const inventory: Inventory | undefined = o.inventory ? requireInventory(o.inventory) : undefined;
-  const files = playbookFiles(o.paths);
-  const errors: Diagnostic[] = [];
-  for (const file of files) errors.push(...loadPlaybook(file, { inventory, extraVars: {} }).errors);
-  if (errors.length > 0) throw new InvalidInputError(errors);
-  process.stdout.write(`${files.length} playbook${files.length === 1 ? '' : 's'} valid${inventory ? ` against ${inventory.file}` : ''}\n`);
-  return ExitCode.ok;
+  try {
+    const inventory: Inventory | undefined = o.inventory ? requireInventory(o.inventory) : undefined;
+    const files = playbookFiles(o.paths);
+    const errors: Diagnostic[] = [];
+    for (const file of files) errors.push(...loadPlaybook(file, { inventory, extraVars: {} }).errors);
+    if (errors.length > 0) throw new InvalidInputError(errors);
+    process.stdout.write(`${files.length} playbook${files.length === 1 ? '' : 's'} valid${inventory ? ` against ${inventory.file}` : ''}\n`);
+    return ExitCode.ok;
+  } catch (err) {
+    if (o.format !== 'github' || !(err instanceof InvalidInputError)) throw err;
+    // GitHub reads workflow commands from stdout; the count goes to stderr as in the text format.
+    for (const d of err.diagnostics) process.stdout.write(`${githubAnnotation({ ...d, message: redact(d.message) })}\n`);
+    const n = err.diagnostics.length;
+    process.stderr.write(`pgplay: ${n} error${n === 1 ? '' : 's'} found; nothing was run\n`);
+    return err.exitCode;
+  }
 }
