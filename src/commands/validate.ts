@@ -8,7 +8,7 @@ import { githubAnnotation } from '../reporters/github';
 import { redact } from '../secrets';
 import { requireInventory } from './common';
 
-/** Every playbook under the given paths; inventories, vars files and templates are not playbooks. */
+/** Every playbook under the given paths; inventories, vars files (group_vars/, host_vars/ too) and templates are not playbooks. */
 function playbookFiles(paths: string[]): string[] {
   const files: string[] = [];
   for (const path of paths) {
@@ -21,7 +21,7 @@ function playbookFiles(paths: string[]): string[] {
     if (stat.isFile()) files.push(path);
     else
       for (const entry of readdirSync(path, { recursive: true }) as string[]) {
-        if (/\.ya?ml$/.test(entry) && !/(^|\/)(inventory[^/]*|.*vars[^/]*|templates\/.*)$/.test(entry)) files.push(join(path, entry));
+        if (/\.ya?ml$/.test(entry) && !/(^|\/)(inventory[^/]*|[^/]*vars[^/]*|(group|host)_vars\/.*|templates\/.*)$/.test(entry)) files.push(join(path, entry));
       }
   }
   return files.sort();

@@ -3,9 +3,10 @@
 // at the schemas with the `# yaml-language-server: $schema=...` line the README shows.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/cli';
+import { ROOT, runCli } from '../helpers/cli';
 import { YamlLanguageServer, type Diagnostic } from '../helpers/lsp';
 
 const MODULES = ['ensure_conf', 'ensure_role', 'ensure_hba_line', 'basebackup', 'service', 'assert_streaming', 'template', 'command', 'assert'];
@@ -40,6 +41,22 @@ test('the shipped playbooks and the example inventory have no diagnostics', asyn
   for (const file of files) {
     const ds = await server.open(file);
     assert.deepEqual(ds, [], `${file}:\n${show(ds)}`);
+  }
+});
+
+test('a project written by pgplay init has no diagnostics, and its group_vars are checked too', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-editor-'));
+  try {
+    const r = await runCli(['init', dir, '--primary', 'pg1=10.0.0.11', '--replica', 'pg2=10.0.0.12']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const f of ['site.yml', 'inventory.yml', 'group_vars/all.yml']) {
+      const ds = await server.open(join(dir, f));
+      assert.deepEqual(ds, [], `${f}:\n${show(ds)}`);
+    }
+    const vars = await server.open(join(dir, 'group_vars', 'all.yml'), `${readFileSync(join(dir, 'group_vars', 'all.yml'), 'utf8')}ssh_port: many\n`);
+    assert.match(show(vars), /Incorrect type\. Expected "integer"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 
