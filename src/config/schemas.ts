@@ -33,10 +33,21 @@ function mapValues(obj: Record<string, JsonSchema>, fn: (s: JsonSchema) => JsonS
   return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fn(v)]));
 }
 
-/** A module's argument schema as the playbook schema holds it: every argument may be a {{ expr }}. */
-export function moduleArgsSchema(schema: JsonSchema): JsonSchema {
-  const { properties, ...rest } = schema;
-  return { ...rest, properties: mapValues((properties ?? {}) as Record<string, JsonSchema>, allowTemplates) };
+const requiresOneKey = (b: unknown) => typeof b === 'object' && b !== null && Array.isArray((b as JsonSchema).required) && Object.keys(b).length === 1 && ((b as JsonSchema).required as string[]).length === 1;
+
+/**
+ * A module's argument schema as the playbook schema holds it: every argument may be a {{ expr }}, and "one of
+ * these arguments" (a oneOf of required keys) takes the shape editors report well.
+ */
+export function moduleArgsSchema(schema: JsonSchema, module = 'the module'): JsonSchema {
+  const { properties, oneOf, ...rest } = schema;
+  const out: JsonSchema = { ...rest, properties: mapValues((properties ?? {}) as Record<string, JsonSchema>, allowTemplates) };
+  if (Array.isArray(oneOf) && oneOf.length > 1 && oneOf.every(requiresOneKey)) {
+    const names = oneOf.map((b) => ((b as JsonSchema).required as string[])[0]);
+    const list = `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+    return { ...out, ...exactlyOneKey(names, `${module} needs ${list}.`, (a, b) => `${module} takes ${a} or ${b}, not both.`) };
+  }
+  return oneOf === undefined ? out : { ...out, oneOf };
 }
 
 const stringOrList = (description: string, examples?: unknown[]): JsonSchema => ({
@@ -91,17 +102,21 @@ function taskSchema(kind: 'task' | 'handler'): JsonSchema {
 }
 
 /**
- * "Exactly one module" in a shape editors report well: unknown keys, no module and two modules each get their own
- * message (errorMessage, which yaml-language-server shows), where a oneOf of required keys says only
- * "Missing property" or "Matches multiple schemas". pgplay's own messages read the same shape (schema-check.ts).
+ * "Exactly one of these keys" in a shape editors report well: none and two each get their own message
+ * (errorMessage, which yaml-language-server shows), where a oneOf of required keys says only "Missing property"
+ * or "Matches multiple schemas". pgplay's own messages read the same shape (schema-check.ts).
  */
+export function exactlyOneKey(names: string[], missing: string, both: (a: string, b: string) => string): JsonSchema {
+  return {
+    anyOf: names.map((name) => ({ required: [name], errorMessage: missing })),
+    dependencies: Object.fromEntries(
+      names.slice(0, -1).map((a, i) => [a, { allOf: names.slice(i + 1).map((b) => ({ properties: { [b]: false }, errorMessage: both(a, b) })) }]),
+    ),
+  };
+}
+
 function exactlyOneModule(kind: 'task' | 'handler', modules: ModuleDefinition[], keywords: string[]): JsonSchema {
   const names = modules.map((m) => m.name);
-  const pairs = (m: ModuleDefinition, i: number) =>
-    modules.slice(i + 1).map((other) => ({
-      properties: { [other.name]: false },
-      errorMessage: `Two modules in one ${kind}, ${m.name} and ${other.name}: a ${kind} runs exactly one module, split it in two.`,
-    }));
   return {
     // Kept in a subschema of its own so that its message is about unknown keys only.
     allOf: [
@@ -111,8 +126,11 @@ function exactlyOneModule(kind: 'task' | 'handler', modules: ModuleDefinition[],
         errorMessage: `Not a module or ${kind} keyword. Modules: ${names.join(', ')}. Keywords: ${keywords.join(', ')}.`,
       },
     ],
-    anyOf: names.map((name) => ({ required: [name], errorMessage: `A ${kind} needs exactly one module, one of: ${names.join(', ')}.` })),
-    dependencies: Object.fromEntries(modules.slice(0, -1).map((m, i) => [m.name, { allOf: pairs(m, i) }])),
+    ...exactlyOneKey(
+      names,
+      `A ${kind} needs exactly one module, one of: ${names.join(', ')}.`,
+      (a, b) => `Two modules in one ${kind}, ${a} and ${b}: a ${kind} runs exactly one module, split it in two.`,
+    ),
   };
 }
 
@@ -140,7 +158,7 @@ export function playbookSchema(): JsonSchema {
     task: taskSchema('task'),
     handler: taskSchema('handler'),
   };
-  for (const m of allModules()) definitions[`module_${m.name}`] = { title: m.name, description: m.summary, ...moduleArgsSchema(m.schema) };
+  for (const m of allModules()) definitions[`module_${m.name}`] = { title: m.name, description: m.summary, ...moduleArgsSchema(m.schema, m.name) };
   return forEditors({
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://pgplay.dev/schemas/playbook.schema.json',

@@ -90,6 +90,11 @@ test('two modules in one task name both', async () => {
   assert.match(show(handler), /Two modules in one handler, service and command: a handler runs exactly one module/);
 });
 
+test('arguments of which a module takes exactly one say so: command takes argv or cmd', async () => {
+  const ds = await diagnose('    - name: both\n      command:\n        argv: [a]\n        cmd: a\n    - name: neither\n      command:\n        chdir: /tmp\n');
+  assert.equal(show(ds), '8:9 command takes argv or cmd, not both.\n10:7 command needs argv or cmd.');
+});
+
 test('a wrong enum value lists the allowed values, at the value', async () => {
   const ds = await diagnose('    - name: start\n      service:\n        state: startd\n');
   assert.equal(ds.length, 1, show(ds));

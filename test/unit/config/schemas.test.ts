@@ -135,3 +135,10 @@ test('a task takes exactly one module: each case has its own editor message, nam
   const pair = task.dependencies.ensure_conf.allOf.find((s) => isNode(s.properties) && 'service' in s.properties) as Node;
   assert.equal(pair.errorMessage, 'Two modules in one task, ensure_conf and service: a task runs exactly one module, split it in two.');
 });
+
+test('a module whose arguments are one of several keys gets the same editor shape, with its own words', () => {
+  const command = (playbookSchema() as { definitions: Record<string, Node> }).definitions.module_command as { anyOf: Node[]; dependencies: Record<string, { allOf: Node[] }>; oneOf?: unknown };
+  assert.equal(command.oneOf, undefined);
+  assert.deepEqual(command.anyOf, [{ required: ['argv'], errorMessage: 'command needs argv or cmd.' }, { required: ['cmd'], errorMessage: 'command needs argv or cmd.' }]);
+  assert.deepEqual(command.dependencies, { argv: { allOf: [{ properties: { cmd: false }, errorMessage: 'command takes argv or cmd, not both.' }] } });
+});
