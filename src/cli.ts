@@ -9,9 +9,11 @@ const USAGE = `Usage:
   pgplay run PLAYBOOK [-i INVENTORY] [--check] [--diff] [--limit PATTERN] [--tags T] [--skip-tags T]
                       [--forks N] [-e key=value | -e @file.yml] [--output human|plain|json] [--junit FILE]
                       [--start-at-task NAME] [--accept-new-host-keys]
-  pgplay validate PATH... [-i INVENTORY]   parse + schema + semantic checks of playbooks (files or directories), no connection
-  pgplay inventory [-i INVENTORY] [--graph] [--host NAME]
-  pgplay --version | --help
+  pgplay validate PATH... [-i INVENTORY] [--format text|github]      parse + schema + semantic checks, no connection
+  pgplay inventory [-i INVENTORY] [--graph] [--host NAME]            resolved hosts, groups and variables
+  pgplay init [DIR] --primary NAME=ADDRESS --replica NAME=ADDRESS... [--ini] [--force]
+                                                                     write a starting project
+  pgplay --version | --help | COMMAND --help
 
 Exit codes: 0 ok, 1 error, 2 a host failed, 3 a host unreachable, 4 invalid input, 5 bad options, 99 interrupted.`;
 
@@ -32,11 +34,27 @@ Run a playbook against the inventory's hosts, in parallel.
       --start-at-task NAME  start at the task with this name
       --accept-new-host-keys  record first-contact SSH host keys (like StrictHostKeyChecking=accept-new)
       --known-hosts FILE    known_hosts file to verify host keys against`,
-  validate: `pgplay validate PATH... [-i INVENTORY]
+  validate: `pgplay validate PATH... [-i INVENTORY] [--format text|github]
 Check playbooks (files, or directories searched for *.yml/*.yaml playbooks) without connecting.
-Prints file:line:col: message for every problem; exit 4 when any is found.`,
+Prints file:line:col: message for every problem; exit 4 when any is found.
+
+  -i, --inventory FILE      also check host patterns and variables against this inventory
+      --format FORMAT       text (file:line:col: message, on stderr), or github (::error file=...,line=...,col=...::message
+                            on stdout: GitHub Actions shows each as an annotation of the pull request)`,
   inventory: `pgplay inventory [-i INVENTORY] [--graph] [--host NAME]
 Print the resolved hosts, groups and variables (as JSON), or the group tree with --graph.`,
+  init: `pgplay init [DIR] --primary NAME=ADDRESS --replica NAME=ADDRESS [--replica ...] [--ini] [--force]
+Write a starting project into DIR (default: the current directory) that validates at once:
+  inventory.yml (or inventory.ini)  the hosts: the group primary (one host) and the group replicas
+  group_vars/all.yml                variables of every host, with Debian's PostgreSQL 15 layout
+  site.yml                          a copy of the playbook that sets up and verifies streaming replication
+  README.md                         the next three commands
+No secret is written: site.yml reads the replication password from PGPLAY_REPLICATION_PASSWORD.
+
+      --primary NAME=ADDRESS  the primary server (an IP address or a DNS name)
+      --replica NAME=ADDRESS  a replica (an IPv4 address), repeatable
+      --ini                 write the inventory in Ansible's INI layout
+      --force               overwrite those files when they exist (nothing else is touched)`,
 };
 
 export async function main(argv: string[]): Promise<number> {
@@ -66,8 +84,12 @@ async function dispatch(argv: string[]): Promise<number> {
       return (await import('./commands/validate')).validateCommand(parseValidateOptions(rest));
     case 'inventory':
       return (await import('./commands/inventory')).inventoryCommand(parseInventoryOptions(rest));
+    case 'init': {
+      const init = await import('./commands/init');
+      return init.initCommand(parseInitOptions(rest, init.parseHost));
+    }
     default:
-      throw new BadOptionsError(`unknown command '${command}' (expected run, validate or inventory)`);
+      throw new BadOptionsError(`unknown command '${command}' (expected run, validate, inventory or init)`);
   }
 }
 
@@ -158,12 +180,15 @@ function parseRunOptions(args: string[]): RunOptions {
 export interface ValidateOptions {
   paths: string[];
   inventory?: string;
+  format: 'text' | 'github';
 }
 
 function parseValidateOptions(args: string[]): ValidateOptions {
-  const { values, positionals } = parse(args, { inventory: { type: 'string', short: 'i' } });
+  const { values, positionals } = parse(args, { inventory: { type: 'string', short: 'i' }, format: { type: 'string' } });
   if (positionals.length === 0) throw new BadOptionsError('validate takes at least one playbook file or directory');
-  return { paths: positionals, inventory: values.inventory as string | undefined };
+  const format = (values.format as string | undefined) ?? 'text';
+  if (format !== 'text' && format !== 'github') throw new BadOptionsError(`--format must be text or github, got '${format}'`);
+  return { paths: positionals, inventory: values.inventory as string | undefined, format };
 }
 
 export interface InventoryOptions {
@@ -180,6 +205,38 @@ function parseInventoryOptions(args: string[]): InventoryOptions {
   });
   if (positionals.length > 0) throw new BadOptionsError(`inventory takes no positional arguments, got ${positionals.join(' ')}`);
   return { inventory: values.inventory as string | undefined, graph: Boolean(values.graph), host: values.host as string | undefined };
+}
+
+export interface InitOptions {
+  dir: string;
+  primary: { name: string; address: string };
+  replicas: Array<{ name: string; address: string }>;
+  ini: boolean;
+  force: boolean;
+}
+
+function parseInitOptions(args: string[], parseHost: (option: '--primary' | '--replica', spec: string) => { name: string; address: string }): InitOptions {
+  const { values, positionals } = parse(args, {
+    primary: { type: 'string', multiple: true },
+    replica: { type: 'string', multiple: true },
+    ini: { type: 'boolean' },
+    force: { type: 'boolean' },
+  });
+  if (positionals.length > 1) throw new BadOptionsError(`init takes one directory, got ${positionals.join(' ')}`);
+  const primaries = (values.primary as string[] | undefined) ?? [];
+  const replicaSpecs = (values.replica as string[] | undefined) ?? [];
+  if (primaries.length !== 1) {
+    throw new BadOptionsError(primaries.length === 0 ? 'init needs --primary NAME=ADDRESS, as in --primary pg1=10.0.0.11' : `init takes one --primary, got ${primaries.length}`);
+  }
+  if (replicaSpecs.length === 0) throw new BadOptionsError('init needs at least one --replica NAME=ADDRESS, as in --replica pg2=10.0.0.12');
+  const primary = parseHost('--primary', primaries[0]);
+  const replicas = replicaSpecs.map((r) => parseHost('--replica', r));
+  const hosts = [primary, ...replicas];
+  for (const [i, h] of hosts.entries()) {
+    const other = hosts.slice(0, i).find((o) => o.name === h.name || o.address === h.address);
+    if (other) throw new BadOptionsError(`two hosts with the ${other.name === h.name ? `name ${h.name}` : `address ${h.address}`}: each host has its own name and address`);
+  }
+  return { dir: positionals[0] ?? '.', primary, replicas, ini: Boolean(values.ini), force: Boolean(values.force) };
 }
 
 /** The one top-level catch: errors become messages and exit codes, never stack traces. */

@@ -6,6 +6,8 @@ import { addPlaybookVars } from '../config/inventory';
 import { loadPlaybook } from '../config/playbook';
 import type { Inventory } from '../config/types';
 import { planHostSettings } from '../executor/host-settings';
+import { githubAnnotation } from '../reporters/github';
+import { redact } from '../secrets';
 import { playHostsOf, requireInventory } from './common';
 
 function dedupe(errors: Diagnostic[]): Diagnostic[] {
@@ -18,7 +20,7 @@ function dedupe(errors: Diagnostic[]): Diagnostic[] {
   });
 }
 
-/** Every playbook under the given paths; inventories, vars files and templates are not playbooks. */
+/** Every playbook under the given paths; inventories, vars files (group_vars/, host_vars/ too) and templates are not playbooks. */
 function playbookFiles(paths: string[]): string[] {
   const files: string[] = [];
   for (const path of paths) {
@@ -31,26 +33,35 @@ function playbookFiles(paths: string[]): string[] {
     if (stat.isFile()) files.push(path);
     else
       for (const entry of readdirSync(path, { recursive: true }) as string[]) {
-        if (/\.ya?ml$/.test(entry) && !/(^|\/)(inventory[^/]*|.*vars[^/]*|templates\/.*)$/.test(entry)) files.push(join(path, entry));
+        if (/\.ya?ml$/.test(entry) && !/(^|\/)(inventory[^/]*|[^/]*vars[^/]*|(group|host)_vars\/.*|templates\/.*)$/.test(entry)) files.push(join(path, entry));
       }
   }
   return files.sort();
 }
 
 export async function validateCommand(o: ValidateOptions): Promise<number> {
-  const inventory: Inventory | undefined = o.inventory ? requireInventory(o.inventory) : undefined;
-  const files = playbookFiles(o.paths);
-  const errors: Diagnostic[] = [];
-  for (const file of files) {
-    // Each playbook sees the group_vars/ and host_vars/ beside it, as it would in a run.
-    const withVars = inventory ? addPlaybookVars(inventory, dirname(file)) : { value: undefined, errors: [] };
-    errors.push(...withVars.errors);
-    const inv = withVars.value ?? undefined;
-    const loaded = loadPlaybook(file, { inventory: inv, extraVars: {} });
-    errors.push(...loaded.errors);
-    if (inv && loaded.value) errors.push(...planHostSettings({ inventory: inv, extraVars: {}, cli: { acceptNewHostKeys: false } }, playHostsOf(loaded.value, inv, {})).errors);
+  try {
+    const inventory: Inventory | undefined = o.inventory ? requireInventory(o.inventory) : undefined;
+    const files = playbookFiles(o.paths);
+    const errors: Diagnostic[] = [];
+    for (const file of files) {
+      // Each playbook sees the group_vars/ and host_vars/ beside it, as it would in a run.
+      const withVars = inventory ? addPlaybookVars(inventory, dirname(file)) : { value: undefined, errors: [] };
+      errors.push(...withVars.errors);
+      const inv = withVars.value ?? undefined;
+      const loaded = loadPlaybook(file, { inventory: inv, extraVars: {} });
+      errors.push(...loaded.errors);
+      if (inv && loaded.value) errors.push(...planHostSettings({ inventory: inv, extraVars: {}, cli: { acceptNewHostKeys: false } }, playHostsOf(loaded.value, inv, {})).errors);
+    }
+    if (errors.length > 0) throw new InvalidInputError(dedupe(errors));
+    process.stdout.write(`${files.length} playbook${files.length === 1 ? '' : 's'} valid${inventory ? ` against ${inventory.file}` : ''}\n`);
+    return ExitCode.ok;
+  } catch (err) {
+    if (o.format !== 'github' || !(err instanceof InvalidInputError)) throw err;
+    // GitHub reads workflow commands from stdout; the count goes to stderr as in the text format.
+    for (const d of err.diagnostics) process.stdout.write(`${githubAnnotation({ ...d, message: redact(d.message) })}\n`);
+    const n = err.diagnostics.length;
+    process.stderr.write(`pgplay: ${n} error${n === 1 ? '' : 's'} found; nothing was run\n`);
+    return err.exitCode;
   }
-  if (errors.length > 0) throw new InvalidInputError(dedupe(errors));
-  process.stdout.write(`${files.length} playbook${files.length === 1 ? '' : 's'} valid${inventory ? ` against ${inventory.file}` : ''}\n`);
-  return ExitCode.ok;
 }

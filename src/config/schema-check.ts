@@ -27,7 +27,7 @@ export type SchemaDiagnostic = Diagnostic & { path: YamlPath; keyword: string };
 /** Validate the parsed YAML; every problem once, with its place. */
 export function schemaDiagnostics(src: YamlSource, validate: ValidateFunction, ctx: SchemaContext): SchemaDiagnostic[] {
   if (validate(src.value)) return [];
-  const errors = simplify([...(validate.errors ?? [])], ctx);
+  const errors = simplify([...(validate.errors ?? [])], src.value, ctx);
   const out: SchemaDiagnostic[] = [];
   const seen = new Set<string>();
   const problems = errors.map((e) => ({ e, path: pathOf(e.instancePath), problem: describeError(e, pathOf(e.instancePath), ctx) }));
@@ -45,7 +45,7 @@ export function schemaDiagnostics(src: YamlSource, validate: ValidateFunction, c
 /** Problems of a value that has no file (module arguments after rendering): messages only. */
 export function valueProblems(validate: ValidateFunction, value: unknown, ctx: SchemaContext): string[] {
   if (validate(value)) return [];
-  return [...new Set(simplify([...(validate.errors ?? [])], ctx).map((e) => describeError(e, pathOf(e.instancePath), ctx).message))];
+  return [...new Set(simplify([...(validate.errors ?? [])], value, ctx).map((e) => describeError(e, pathOf(e.instancePath), ctx).message))];
 }
 
 export function pathOf(pointer: string): YamlPath {
@@ -60,9 +60,13 @@ export function pathOf(pointer: string): YamlPath {
 type Err = ErrorObject & { summary?: string };
 
 /** Replace each anyOf/oneOf and the errors of its branches by what the user needs to read. */
-function simplify(errors: Err[], ctx: SchemaContext): Err[] {
+function simplify(errors: Err[], root: unknown, ctx: SchemaContext): Err[] {
   // A value may always be a {{ template }}: that branch failing says nothing.
-  let list = errors.filter((e) => !e.schemaPath.startsWith('#/definitions/template/'));
+  let list = exclusiveKeys(
+    errors.filter((e) => !e.schemaPath.startsWith('#/definitions/template/')),
+    root,
+    ctx,
+  );
   const combinators = list.filter((e) => e.keyword === 'anyOf' || e.keyword === 'oneOf').sort((a, b) => b.schemaPath.length - a.schemaPath.length);
   for (const c of combinators) {
     const prefix = `${c.schemaPath}/`;
@@ -73,13 +77,47 @@ function simplify(errors: Err[], ctx: SchemaContext): Err[] {
   return list;
 }
 
+function valueAt(root: unknown, path: YamlPath): unknown {
+  let v = root;
+  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<string, unknown>)[String(p)] : undefined;
+  return v;
+}
+
+/** A branch that only requires one key (its errorMessage is for editors). */
+const requiresOneKey = (b: JsonSchema) => Array.isArray(b.required) && b.required.length === 1 && Object.keys(b).every((k) => k === 'required' || k === 'errorMessage');
+
+/**
+ * Keys that exclude each other (dependencies: {a: {allOf: [{properties: {b: false}}]}}, the editor-friendly form of
+ * "only one of"): their errors, one per pair, become one problem of the mapping that holds them.
+ */
+function exclusiveKeys(errors: Err[], root: unknown, ctx: SchemaContext): Err[] {
+  const pairs = errors.filter((e) => e.keyword === 'false schema' && /\/dependencies\/[^/]+\//.test(e.schemaPath));
+  if (pairs.length === 0) return errors;
+  const byParent = new Map<string, Err[]>();
+  for (const e of pairs) {
+    const parent = e.instancePath.slice(0, e.instancePath.lastIndexOf('/'));
+    byParent.set(parent, [...(byParent.get(parent) ?? []), e]);
+  }
+  const out = errors.filter((e) => !pairs.includes(e));
+  for (const [parent, errs] of byParent) {
+    const path = pathOf(parent);
+    const data = valueAt(root, path);
+    const keys = new Set(errs.flatMap((e) => [pathOf(e.instancePath).slice(-1)[0], /\/dependencies\/([^/]+)\//.exec(e.schemaPath)?.[1]].map(String)));
+    const present = data !== null && typeof data === 'object' ? Object.keys(data).filter((k) => keys.has(k)) : [...keys];
+    const summary = ctx.oneOfKeys?.(path, data, present.length) ?? `takes only one of ${present.map((k) => `'${k}'`).join(', ')}`;
+    out.push({ ...errs[0], keyword: 'dependencies', instancePath: parent, data, summary });
+  }
+  return out;
+}
+
 function summarize(c: Err, branch: Err[], prefix: string, others: Err[], ctx: SchemaContext): Err[] {
   const path = pathOf(c.instancePath);
   const passing = (c.params as { passingSchemas?: number[] | null }).passingSchemas;
   const branches = (c.schema as JsonSchema[]) ?? [];
-  const keysOnly = branches.length > 0 && branches.every((b) => Array.isArray(b.required) && Object.keys(b).length === 1);
+  const keysOnly = branches.length > 0 && branches.every(requiresOneKey);
   if (keysOnly) {
     const names = branches.map((b) => (b.required as string[])[0]);
+    // oneOf says which branches passed; a failing anyOf means none did.
     const matched = passing ? passing.length : 0;
     // `required` holds for anything that is not a mapping: the type error says what is wrong.
     if (c.data === null || typeof c.data !== 'object' || Array.isArray(c.data)) return [];

@@ -1,7 +1,8 @@
 // The JSON Schemas of playbooks and inventories. The playbook schema is built from the modules' own argument
 // schemas (one source of truth); `npm run schemas` writes both to schemas/, and a test keeps those files in step.
 import { allModules } from '../modules/registry';
-import type { JsonSchema } from '../modules/types';
+import type { JsonSchema, ModuleDefinition } from '../modules/types';
+import { forEditors } from './schema-text';
 
 const TEMPLATE_REF = { $ref: '#/definitions/template' };
 
@@ -32,10 +33,21 @@ function mapValues(obj: Record<string, JsonSchema>, fn: (s: JsonSchema) => JsonS
   return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, fn(v)]));
 }
 
-/** A module's argument schema as the playbook schema holds it: every argument may be a {{ expr }}. */
-export function moduleArgsSchema(schema: JsonSchema): JsonSchema {
-  const { properties, ...rest } = schema;
-  return { ...rest, properties: mapValues((properties ?? {}) as Record<string, JsonSchema>, allowTemplates) };
+const requiresOneKey = (b: unknown) => typeof b === 'object' && b !== null && Array.isArray((b as JsonSchema).required) && Object.keys(b).length === 1 && ((b as JsonSchema).required as string[]).length === 1;
+
+/**
+ * A module's argument schema as the playbook schema holds it: every argument may be a {{ expr }}, and "one of
+ * these arguments" (a oneOf of required keys) takes the shape editors report well.
+ */
+export function moduleArgsSchema(schema: JsonSchema, module = 'the module'): JsonSchema {
+  const { properties, oneOf, ...rest } = schema;
+  const out: JsonSchema = { ...rest, properties: mapValues((properties ?? {}) as Record<string, JsonSchema>, allowTemplates) };
+  if (Array.isArray(oneOf) && oneOf.length > 1 && oneOf.every(requiresOneKey)) {
+    const names = oneOf.map((b) => ((b as JsonSchema).required as string[])[0]);
+    const list = `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
+    return { ...out, ...exactlyOneKey(names, `${module} needs ${list}.`, (a, b) => `${module} takes ${a} or ${b}, not both.`) };
+  }
+  return oneOf === undefined ? out : { ...out, oneOf };
 }
 
 const stringOrList = (description: string, examples?: unknown[]): JsonSchema => ({
@@ -60,7 +72,11 @@ function taskSchema(kind: 'task' | 'handler'): JsonSchema {
         { type: 'array', items: { type: 'string' } },
         {
           type: 'object',
-          properties: { restart: { type: 'string' }, reload: { type: 'string' }, changed: { type: 'string' } },
+          properties: {
+            restart: { type: 'string', description: 'Handler to notify when the change needs a restart (a setting of context postmaster changed).', examples: ['restart postgresql'] },
+            reload: { type: 'string', description: 'Handler to notify when the change needs a reload, unless a restart is needed and `restart` names a handler.', examples: ['reload postgresql'] },
+            changed: { type: 'string', description: 'Handler to notify for any other change: one that needs neither a restart nor a reload that this mapping names a handler for.' },
+          },
           additionalProperties: false,
           minProperties: 1,
         },
@@ -78,10 +94,43 @@ function taskSchema(kind: 'task' | 'handler'): JsonSchema {
   for (const m of modules) properties[m.name] = { $ref: `#/definitions/module_${m.name}` };
   return {
     type: 'object',
+    title: kind,
     description: kind === 'handler' ? 'A handler: a task that runs once at the end of the play when notified.' : 'A task: a name and exactly one module with its arguments, plus keywords.',
     properties,
-    additionalProperties: false,
-    oneOf: modules.map((m) => ({ required: [m.name] })),
+    ...exactlyOneModule(kind, modules, Object.keys(properties).filter((k) => !modules.some((m) => m.name === k))),
+  };
+}
+
+/**
+ * "Exactly one of these keys" in a shape editors report well: none and two each get their own message
+ * (errorMessage, which yaml-language-server shows), where a oneOf of required keys says only "Missing property"
+ * or "Matches multiple schemas". pgplay's own messages read the same shape (schema-check.ts).
+ */
+export function exactlyOneKey(names: string[], missing: string, both: (a: string, b: string) => string): JsonSchema {
+  return {
+    anyOf: names.map((name) => ({ required: [name], errorMessage: missing })),
+    dependencies: Object.fromEntries(
+      names.slice(0, -1).map((a, i) => [a, { allOf: names.slice(i + 1).map((b) => ({ properties: { [b]: false }, errorMessage: both(a, b) })) }]),
+    ),
+  };
+}
+
+function exactlyOneModule(kind: 'task' | 'handler', modules: ModuleDefinition[], keywords: string[]): JsonSchema {
+  const names = modules.map((m) => m.name);
+  return {
+    // Kept in a subschema of its own so that its message is about unknown keys only.
+    allOf: [
+      {
+        properties: Object.fromEntries([...keywords, ...names].map((k) => [k, true])),
+        additionalProperties: false,
+        errorMessage: `Not a module or ${kind} keyword. Modules: ${names.join(', ')}. Keywords: ${keywords.join(', ')}.`,
+      },
+    ],
+    ...exactlyOneKey(
+      names,
+      `A ${kind} needs exactly one module, one of: ${names.join(', ')}.`,
+      (a, b) => `Two modules in one ${kind}, ${a} and ${b}: a ${kind} runs exactly one module, split it in two.`,
+    ),
   };
 }
 
@@ -94,6 +143,7 @@ export function playbookSchema(): JsonSchema {
     },
     play: {
       type: 'object',
+      title: 'play',
       description: 'A play: a host pattern and the tasks to run on each of those hosts, in parallel across hosts.',
       properties: {
         name: { type: 'string', description: 'What the play does.', examples: ['Configure the primary for replication'] },
@@ -108,8 +158,8 @@ export function playbookSchema(): JsonSchema {
     task: taskSchema('task'),
     handler: taskSchema('handler'),
   };
-  for (const m of allModules()) definitions[`module_${m.name}`] = { description: m.summary, ...moduleArgsSchema(m.schema) };
-  return {
+  for (const m of allModules()) definitions[`module_${m.name}`] = { title: m.name, description: m.summary, ...moduleArgsSchema(m.schema, m.name) };
+  return forEditors({
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://pgplay.dev/schemas/playbook.schema.json',
     title: 'pgplay playbook',
@@ -118,7 +168,7 @@ export function playbookSchema(): JsonSchema {
     minItems: 1,
     items: { $ref: '#/definitions/play' },
     definitions,
-  };
+  });
 }
 
 const HOST_VARIABLES: Record<string, JsonSchema> = {
@@ -181,7 +231,7 @@ export function inventorySchema(): JsonSchema {
     properties: mapValues(HOST_VARIABLES, allowTemplates),
     additionalProperties: true,
   };
-  return {
+  return forEditors({
     $schema: 'http://json-schema.org/draft-07/schema#',
     $id: 'https://pgplay.dev/schemas/inventory.schema.json',
     title: 'pgplay inventory',
@@ -207,5 +257,5 @@ export function inventorySchema(): JsonSchema {
         description: 'One {{ expression }}, whose value is used as it is.',
       },
     },
-  };
+  });
 }
