@@ -2,7 +2,7 @@
 // loops over non-lists, template files, and each module's own checks. Nothing here connects to a host.
 import type { Diagnostic } from '../errors';
 import { findModule } from '../modules/registry';
-import { helperHint, parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
+import { conditionProblem, helperHint, parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
 import { renderValue } from '../templates/render';
 import { resolveTemplatePath, templateNames } from '../templates/resolve';
 import { dirname, isAbsolute, join, relative } from 'node:path';
@@ -137,6 +137,8 @@ function checkTemplateText(text: string, path: YamlPath, condition: boolean, src
     out.push({ ...place(err.where), message: err.message });
     return;
   }
+  const problem = condition ? conditionProblem(ast, source) : null;
+  if (problem) out.push({ ...place(problem.where), message: problem.message });
   out.push(...referenceProblems(ast, known, place, environment));
 }
 
