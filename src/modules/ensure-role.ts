@@ -49,7 +49,7 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
     properties: {
       name: { type: 'string', minLength: 1, description: 'Role name.', examples: ['replicator'] },
       password: { type: 'string', minLength: 4, description: 'Password (secret: take it from the environment). Left out: the password is not touched.', examples: ['{{ env.PGPLAY_REPLICATION_PASSWORD }}'] },
-      login: { type: 'boolean', default: true, description: 'LOGIN attribute.' },
+      login: { type: 'boolean', description: 'LOGIN attribute. Left out: a new role gets LOGIN, an existing role keeps what it has.' },
       replication: { type: 'boolean', description: 'REPLICATION attribute (streaming replication and pg_basebackup).', examples: [true] },
       superuser: { type: 'boolean', description: 'SUPERUSER attribute.' },
       createdb: { type: 'boolean', description: 'CREATEDB attribute.' },
@@ -85,7 +85,8 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
         steps: [{ description: `DROP ROLE ${args.name}`, apply: async (ctx) => void (await (await ctx.sql()).query(`DROP ROLE ${quoteIdent(args.name)}`)) }],
       };
     }
-    const wanted = { ...args, login: args.login ?? true };
+    // LOGIN by default only when the role is created: on an existing role an attribute left out is left alone.
+    const wanted = { ...args, login: args.login ?? (role ? undefined : true) };
     const clauses: string[] = [];
     const after: Record<string, string> = {};
     for (const [arg, column, keyword] of ATTRS) {
