@@ -88,7 +88,7 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
       const module = name ? findModule(name) : undefined;
       if (!name || !module) continue;
       const args = (isMap(task[name]) ? task[name] : {}) as Raw;
-      for (const p of module.validate?.(args) ?? []) at(p.arg ? [...path, name, p.arg] : path, `${name}: ${p.message}`);
+      for (const p of module.validate?.(args) ?? []) at(p.arg.length > 0 ? [...path, name, ...(Array.isArray(p.arg) ? p.arg : [p.arg])] : path, `${name}: ${p.message}`);
       if (name === 'template' && typeof args.src === 'string' && !args.src.includes('{{')) {
         checkTemplateFile(args.src, playbook, [...path, 'template', 'src'], src, out, checkVariables ? known : null, o.environment);
       }

@@ -1,5 +1,5 @@
 import { putFile, readFile, type RemoteFile } from '../connection/files';
-import { AUTO_CONF_HEADER, confValues, setConfValues } from '../facts/conf-file';
+import { AUTO_CONF_HEADER, confValueProblem, confValues, setConfValues } from '../facts/conf-file';
 import { canonicalValue, displaySetting, LIST_QUOTED, sameValue, toConfText, type SettingInfo } from '../facts/conf-values';
 import { quoteIdent, quoteLiteral } from '../facts/sql-session';
 import { describeConfig } from './pg/describe-config';
@@ -60,9 +60,15 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
     examples: [{ settings: { listen_addresses: '10.0.0.11', wal_level: 'replica' } }],
   },
   validate(args) {
-    const out: Array<{ arg: string; message: string }> = [];
+    const out: Array<{ arg: string | string[]; message: string }> = [];
     for (const name of Object.keys(args.settings ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(name)) out.push({ arg: 'settings', message: `'${name}' is not a setting name` });
+    }
+    // Values still holding {{ }} are checked once rendered, in plan.
+    for (const [name, value] of Object.entries(args.settings ?? {})) {
+      const texts = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string' && !v.includes('{{'));
+      const problem = texts.map(confValueProblem).find(Boolean);
+      if (problem) out.push({ arg: ['settings', name], message: `${name} ${problem}` });
     }
     return out;
   },
@@ -111,6 +117,8 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
     for (const [rawName, rawValue] of Object.entries(args.settings)) {
       const name = rawName.toLowerCase();
       const wanted = toConfText(rawValue);
+      const unsafe = confValueProblem(wanted);
+      if (unsafe) return fail(`${rawName} ${unsafe}`);
       const custom = name.includes('.');
       const info: Info | undefined = facts.info[name] ?? (custom ? { vartype: 'string', unit: null, context: 'user' } : undefined);
       if (!info) return fail(`PostgreSQL has no setting named ${rawName}`);

@@ -71,8 +71,8 @@ export interface ModuleDefinition<Args = any, Facts = any> {
   readsServer?: boolean;
   /** 'skip': the module cannot say what it would do without doing it, so --check skips it. */
   checkMode?: 'plan' | 'skip';
-  /** Checks that need no host (run by validate). Return messages keyed by argument name, '' for the task. */
-  validate?(args: Args): Array<{ arg: string; message: string }>;
+  /** Checks that need no host (run by validate). Return messages keyed by argument name ('' for the task; a list for a path inside it). */
+  validate?(args: Args): Array<{ arg: string | string[]; message: string }>;
   check(ctx: TaskContext, args: Args): Promise<Facts>;
   plan(args: Args, facts: Facts): Plan;
 }
