@@ -2,6 +2,8 @@ import { putFile, readFile, type RemoteFile } from '../connection/files';
 import { AUTO_CONF_HEADER, confValueProblem, confValues, setConfValues } from '../facts/conf-file';
 import { canonicalValue, displaySetting, LIST_QUOTED, sameValue, toConfText, type SettingInfo } from '../facts/conf-values';
 import { quoteIdent, quoteLiteral } from '../facts/sql-session';
+import { runUnlogged } from '../facts/unlogged-statement';
+import { holdsSecret } from '../secrets';
 import { describeConfig } from './pg/describe-config';
 import { asPostgres, probeServer, sleep } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
@@ -159,6 +161,13 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
   },
 };
 
+/** Settings whose values may carry a password or a key: ALTER SYSTEM for them is kept out of every statement record. */
+const CREDENTIAL_SETTINGS = new Set(['primary_conninfo', 'ssl_passphrase_command', 'archive_command', 'restore_command', 'archive_cleanup_command', 'recovery_end_command']);
+
+export function mayHoldCredentials(name: string, value: string): boolean {
+  return CREDENTIAL_SETTINGS.has(name) || /password|passphrase|conninfo|secret/.test(name) || holdsSecret(value);
+}
+
 function alterSystemStep(write: Record<string, string>): Step {
   return {
     description: `ALTER SYSTEM SET ${Object.keys(write).join(', ')}`,
@@ -167,7 +176,9 @@ function alterSystemStep(write: Record<string, string>): Step {
       for (const [name, value] of Object.entries(write)) {
         const target = name.split('.').map(quoteIdent).join('.');
         const literals = LIST_QUOTED.has(name) ? value.split(',').map((v) => quoteLiteral(v.trim())) : [quoteLiteral(value)];
-        await sql.query(`ALTER SYSTEM SET ${target} TO ${literals.join(', ')}`);
+        const statement = `ALTER SYSTEM SET ${target} TO ${literals.join(', ')}`;
+        if (mayHoldCredentials(name, value)) await runUnlogged(sql, statement, { transaction: false });
+        else await sql.query(statement);
       }
     },
   };

@@ -1,5 +1,6 @@
 import { scramVerifier, verifierMatches } from '../facts/scram';
 import { quoteIdent, quoteLiteral } from '../facts/sql-session';
+import { runUnlogged } from '../facts/unlogged-statement';
 import { rememberSecret, SECRET_MASK } from '../secrets';
 import { fail, noop, type ModuleDefinition } from './types';
 
@@ -118,16 +119,10 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
               statement += ` PASSWORD ${quoteLiteral(verifier)}`;
             }
             const sql = await ctx.sql();
-            // The statement holds the verifier: keep it out of the server log even when the statement fails.
-            await sql.query('BEGIN');
+            // The statement holds the verifier: keep it out of the server log, pg_stat_statements and pgaudit, even when it fails.
             try {
-              await sql.query("SET LOCAL log_statement = 'none'");
-              await sql.query("SET LOCAL log_min_error_statement = 'panic'");
-              await sql.query('SET LOCAL log_min_duration_statement = -1');
-              await sql.query(statement);
-              await sql.query('COMMIT');
+              await runUnlogged(sql, statement, { transaction: true });
             } catch (err) {
-              await sql.query('ROLLBACK').catch(() => undefined);
               const code = (err as { code?: string }).code;
               throw new Error(`${role ? 'altering' : 'creating'} ${label} failed: ${(err as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`);
             }
