@@ -1,4 +1,5 @@
 import { putFile, readFile, type RemoteFile } from '../connection/files';
+import { holdsSecret } from '../secrets';
 import { renderTemplateFile } from '../templates/render';
 import { resolveTemplatePath } from '../templates/resolve';
 import { becomeFrom, becomeSchema } from './become';
@@ -62,18 +63,24 @@ export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
     if (gaps.length === 0) return noop(`${args.dest} is up to date`);
     const diffs: Diff[] = [{ path: args.dest, before: current.content, after: facts.rendered }];
     const content = facts.rendered;
+    // A new file that holds a secret (a value read from env.*, a secret argument) is readable by its owner only.
+    const secret = holdsSecret(content);
+    const writeMode = mode ?? current.mode ?? (secret ? '0600' : '0644');
+    const othersRead = (parseInt(writeMode, 8) & 0o077) !== 0;
+    const warnings = secret && othersRead ? [`${args.dest} holds a secret but its mode ${writeMode} lets others read it: set mode: '0600'`] : undefined;
     return {
       kind: 'change',
       summary: `${args.dest}: ${gaps.join(', ')}`,
       diffs,
+      warnings,
       steps: [
         {
-          description: `write ${args.dest}`,
+          description: `write ${args.dest} (mode ${writeMode})`,
           async apply(ctx) {
             await putFile(ctx.conn, args.dest, content, {
               owner: args.owner ?? current.owner,
               group: args.group ?? current.group,
-              mode: mode ?? current.mode ?? '0644',
+              mode: writeMode,
               become: becomeFrom(args.become, ctx.pg),
             });
           },

@@ -6,6 +6,7 @@ const parser = require('handlebars/dist/cjs/handlebars/compiler/base') as {
   parser: { lexer: { yylloc?: { first_line: number; first_column: number } } };
 };
 import { didYouMean } from '../config/suggest';
+import { rememberSecret } from '../secrets';
 import { BLOCK_HELPERS, HELPER_NAMES, HELPERS } from './helpers';
 import { explainSyntaxError } from './syntax-errors';
 
@@ -169,6 +170,8 @@ function lookupPath(path: hbs.AST.PathExpression, scope: Scope, strict: boolean)
       throw new TemplateError(missingMessage(parts, i, holder), at(path));
     }
     value = holder[part];
+    // A value read from the environment is a secret wherever it goes.
+    if (typeof value === 'string' && (holder as Record<symbol, unknown>)[ENV_MARK]) rememberSecret(value);
   }
   return value;
 }
