@@ -23,7 +23,7 @@ export function buildScope(input: ScopeInput): Scope {
   const shared = sharedViews(input.inventory, input.extraVars ?? {});
   const scope: Scope = {};
   const layers = [host.vars, input.playVars ?? {}, input.registered ?? {}, input.extraVars ?? {}];
-  for (const layer of layers) for (const [name, value] of Object.entries(layer)) defineVariable(scope, name, value);
+  for (const layer of layers) for (const [name, value] of Object.entries(layer)) defineVariable(scope, name, value, host.name);
   Object.assign(scope, {
     host: { name: host.name, groups: host.groups },
     inventory_hostname: host.name,
@@ -46,7 +46,7 @@ function holdsTemplate(value: unknown): boolean {
 const resolving = new WeakMap<Scope, Set<string>>();
 
 /** A plain value, or a getter that renders the value once, on first read. */
-function defineVariable(scope: Scope, name: string, raw: unknown): void {
+function defineVariable(scope: Scope, name: string, raw: unknown, hostName: string): void {
   if (!holdsTemplate(raw)) {
     Object.defineProperty(scope, name, { value: raw, enumerable: true, configurable: true, writable: true });
     return;
@@ -68,6 +68,10 @@ function defineVariable(scope: Scope, name: string, raw: unknown): void {
       try {
         value = renderValue(raw, scope);
         done = true;
+      } catch (err) {
+        // Say which variable could not be rendered (the innermost one, when one refers to another).
+        if (!(err instanceof TemplateError) || err.message.startsWith('variable ')) throw err;
+        throw new TemplateError(`variable '${name}' of ${hostName}: ${err.message}`);
       } finally {
         active.delete(name);
       }

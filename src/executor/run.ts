@@ -2,7 +2,7 @@
 import type { Handler, Inventory, Play, Playbook, Task } from '../config/types';
 import { playHostPattern, resolvePattern } from '../config/patterns';
 import { buildScope } from '../config/vars';
-import { ExitCode, UnreachableError, errorMessage } from '../errors';
+import { ExitCode, InvalidInputError, UnreachableError, errorMessage } from '../errors';
 import type { HostRecap, RunEvent, TaskStatus } from '../reporters/events';
 import type { HostPool } from './host-pool';
 import { acquireHostLock, lockPath, type HostLock } from './host-lock';
@@ -41,7 +41,14 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   const limited = s.limit ? new Set(resolvePattern(s.limit, s.inventory)) : null;
   const allHosts = new Set<string>();
   const playHosts = s.playbook.plays.map((play) => {
-    const hosts = resolvePattern(playHostPattern(play.hosts, s.inventory, s.extraVars), s.inventory).filter((h) => !limited || limited.has(h));
+    let pattern: string;
+    try {
+      pattern = playHostPattern(play.hosts, s.inventory, s.extraVars);
+    } catch (err) {
+      // Before anything runs: a play whose hosts cannot be rendered is bad input, like any other found by validate.
+      throw new InvalidInputError([{ ...play.source, message: `hosts: ${errorMessage(err)}` }]);
+    }
+    const hosts = resolvePattern(pattern, s.inventory).filter((h) => !limited || limited.has(h));
     hosts.forEach((h) => allHosts.add(h));
     return hosts;
   });

@@ -197,3 +197,10 @@ test('a when or assert condition with text outside {{ }} is an error with the fo
     ],
   );
 });
+
+test('no_log is a task keyword (Ansible\'s name) and reaches the task', () => {
+  const r = parsePlaybook('p.yml', '- hosts: replicas\n  tasks:\n    - command: {argv: ["true"]}\n      no_log: true\n    - command: {argv: ["true"]}\n', { inventory, extraVars: {} });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.value?.plays[0].tasks.map((t) => t.noLog), [true, false]);
+  assert.deepEqual(errors('- hosts: replicas\n  tasks:\n    - command: {argv: ["true"]}\n      no_log: yes please\n'), ['p.yml:4:15: no_log must be true or false, got the string "yes please"']);
+});
