@@ -116,6 +116,7 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
     const after: string[] = [];
     let restart = false;
     let reload = false;
+    const warnings: string[] = [];
     for (const [rawName, rawValue] of Object.entries(args.settings)) {
       const name = rawName.toLowerCase();
       const wanted = toConfText(rawValue);
@@ -137,6 +138,9 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
         if (info.context === 'postmaster') restart = true;
         else reload = true;
       }
+      if (facts.running && holdsPassword(name, wanted)) {
+        warnings.push(`PostgreSQL writes the new value of ${name} to its log when it reloads ("parameter changed to ..."), password included: give the password through a passfile (passfile=...) instead`);
+      }
       before.push(`${name} = ${info.display ?? fileValue ?? '(default)'}`);
       after.push(`${name} = ${wanted}${inFile ? ' (written, not yet in use)' : ''}`);
     }
@@ -156,10 +160,16 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
       steps,
       diffs: [{ path: facts.useAlterSystem ? 'settings' : (facts.file?.path ?? 'settings'), before: `${before.join('\n')}\n`, after: `${after.join('\n')}\n` }],
       needs,
+      warnings: warnings.length > 0 ? warnings : undefined,
       result: { settings: changed, needs: needs ?? null },
     };
   },
 };
+
+/** A value with a password in it: a known secret, or a conninfo with a password keyword. */
+function holdsPassword(name: string, value: string): boolean {
+  return holdsSecret(value) || (/conninfo$/.test(name) && /(^|\s)password\s*=/.test(value));
+}
 
 /** Settings whose values may carry a password or a key: ALTER SYSTEM for them is kept out of every statement record. */
 const CREDENTIAL_SETTINGS = new Set(['primary_conninfo', 'ssl_passphrase_command', 'archive_command', 'restore_command', 'archive_cleanup_command', 'recovery_end_command']);
