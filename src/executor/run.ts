@@ -9,6 +9,7 @@ import { acquireHostLock, lockPath, type HostLock } from './host-lock';
 import { mapWithLimit } from './limit';
 import { runTask, type TaskOutcome } from './task-runner';
 import { findModule } from '../modules/registry';
+import { redact } from '../secrets';
 
 export interface RunSettings {
   playbook: Playbook;
@@ -36,7 +37,8 @@ const now = () => new Date().toISOString();
 export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   const started = Date.now();
   const recap: Record<string, HostRecap> = {};
-  const dead = new Set<string>(); // failed or unreachable: out of later plays, as in Ansible
+  // Failed or unreachable: out of later plays, as in Ansible; with why, for tasks that wait on another host.
+  const dead = new Map<string, string>();
   const registered = new Map<string, Record<string, unknown>>();
   const limited = s.limit ? new Set(resolvePattern(s.limit, s.inventory)) : null;
   const allHosts = new Set<string>();
@@ -93,7 +95,8 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
 
 interface RunState {
   recap: Record<string, HostRecap>;
-  dead: Set<string>;
+  /** Hosts out of the run, and why (redacted: it reaches other hosts' results). */
+  dead: Map<string, string>;
   registered: Map<string, Record<string, unknown>>;
   locks: Map<string, Promise<HostLock>>;
 }
@@ -121,7 +124,7 @@ async function lockHost(host: string, s: RunSettings, state: RunState, firstTask
     s.emit({ kind: 'task_start', time: now(), play: play.name, task, index: 0, host });
     s.emit({ kind: 'task_result', time: now(), play: play.name, task, index: 0, host, module: firstTask?.module ?? 'connect', status, changed: false, durationMs: 0, message: errorMessage(err) });
     state.recap[host][status]++;
-    state.dead.add(host);
+    state.dead.set(host, `${status === 'unreachable' ? 'was unreachable' : 'failed'} earlier in this run: ${redact(errorMessage(err))}`);
     return false;
   }
 }
@@ -139,7 +142,7 @@ async function runHost(play: Play, tasks: Task[], host: string, s: RunSettings, 
       taskIndex,
       handle,
       otherHost: async (name) => s.pool.handle(name),
-      isUnreachable: (name) => (state.recap[name]?.unreachable ?? 0) > 0,
+      outOfRun: (name) => state.dead.get(name) ?? null,
       scope,
       checkMode: s.checkMode,
       showDiff: s.showDiff,
@@ -154,7 +157,7 @@ async function runHost(play: Play, tasks: Task[], host: string, s: RunSettings, 
       notified.add(name);
     }
     const stop = outcome.status === 'unreachable' || (outcome.status === 'failed' && !task.ignoreErrors);
-    if (stop) state.dead.add(host);
+    if (stop) state.dead.set(host, `${outcome.status === 'unreachable' ? 'was unreachable' : 'failed'} earlier in this run (task '${task.name}'): ${redact(outcome.message)}`);
     return !stop && !s.signal.aborted;
   };
   for (const [i, task] of tasks.entries()) if (!(await run(task, i))) return;

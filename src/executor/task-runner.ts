@@ -14,7 +14,7 @@ export interface TaskEnv {
   taskIndex: number;
   handle: HostHandle;
   otherHost(name: string): Promise<HostHandle>;
-  isUnreachable(name: string): boolean;
+  outOfRun(name: string): string | null;
   scope: Record<string, unknown>;
   checkMode: boolean;
   showDiff: boolean;
@@ -29,6 +29,8 @@ export interface TaskOutcome {
   needs: Set<'restart' | 'reload'>;
   /** What `register` stores: changed, failed, skipped, msg and the module's result. */
   registered: Record<string, unknown>;
+  /** The message of the outcome that set the status (hidden under no_log). */
+  message: string;
 }
 
 interface ItemOutcome {
@@ -117,7 +119,7 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       playbookDir: env.playbookDir,
       vars: scope,
       otherHost: env.otherHost,
-      isUnreachable: env.isUnreachable,
+      outOfRun: env.outOfRun,
       progress: (message) => env.emit({ kind: 'task_progress', time: now(), task: task.name, host: env.handle.name, message: task.noLog ? NO_LOG_NOTE : redact(message) }),
       signal: env.signal,
     };
@@ -220,10 +222,11 @@ function aggregate(outcomes: ItemOutcome[], task: Task): TaskOutcome {
   const needs = new Set<'restart' | 'reload'>();
   for (const o of outcomes) if (o.needs && o.status === 'changed') needs.add(o.needs);
   const single = outcomes.length === 1 && task.loop === undefined ? outcomes[0] : null;
+  const message = task.noLog ? NO_LOG_NOTE : (outcomes.find((o) => o.status === status)?.message ?? '');
   if (task.noLog) {
     const registered: Record<string, unknown> = { changed: status === 'changed', failed: status === 'failed' || status === 'unreachable', skipped: status === 'skipped', msg: NO_LOG_NOTE, censored: NO_LOG_NOTE };
     if (!single) registered.results = outcomes.map((o) => ({ status: o.status, msg: NO_LOG_NOTE }));
-    return { status, changed: status === 'changed', needs, registered };
+    return { status, changed: status === 'changed', needs, registered, message };
   }
   const registered: Record<string, unknown> = {
     ...(single?.result ?? {}),
@@ -233,7 +236,7 @@ function aggregate(outcomes: ItemOutcome[], task: Task): TaskOutcome {
     msg: single?.message ?? '',
   };
   if (!single) registered.results = outcomes.map((o) => ({ ...o.result, status: o.status, msg: o.message }));
-  return { status, changed: status === 'changed', needs, registered };
+  return { status, changed: status === 'changed', needs, registered, message };
 }
 
 function describeType(value: unknown): string {

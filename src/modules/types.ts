@@ -33,8 +33,8 @@ export interface TaskContext extends HostHandle {
   vars: Record<string, unknown>;
   /** Another inventory host, through the same per-run connection pool. */
   otherHost(name: string): Promise<HostHandle>;
-  /** The host could not be reached in this run (its own tasks are reported unreachable). */
-  isUnreachable(name: string): boolean;
+  /** Why the host dropped out of this run (it failed or was unreachable earlier), or null while it is in. */
+  outOfRun(name: string): string | null;
   /** Progress of long steps, shown live. */
   progress(message: string): void;
   signal: AbortSignal;

@@ -37,7 +37,7 @@ async function run(t: Task): Promise<{ events: RunEvent[]; registered: Record<st
     taskIndex: 0,
     handle,
     otherHost: async () => handle,
-    isUnreachable: () => false,
+    outOfRun: () => null,
     scope: buildScope({ inventory, hostName: 'alpha' }),
     checkMode: false,
     showDiff: true,
@@ -98,13 +98,13 @@ describe('rendering errors are task failures', () => {
     const inv = parseInventory('inv.yml', 'all:\n  hosts:\n    alpha: {connection: local, broken: "{{ lookup(\'env\',\'X\') }}"}\n').value as Inventory;
     const events: RunEvent[] = [];
     const outcome = await runTask(task({ args: { argv: ['true', '{{ item }}'] }, loop: [1] }), {
-      play: 'p', taskIndex: 0, handle, otherHost: async () => handle, isUnreachable: () => false,
+      play: 'p', taskIndex: 0, handle, otherHost: async () => handle, outOfRun: () => null,
       scope: buildScope({ inventory: inv, hostName: 'alpha' }), checkMode: false, showDiff: false, playbookDir: '/tmp',
       emit: (e) => events.push(e), signal: new AbortController().signal,
     });
     assert.equal(outcome.status, 'changed');
     const failing = await runTask(task({ args: { argv: ['echo', '{{ broken }}'] }, loop: [1] }), {
-      play: 'p', taskIndex: 0, handle, otherHost: async () => handle, isUnreachable: () => false,
+      play: 'p', taskIndex: 0, handle, otherHost: async () => handle, outOfRun: () => null,
       scope: buildScope({ inventory: inv, hostName: 'alpha' }), checkMode: false, showDiff: false, playbookDir: '/tmp',
       emit: (e) => events.push(e), signal: new AbortController().signal,
     });
