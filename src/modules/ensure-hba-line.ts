@@ -41,10 +41,10 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
   schema: {
     type: 'object',
     description:
-      'A rule is identified by (type, database, user, address): the same key with another method or options is updated in place. A new rule goes before the first existing rule that would match all its connections (which would make it dead), else at the end. Comments and order are kept. On a running server pg_hba_file_rules is checked before the reload; on errors the old file is put back.',
+      'A rule is identified by (type, database, user, address): the same key with another method or options is updated in place. A new rule goes before the first existing rule that would match all its connections (which would make it dead), else at the end; a rule already there but behind such a rule is moved before it. Comments and order are kept. The file is read as PostgreSQL reads it; a file pgplay cannot read so (continuation lines, include directives, errors) is not edited. On a running server pg_hba_file_rules is checked before the reload; on errors the old file is put back; a rule on disk that the server has not loaded yet is reloaded.',
     properties: {
       type: { type: 'string', enum: HBA_TYPES, description: 'Connection type.', examples: ['host'] },
-      database: { type: 'string', minLength: 1, description: 'Database name(s), comma separated; `replication` for streaming replication (not matched by `all`).', examples: ['replication', 'all'] },
+      database: { type: 'string', minLength: 1, description: 'Database name(s), comma separated (`db1, db2` is written `db1,db2`); `replication` for streaming replication (not matched by `all`). Quote a name with a space or #: `"my db"`.', examples: ['replication', 'all'] },
       user: { type: 'string', minLength: 1, description: 'Role name(s), comma separated, or all.', examples: ['replicator'] },
       address: { type: 'string', description: 'CIDR network (10.0.0.12/32), all, samehost, samenet, or a host name. Not used for local.', examples: ['10.0.0.12/32'] },
       method: { type: 'string', enum: HBA_METHODS, default: 'scram-sha-256', description: 'Authentication method; scram-sha-256 unless said (md5, password and trust get a warning).', examples: ['scram-sha-256'] },
