@@ -143,6 +143,7 @@ export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaF
 export function notLoaded(facts: EnsureHbaFacts): string | null {
   const { fileTime, loadTime } = facts.loaded ?? {};
   // pg_stat_file gives whole seconds: only a file changed in a later second than the load is surely newer.
+  // TODO(lead, host agent): with the agent's typed stat, compare the file's exact mtime and catch an edit made in the same second as the load.
   if (!facts.running || fileTime == null || loadTime == null || fileTime <= loadTime) return null;
   const at = (t: number) => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
   return `file changed at ${at(fileTime)}, configuration loaded at ${at(loadTime)}`;
