@@ -28,6 +28,12 @@ export function rememberSecret(value: string): void {
   if (value.length >= 4) known.add(value);
 }
 
+/** Does the text hold a known secret (so it must be stored and sent with care)? */
+export function holdsSecret(text: string): boolean {
+  for (const s of known) if (text.includes(s)) return true;
+  return false;
+}
+
 /** Replace every known secret in text with the mask. */
 export function redact(text: string): string {
   if (known.size === 0 || text.length === 0) return text;

@@ -2,7 +2,7 @@
 // loops over non-lists, template files, and each module's own checks. Nothing here connects to a host.
 import type { Diagnostic } from '../errors';
 import { findModule } from '../modules/registry';
-import { helperHint, parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
+import { conditionProblem, helperHint, parseTemplate, templateReferences, TemplateError, KNOWN_HELPERS } from '../templates/expressions';
 import { renderValue } from '../templates/render';
 import { resolveTemplatePath, templateNames } from '../templates/resolve';
 import { dirname, isAbsolute, join, relative } from 'node:path';
@@ -51,7 +51,9 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
   // Hosts first: their variables are what the play's templates may use.
   let hosts: string[] | null = null;
   const written = Array.isArray(play.hosts) ? play.hosts.map(String).join(',') : typeof play.hosts === 'string' ? play.hosts : null;
-  const pattern = written !== null && written.includes('{{') && o.inventory ? renderedPattern(written, o.inventory, o.extraVars) : written;
+  const rendered: { pattern: string | null; error?: string } = written !== null && written.includes('{{') && o.inventory ? renderedPattern(written, o.inventory, o.extraVars) : { pattern: written };
+  const pattern = rendered.pattern;
+  if (rendered.error) at([i, 'hosts'], rendered.error);
   if (o.inventory && pattern !== null && !pattern.includes('{{') && o.clean([i, 'hosts'])) {
     try {
       hosts = resolvePattern(pattern, o.inventory);
@@ -90,7 +92,7 @@ function checkPlay(play: Raw, i: number, playbook: Playbook, src: YamlSource, o:
       const module = name ? findModule(name) : undefined;
       if (!name || !module) continue;
       const args = (isMap(task[name]) ? task[name] : {}) as Raw;
-      for (const p of module.validate?.(args) ?? []) at(p.arg ? [...path, name, p.arg] : path, `${name}: ${p.message}`);
+      for (const p of module.validate?.(args) ?? []) at(p.arg.length > 0 ? [...path, name, ...(Array.isArray(p.arg) ? p.arg : [p.arg])] : path, `${name}: ${p.message}`);
       if (name === 'template' && typeof args.src === 'string' && !args.src.includes('{{')) {
         checkTemplateFile(args.src, playbook, [...path, 'template', 'src'], src, out, checkVariables ? known : null, o.environment);
       }
@@ -140,6 +142,8 @@ function checkTemplateText(text: string, path: YamlPath, condition: boolean, src
     return;
   }
   for (const r of templateReferences(ast)) if (r.kind === 'variable') read?.add(r.name);
+  const problem = condition ? conditionProblem(ast, source) : null;
+  if (problem) out.push({ ...place(problem.where), message: problem.message });
   out.push(...referenceProblems(ast, known, place, environment));
 }
 
@@ -257,11 +261,15 @@ function staticLoopProblem(loop: string, inventory: Inventory, host: string, pla
   return `loop must be a list, but ${loop.trim()} gives ${kind}${typeof value === 'string' ? ` (${JSON.stringify(value.length > 30 ? `${value.slice(0, 27)}...` : value)})` : ''}`;
 }
 
-/** `hosts: "{{ target }}"` as the run will see it; as written when it cannot be rendered yet (its variables are reported apart). */
-function renderedPattern(pattern: string, inventory: Inventory, extraVars: Raw): string {
+/**
+ * `hosts: "{{ target }}"` as the run will see it; as written when it cannot be rendered yet. An undefined variable
+ * is reported apart (it may come with -e at run time); any other rendering error would stop the run: it is one here.
+ */
+function renderedPattern(pattern: string, inventory: Inventory, extraVars: Raw): { pattern: string; error?: string } {
   try {
-    return playHostPattern(pattern, inventory, extraVars);
-  } catch {
-    return pattern;
+    return { pattern: playHostPattern(pattern, inventory, extraVars) };
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    return { pattern, error: /^undefined variable /.test(message) || message.startsWith('template syntax error') ? undefined : `hosts: ${message}` };
   }
 }

@@ -30,7 +30,6 @@ const FOREIGN_KEYS: Record<string, string> = {
   changed_when: 'modules report changed themselves',
   failed_when: 'check results with an assert task',
   check_mode: 'use --check for the whole run',
-  no_log: 'pgplay masks module secrets such as passwords itself',
 };
 
 /** Plays that are not plays in pgplay: the key is the whole problem, not the missing hosts. */

@@ -119,6 +119,7 @@ function buildTask(raw: Raw, path: YamlPath, src: YamlSource, keywords: string[]
     retries: typeof raw.retries === 'number' ? raw.retries : undefined,
     delay: typeof raw.delay === 'number' ? raw.delay : undefined,
     ignoreErrors: raw.ignore_errors === true,
+    noLog: raw.no_log === true,
     source: ref(src, path),
     argSources,
   };

@@ -7,7 +7,7 @@ import { forEditors } from './schema-text';
 const TEMPLATE_REF = { $ref: '#/definitions/template' };
 
 /** Task keywords besides the module key. */
-export const TASK_KEYWORDS = ['name', 'when', 'notify', 'tags', 'register', 'loop', 'retries', 'delay', 'ignore_errors'];
+export const TASK_KEYWORDS = ['name', 'when', 'notify', 'tags', 'register', 'loop', 'retries', 'delay', 'ignore_errors', 'no_log'];
 export const HANDLER_KEYWORDS = [...TASK_KEYWORDS, 'listen'];
 export const PLAY_KEYWORDS = ['name', 'hosts', 'vars', 'tasks', 'handlers'];
 
@@ -89,6 +89,7 @@ function taskSchema(kind: 'task' | 'handler'): JsonSchema {
     retries: { type: 'integer', minimum: 0, description: 'Try again this many times when the task fails.', examples: [3] },
     delay: { type: 'number', minimum: 0, description: 'Seconds between retries (default 5).', examples: [2] },
     ignore_errors: { type: 'boolean', description: 'A failure of this task does not stop the host.' },
+    no_log: { type: 'boolean', description: "Hide this task's result: its message, diff, loop item, progress, errors and registered output are replaced by a note (its status still shows)." },
   };
   if (kind === 'handler') properties.listen = stringOrList('Topics this handler also answers to in notify.');
   for (const m of modules) properties[m.name] = { $ref: `#/definitions/module_${m.name}` };

@@ -78,6 +78,8 @@ export interface Task {
   retries?: number;
   delay?: number; // seconds
   ignoreErrors: boolean;
+  /** no_log: the task's message, diff, item, progress, errors and registered output are hidden. */
+  noLog: boolean;
   source: SourceRef;
   /** Where each argument was written, by JSON pointer, for errors found late. */
   argSources: Record<string, SourceRef>;

@@ -2,6 +2,7 @@
 // host_vars/, merged in host-vars.ts) < play vars < registered < -e. This one scope is the source of every host
 // setting (connection, become, PostgreSQL paths) and of every task argument. Values that hold {{ }} are rendered
 // when first read, in the same scope, as Ansible does; inventory values are read as Jinja (see inventory-values.ts).
+import { rememberSecret } from '../secrets';
 import { ENV_MARK, renderValue, TemplateError } from '../templates/render';
 import { JinjaUnsupportedError } from '../templates/jinja';
 import { renderInventoryValue } from '../templates/inventory-values';
@@ -185,11 +186,24 @@ function sharedViews(inventory: Inventory, extraVars: Record<string, unknown>): 
 
 let envView: Record<string | symbol, unknown> | null = null;
 
-/** The environment, for secrets: `{{ env.PGPLAY_REPLICATION_PASSWORD }}`. */
-function environment(): Record<string | symbol, unknown> {
+/**
+ * The environment, for secrets: `{{ env.PGPLAY_REPLICATION_PASSWORD }}`. Every value read from it is a secret from
+ * then on, masked in every event, diff, report, error and command output, whatever argument it went into.
+ */
+export function environment(): Record<string | symbol, unknown> {
   if (!envView) {
-    envView = { ...process.env };
-    Object.defineProperty(envView, ENV_MARK, { value: true, enumerable: false });
+    const view: Record<string | symbol, unknown> = {};
+    for (const [name, value] of Object.entries(process.env)) {
+      Object.defineProperty(view, name, {
+        enumerable: true,
+        get() {
+          if (value !== undefined) rememberSecret(value);
+          return value;
+        },
+      });
+    }
+    Object.defineProperty(view, ENV_MARK, { value: true, enumerable: false });
+    envView = view;
   }
   return envView;
 }

@@ -524,10 +524,13 @@ while (1) {
   vec($rin, fileno($wake_r), 1) = 1;
   vec($rin, $_, 1) = 1 for keys %readers;
   for my $job (values %jobs) { vec($win, fileno($job->{in}), 1) = 1 if $job->{in} && length $job->{queue} }
-  my $lingering = grep { $_->{kind} eq 'run' && defined $_->{status} } values %jobs;
-  my $timeout = (@waiting_locks || $lingering) ? 0.1 : undef;
+  # Perl runs signal handlers between its own steps, so a SIGCHLD that lands just before select() is only handled
+  # after it returns: while commands run, select wakes up by itself too (soon when a command's output has ended).
+  my @runs = grep { $_->{kind} eq 'run' } values %jobs;
+  my $ending = grep { defined $_->{status} || $_->{open} == 0 } @runs;
+  my $timeout = $ending ? 0.02 : (@waiting_locks || @runs) ? 0.1 : undef;
   my $n = select(my $rout = $rin, my $wout = $win, undef, $timeout);
-  if ($n < 0) { next if $! == EINTR; die "select: $!" }
+  next if $n < 0;    # interrupted by a signal: its handler has run now
   if (vec($rout, fileno($wake_r), 1)) { my $drain; 1 while sysread($wake_r, $drain, 512) }
   reap();
   if ($stdin_open && vec($rout, fileno(STDIN), 1)) {

@@ -2,13 +2,14 @@
 import type { Handler, Inventory, Play, Playbook, Task } from '../config/types';
 import { playHostPattern, resolvePattern } from '../config/patterns';
 import { buildScope } from '../config/vars';
-import { ExitCode, TaskFailedError, UnreachableError, errorMessage } from '../errors';
+import { ExitCode, InvalidInputError, TaskFailedError, UnreachableError, errorMessage } from '../errors';
 import { HostOpError } from '../connection/types';
 import type { HostRecap, RunEvent, TaskStatus } from '../reporters/events';
 import type { HostPool } from './host-pool';
 import { mapWithLimit } from './limit';
 import { runTask, type TaskOutcome } from './task-runner';
 import { findModule } from '../modules/registry';
+import { redact } from '../secrets';
 
 export interface RunSettings {
   playbook: Playbook;
@@ -36,12 +37,20 @@ const now = () => new Date().toISOString();
 export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   const started = Date.now();
   const recap: Record<string, HostRecap> = {};
-  const dead = new Set<string>(); // failed or unreachable: out of later plays, as in Ansible
+  // Failed or unreachable: out of later plays, as in Ansible; with why, for tasks that wait on another host.
+  const dead = new Map<string, string>();
   const registered = new Map<string, Record<string, unknown>>();
   const limited = s.limit ? new Set(resolvePattern(s.limit, s.inventory)) : null;
   const allHosts = new Set<string>();
   const playHosts = s.playbook.plays.map((play) => {
-    const hosts = resolvePattern(playHostPattern(play.hosts, s.inventory, s.extraVars), s.inventory).filter((h) => !limited || limited.has(h));
+    let pattern: string;
+    try {
+      pattern = playHostPattern(play.hosts, s.inventory, s.extraVars);
+    } catch (err) {
+      // Before anything runs: a play whose hosts cannot be rendered is bad input, like any other found by validate.
+      throw new InvalidInputError([{ ...play.source, message: `hosts: ${errorMessage(err)}` }]);
+    }
+    const hosts = resolvePattern(pattern, s.inventory).filter((h) => !limited || limited.has(h));
     hosts.forEach((h) => allHosts.add(h));
     return hosts;
   });
@@ -89,7 +98,8 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
 
 interface RunState {
   recap: Record<string, HostRecap>;
-  dead: Set<string>;
+  /** Hosts out of the run, and why (redacted: it reaches other hosts' results). */
+  dead: Map<string, string>;
   registered: Map<string, Record<string, unknown>>;
   locks: Map<string, Promise<HostLock>>;
   firstPlay: Map<string, number>;
@@ -135,7 +145,7 @@ async function lockHost(host: string, s: RunSettings, state: RunState, firstTask
     s.emit({ kind: 'task_start', time: now(), play: play.name, task, index: 0, host });
     s.emit({ kind: 'task_result', time: now(), play: play.name, task, index: 0, host, module: firstTask?.module ?? 'connect', status, changed: false, durationMs: 0, message: errorMessage(err) });
     state.recap[host][status]++;
-    state.dead.add(host);
+    state.dead.set(host, `${status === 'unreachable' ? 'was unreachable' : 'failed'} earlier in this run: ${redact(errorMessage(err))}`);
     return false;
   }
 }
@@ -157,7 +167,7 @@ async function runHost(play: Play, playIndex: number, tasks: Task[], host: strin
         await lockFor(name, s, state);
         return s.pool.handle(name);
       },
-      isUnreachable: (name) => (state.recap[name]?.unreachable ?? 0) > 0,
+      outOfRun: (name) => state.dead.get(name) ?? null,
       scope,
       checkMode: s.checkMode,
       showDiff: s.showDiff,
@@ -172,7 +182,7 @@ async function runHost(play: Play, playIndex: number, tasks: Task[], host: strin
       notified.add(name);
     }
     const stop = outcome.status === 'unreachable' || (outcome.status === 'failed' && !task.ignoreErrors);
-    if (stop) state.dead.add(host);
+    if (stop) state.dead.set(host, `${outcome.status === 'unreachable' ? 'was unreachable' : 'failed'} earlier in this run (task '${task.name}'): ${redact(outcome.message)}`);
     return !stop && !s.signal.aborted;
   };
   for (const [i, task] of tasks.entries()) if (!(await run(task, i))) return;

@@ -15,7 +15,7 @@ export interface TaskEnv {
   taskIndex: number;
   handle: HostHandle;
   otherHost(name: string): Promise<HostHandle>;
-  isUnreachable(name: string): boolean;
+  outOfRun(name: string): string | null;
   scope: Record<string, unknown>;
   checkMode: boolean;
   showDiff: boolean;
@@ -30,6 +30,8 @@ export interface TaskOutcome {
   needs: Set<'restart' | 'reload'>;
   /** What `register` stores: changed, failed, skipped, msg and the module's result. */
   registered: Record<string, unknown>;
+  /** The message of the outcome that set the status (hidden under no_log). */
+  message: string;
 }
 
 interface ItemOutcome {
@@ -43,9 +45,31 @@ interface ItemOutcome {
 
 const now = () => new Date().toISOString();
 
+/** What a task with no_log shows instead of its message, diff, item, progress, errors and registered output. */
+export const NO_LOG_NOTE = 'the output of this task is hidden: no_log is set';
+const NO_LOG_ITEM = 'hidden by no_log';
+
 export async function runTask(task: Task, env: TaskEnv): Promise<TaskOutcome> {
-  const { handle } = env;
-  env.emit({ kind: 'task_start', time: now(), play: env.play, task: task.name, index: env.taskIndex, host: handle.name });
+  env.emit({ kind: 'task_start', time: now(), play: env.play, task: task.name, index: env.taskIndex, host: env.handle.name });
+  try {
+    return await runItems(task, env);
+  } catch (err) {
+    // Whatever a task throws (a variable that cannot be rendered, anywhere) is that task's failure, never the run's.
+    if (err instanceof InterruptedError) throw err;
+    const outcome: ItemOutcome = { status: 'failed', message: errorMessage(err), result: {} };
+    emitResult(task, env, outcome, 0);
+    return aggregate([outcome], task);
+  }
+}
+
+/** The scope of one loop item: the task's scope with `item`, its variables still rendered only when read. */
+function withItem(scope: Record<string, unknown>, item: unknown): Record<string, unknown> {
+  const out = Object.defineProperties({}, Object.getOwnPropertyDescriptors(scope)) as Record<string, unknown>;
+  Object.defineProperty(out, 'item', { value: item, enumerable: true, configurable: true, writable: true });
+  return out;
+}
+
+async function runItems(task: Task, env: TaskEnv): Promise<TaskOutcome> {
   let items: unknown[] | null = null;
   if (task.loop !== undefined) {
     try {
@@ -61,7 +85,7 @@ export async function runTask(task: Task, env: TaskEnv): Promise<TaskOutcome> {
   const outcomes: ItemOutcome[] = [];
   for (const item of items ?? [undefined]) {
     const started = Date.now();
-    const scope = items ? { ...env.scope, item } : env.scope;
+    const scope = items ? withItem(env.scope, item) : env.scope;
     const outcome = await runItem(task, env, scope);
     emitResult(task, env, outcome, Date.now() - started, items ? item : undefined);
     outcomes.push(outcome);
@@ -96,8 +120,8 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       playbookDir: env.playbookDir,
       vars: scope,
       otherHost: env.otherHost,
-      isUnreachable: env.isUnreachable,
-      progress: (message) => env.emit({ kind: 'task_progress', time: now(), task: task.name, host: env.handle.name, message: redact(message) }),
+      outOfRun: env.outOfRun,
+      progress: (message) => env.emit({ kind: 'task_progress', time: now(), task: task.name, host: env.handle.name, message: task.noLog ? NO_LOG_NOTE : redact(message) }),
       signal: env.signal,
     };
     const attempts = Math.max(1, (task.retries ?? 0) + 1);
@@ -139,6 +163,26 @@ async function checkPlanApply(
 
 function emitResult(task: Task, env: TaskEnv, outcome: ItemOutcome, durationMs: number, item?: unknown): void {
   const ignored = outcome.status === 'failed' && task.ignoreErrors;
+  if (task.noLog) {
+    const warned = outcome.warnings?.length ?? 0;
+    env.emit({
+      kind: 'task_result',
+      time: now(),
+      play: env.play,
+      task: task.name,
+      index: env.taskIndex,
+      host: env.handle.name,
+      module: task.module,
+      status: outcome.status,
+      changed: outcome.status === 'changed',
+      durationMs,
+      message: NO_LOG_NOTE,
+      ...(item !== undefined ? { item: NO_LOG_ITEM } : {}),
+      ...(warned > 0 ? { warnings: [`${warned} warning(s) hidden: no_log is set`] } : {}),
+      ...(ignored ? { ignored: true } : {}),
+    });
+    return;
+  }
   env.emit({
     kind: 'task_result',
     time: now(),
@@ -151,11 +195,20 @@ function emitResult(task: Task, env: TaskEnv, outcome: ItemOutcome, durationMs: 
     changed: outcome.status === 'changed',
     durationMs,
     message: redact(outcome.message),
-    ...(item !== undefined ? { item: redactValue(item) } : {}),
+    ...(item !== undefined ? { item: shownItem(item) } : {}),
     ...(env.showDiff && outcome.diffs?.length ? { diffs: redactValue(outcome.diffs) } : {}),
     ...(outcome.warnings?.length ? { warnings: outcome.warnings.map(redact) } : {}),
     ...(ignored ? { ignored: true } : {}),
   });
+}
+
+/** A loop item as events carry it: secrets masked; an item that cannot be read (a variable that fails to render) says so. */
+function shownItem(item: unknown): unknown {
+  try {
+    return redactValue(item);
+  } catch (err) {
+    return `(item cannot be shown: ${redact(errorMessage(err))})`;
+  }
 }
 
 const rank: Record<TaskStatus, number> = { skipped: 0, ok: 1, changed: 2, failed: 3, unreachable: 4 };
@@ -168,6 +221,12 @@ function aggregate(outcomes: ItemOutcome[], task: Task): TaskOutcome {
   const needs = new Set<'restart' | 'reload'>();
   for (const o of outcomes) if (o.needs && o.status === 'changed') needs.add(o.needs);
   const single = outcomes.length === 1 && task.loop === undefined ? outcomes[0] : null;
+  const message = task.noLog ? NO_LOG_NOTE : (outcomes.find((o) => o.status === status)?.message ?? '');
+  if (task.noLog) {
+    const registered: Record<string, unknown> = { changed: status === 'changed', failed: status === 'failed' || status === 'unreachable', skipped: status === 'skipped', msg: NO_LOG_NOTE, censored: NO_LOG_NOTE };
+    if (!single) registered.results = outcomes.map((o) => ({ status: o.status, msg: NO_LOG_NOTE }));
+    return { status, changed: status === 'changed', needs, registered, message };
+  }
   const registered: Record<string, unknown> = {
     ...(single?.result ?? {}),
     changed: status === 'changed',
@@ -176,7 +235,7 @@ function aggregate(outcomes: ItemOutcome[], task: Task): TaskOutcome {
     msg: single?.message ?? '',
   };
   if (!single) registered.results = outcomes.map((o) => ({ ...o.result, status: o.status, msg: o.message }));
-  return { status, changed: status === 'changed', needs, registered };
+  return { status, changed: status === 'changed', needs, registered, message };
 }
 
 function describeType(value: unknown): string {

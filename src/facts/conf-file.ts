@@ -15,6 +15,11 @@ export function unquoteConfValue(raw: string): string {
     .replace(/\\(.)/g, (_m, c: string) => ({ n: '\n', t: '\t', r: '\r', b: '\b', f: '\f' })[c] ?? c);
 }
 
+/** Why a value cannot be written into a configuration file as one value, or null: a line break would end it and start another setting. */
+export function confValueProblem(value: string): string | null {
+  return /[\u0000-\u001f\u007f]/.test(value) ? 'holds a line break or another control character, which a configuration file cannot hold in a value' : null;
+}
+
 /** Quote a value the way ALTER SYSTEM writes it. */
 export function quoteConfValue(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
@@ -43,6 +48,8 @@ export function setConfValues(text: string, settings: Record<string, string>): s
   const entries = parseConfFile(text);
   for (const [rawName, value] of Object.entries(settings)) {
     const name = rawName.toLowerCase();
+    const problem = confValueProblem(value);
+    if (problem) throw new Error(`${rawName} ${problem}`);
     const line = `${name} = ${quoteConfValue(value)}`;
     const last = entries.filter((e) => e.name === name).pop();
     if (last) lines[last.line] = line;

@@ -1,5 +1,6 @@
 // SCRAM-SHA-256 verifiers made on the control machine (RFC 5802/7677), as PostgreSQL stores them in pg_authid.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import saslprep from '@mongodb-js/saslprep';
 
 export interface ScramVerifier {
   iterations: number;
@@ -10,13 +11,25 @@ export interface ScramVerifier {
 
 export const SCRAM_ITERATIONS = 4096;
 
-// PostgreSQL runs SASLprep; for ASCII it changes nothing, for the rest NFKC is its main step.
-function prepare(password: string): string {
-  return /^[\x20-\x7e]*$/.test(password) ? password : password.normalize('NFKC');
+/**
+ * The password as libpq and the server feed it to SCRAM (src/common/saslprep.c): SASLprep (RFC 4013), or the
+ * password as it is when SASLprep refuses it (prohibited or unassigned characters, nothing left after mapping).
+ */
+export function preparePassword(password: string): string {
+  // pg_saslprep passes pure ASCII through untouched, control characters included.
+  if (/^[\x00-\x7f]*$/.test(password)) return password;
+  // pg_saslprep looks for prohibited characters before NFKC; only these two stop being prohibited under it (U+0300, U+0301).
+  if (/[\u0340\u0341]/.test(password)) return password;
+  try {
+    const prepared = saslprep(password);
+    return prepared === '' ? password : prepared;
+  } catch {
+    return password;
+  }
 }
 
 export function scramKeys(password: string, salt: Buffer, iterations: number): { storedKey: Buffer; serverKey: Buffer; clientKey: Buffer } {
-  const salted = pbkdf2Sync(prepare(password), salt, iterations, 32, 'sha256');
+  const salted = pbkdf2Sync(preparePassword(password), salt, iterations, 32, 'sha256');
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();

@@ -20,8 +20,6 @@ export interface CheckOutcome {
 export interface AssertStreamingFacts {
   primary: string;
   checks: CheckOutcome[];
-  /** Replicas not checked because they could not be reached in this run (reported unreachable on their own). */
-  unreachable?: string[];
 }
 
 interface ReplicationRow {
@@ -56,23 +54,33 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
     const primary = await ctx.sql();
     const checks: CheckOutcome[] = [];
     const replicas: Array<{ name: string; handle: HostHandle }> = [];
-    const unreachable = args.replicas.filter((name) => ctx.isUnreachable(name));
-    for (const name of args.replicas) if (!unreachable.includes(name)) replicas.push({ name, handle: await ctx.otherHost(name) });
+    // A replica that failed or was unreachable earlier in this run cannot stream: say so now rather than wait for it.
+    for (const name of args.replicas) {
+      const why = ctx.outOfRun(name);
+      if (why) checks.push({ host: name, check: 'not checked', ok: false, seen: why });
+      else replicas.push({ name, handle: await ctx.otherHost(name) });
+    }
+    if (replicas.length === 0) return { primary: ctx.name, checks };
     // Replicas are checked side by side (each on its own session); the checks keep the order of args.replicas.
     for (const found of await Promise.all(replicas.map(({ name, handle }) => primarySeesReplica(ctx, primary, name, handle.pg.address, args, timeoutMs)))) checks.push(...found);
     const token = randomBytes(8).toString('hex');
     await writeMarker(primary, ctx.name, token);
     for (const found of await Promise.all(replicas.map(({ name, handle }) => replicaChecks(ctx, name, handle, token, timeoutMs)))) checks.push(...found);
-    return { primary: ctx.name, checks, unreachable };
+    return { primary: ctx.name, checks };
   },
   plan(args, facts) {
     const failed = facts.checks.filter((c) => !c.ok);
-    if (failed.length > 0) return fail(failed.map((c) => `${c.host}: ${c.check} failed (${c.seen})`).join('; '), { checks: facts.checks });
-    const skipped = facts.unreachable ?? [];
-    const checked = args.replicas.filter((r) => !skipped.includes(r));
-    if (checked.length === 0) return fail(`no replica to check: ${skipped.join(', ')} could not be reached`);
-    const note = skipped.length > 0 ? ` (not checked, unreachable: ${skipped.join(', ')})` : '';
-    return noop(`${facts.checks.length} checks passed on ${checked.join(', ')}${note}`, { checks: facts.checks });
+    if (failed.length > 0) {
+      // One line per replica, in the order of args.replicas.
+      const lines = args.replicas.flatMap((host) => {
+        const mine = failed.filter((c) => c.host === host);
+        if (mine.length === 0) return [];
+        if (mine[0].check === 'not checked') return [`${host}: not checked: it ${mine[0].seen}`];
+        return [`${host}: ${mine.map((c) => `${c.check} failed (${c.seen})`).join('; ')}`];
+      });
+      return fail(lines.join('\n'), { checks: facts.checks });
+    }
+    return noop(`${facts.checks.length} checks passed on ${args.replicas.join(', ')}`, { checks: facts.checks });
   },
 };
 

@@ -98,6 +98,8 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
   },
   plan(args, facts) {
     const { primary } = facts;
+    // Checked before anything is stopped or moved: the passfile holds one entry per line.
+    if (/[\r\n]/.test(args.user) || /[\r\n]/.test(args.password)) return fail('user and password cannot hold a line break: libpq reads the passfile line by line');
     if (primary.sameDir) return fail(`${facts.host} is the primary ${primary.name} itself: refusing to clone it onto its own data directory`);
     if (primary.error || !primary.systemId) return fail(`cannot read the system identifier of the primary ${primary.name}: ${primary.error ?? 'no answer'}`);
     if (args.discard_old && (!args.start || args.wait === false)) return fail('discard_old needs start: true and wait: true: the old directory is deleted only once the new standby streams');

@@ -1,7 +1,9 @@
 import { bytesToText, displayText, fromUtf8, textToBytes } from '../facts/bytes';
-import { AUTO_CONF_HEADER, confValues, setConfValues } from '../facts/conf-file';
+import { AUTO_CONF_HEADER, confValueProblem, confValues, setConfValues } from '../facts/conf-file';
 import { canonicalValue, displaySetting, LIST_QUOTED, sameValue, toConfText, type SettingInfo } from '../facts/conf-values';
 import { quoteIdent, quoteLiteral } from '../facts/sql-session';
+import { runUnlogged } from '../facts/unlogged-statement';
+import { holdsSecret } from '../secrets';
 import { describeConfig } from './pg/describe-config';
 import { probeServer, sleep } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
@@ -60,9 +62,15 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
     examples: [{ settings: { listen_addresses: '10.0.0.11', wal_level: 'replica' } }],
   },
   validate(args) {
-    const out: Array<{ arg: string; message: string }> = [];
+    const out: Array<{ arg: string | string[]; message: string }> = [];
     for (const name of Object.keys(args.settings ?? {})) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(name)) out.push({ arg: 'settings', message: `'${name}' is not a setting name` });
+    }
+    // Values still holding {{ }} are checked once rendered, in plan.
+    for (const [name, value] of Object.entries(args.settings ?? {})) {
+      const texts = (Array.isArray(value) ? value : [value]).filter((v): v is string => typeof v === 'string' && !v.includes('{{'));
+      const problem = texts.map(confValueProblem).find(Boolean);
+      if (problem) out.push({ arg: ['settings', name], message: `${name} ${problem}` });
     }
     return out;
   },
@@ -108,9 +116,12 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
     const after: string[] = [];
     let restart = false;
     let reload = false;
+    const warnings: string[] = [];
     for (const [rawName, rawValue] of Object.entries(args.settings)) {
       const name = rawName.toLowerCase();
       const wanted = toConfText(rawValue);
+      const unsafe = confValueProblem(wanted);
+      if (unsafe) return fail(`${rawName} ${unsafe}`);
       const custom = name.includes('.');
       const info: Info | undefined = facts.info[name] ?? (custom ? { vartype: 'string', unit: null, context: 'user' } : undefined);
       if (!info) return fail(`PostgreSQL has no setting named ${rawName}`);
@@ -126,6 +137,10 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
       if (facts.running) {
         if (info.context === 'postmaster') restart = true;
         else reload = true;
+      }
+      // The server itself logs a reloaded setting's new value ("parameter ... changed to ..."): a password would reach its log.
+      if (facts.running && holdsPassword(name, wanted)) {
+        return fail(`refusing to set ${rawName} with a password in it on a running server: PostgreSQL writes the new value to its log when it reloads ("parameter changed to ..."); give the password through a passfile (passfile=... in the conninfo, as basebackup writes it)`);
       }
       before.push(`${name} = ${info.display ?? fileValue ?? '(default)'}`);
       after.push(`${name} = ${wanted}${inFile ? ' (written, not yet in use)' : ''}`);
@@ -146,10 +161,23 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
       steps,
       diffs: [{ path: facts.useAlterSystem ? 'settings' : (facts.file?.path ?? 'settings'), before: `${before.join('\n')}\n`, after: `${after.join('\n')}\n` }],
       needs,
+      warnings: warnings.length > 0 ? warnings : undefined,
       result: { settings: changed, needs: needs ?? null },
     };
   },
 };
+
+/** A value with a password in it: a known secret, or a conninfo with a password keyword. */
+function holdsPassword(name: string, value: string): boolean {
+  return holdsSecret(value) || (/conninfo$/.test(name) && /(^|\s)password\s*=/.test(value));
+}
+
+/** Settings whose values may carry a password or a key: ALTER SYSTEM for them is kept out of every statement record. */
+const CREDENTIAL_SETTINGS = new Set(['primary_conninfo', 'ssl_passphrase_command', 'archive_command', 'restore_command', 'archive_cleanup_command', 'recovery_end_command']);
+
+export function mayHoldCredentials(name: string, value: string): boolean {
+  return CREDENTIAL_SETTINGS.has(name) || /password|passphrase|conninfo|secret/.test(name) || holdsSecret(value);
+}
 
 function alterSystemStep(write: Record<string, string>): Step {
   return {
@@ -159,7 +187,9 @@ function alterSystemStep(write: Record<string, string>): Step {
       for (const [name, value] of Object.entries(write)) {
         const target = name.split('.').map(quoteIdent).join('.');
         const literals = LIST_QUOTED.has(name) ? value.split(',').map((v) => quoteLiteral(v.trim())) : [quoteLiteral(value)];
-        await sql.query(`ALTER SYSTEM SET ${target} TO ${literals.join(', ')}`);
+        const statement = `ALTER SYSTEM SET ${target} TO ${literals.join(', ')}`;
+        if (mayHoldCredentials(name, value)) await runUnlogged(sql, statement, { transaction: false });
+        else await sql.query(statement);
       }
     },
   };

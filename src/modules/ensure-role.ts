@@ -1,5 +1,6 @@
 import { scramVerifier, verifierMatches } from '../facts/scram';
 import { quoteIdent, quoteLiteral } from '../facts/sql-session';
+import { runUnlogged } from '../facts/unlogged-statement';
 import { rememberSecret, SECRET_MASK } from '../secrets';
 import { probeServer } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Plan } from './types';
@@ -52,7 +53,7 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
     properties: {
       name: { type: 'string', minLength: 1, description: 'Role name.', examples: ['replicator'] },
       password: { type: 'string', minLength: 4, description: 'Password (secret: take it from the environment). Left out: the password is not touched.', examples: ['{{ env.PGPLAY_REPLICATION_PASSWORD }}'] },
-      login: { type: 'boolean', default: true, description: 'LOGIN attribute.' },
+      login: { type: 'boolean', description: 'LOGIN attribute. Left out: a new role gets LOGIN, an existing role keeps what it has.' },
       replication: { type: 'boolean', description: 'REPLICATION attribute (streaming replication and pg_basebackup).', examples: [true] },
       superuser: { type: 'boolean', description: 'SUPERUSER attribute.' },
       createdb: { type: 'boolean', description: 'CREATEDB attribute.' },
@@ -94,7 +95,8 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
         steps: [{ description: `DROP ROLE ${args.name}`, apply: async (ctx) => void (await (await ctx.sql()).query(`DROP ROLE ${quoteIdent(args.name)}`)) }],
       };
     }
-    const wanted = { ...args, login: args.login ?? true };
+    // LOGIN by default only when the role is created: on an existing role an attribute left out is left alone.
+    const wanted = { ...args, login: args.login ?? (role ? undefined : true) };
     const clauses: string[] = [];
     const after: Record<string, string> = {};
     for (const [arg, column, keyword] of ATTRS) {
@@ -126,16 +128,10 @@ export const ensureRoleModule: ModuleDefinition<EnsureRoleArgs, EnsureRoleFacts>
               statement += ` PASSWORD ${quoteLiteral(verifier)}`;
             }
             const sql = await ctx.sql();
-            // The statement holds the verifier: keep it out of the server log even when the statement fails.
-            await sql.query('BEGIN');
+            // The statement holds the verifier: keep it out of the server log, pg_stat_statements and pgaudit, even when it fails.
             try {
-              await sql.query("SET LOCAL log_statement = 'none'");
-              await sql.query("SET LOCAL log_min_error_statement = 'panic'");
-              await sql.query('SET LOCAL log_min_duration_statement = -1');
-              await sql.query(statement);
-              await sql.query('COMMIT');
+              await runUnlogged(sql, statement, { transaction: true });
             } catch (err) {
-              await sql.query('ROLLBACK').catch(() => undefined);
               const code = (err as { code?: string }).code;
               throw new Error(`${role ? 'altering' : 'creating'} ${label} failed: ${(err as Error).message}${code ? ` (SQLSTATE ${code})` : ''}`);
             }

@@ -1,4 +1,5 @@
 import type { FileContent } from '../connection/types';
+import { holdsSecret } from '../secrets';
 import { renderTemplateFile } from '../templates/render';
 import { resolveTemplatePath } from '../templates/resolve';
 import { fail, noop, type Diff, type ModuleDefinition } from './types';
@@ -60,15 +61,21 @@ export const templateModule: ModuleDefinition<TemplateArgs, TemplateFacts> = {
     }
     if (gaps.length === 0) return noop(`${args.dest} is up to date`);
     const diffs: Diff[] = [{ path: args.dest, before: current ? current.content.toString('utf8') : '', after: facts.rendered }];
+    // A new file that holds a secret (a value read from env.*, a secret argument) is readable by its owner only.
+    const secret = holdsSecret(facts.rendered);
+    const writeMode = mode ?? current?.mode ?? (secret ? '0600' : '0644');
+    const othersRead = (parseInt(writeMode, 8) & 0o077) !== 0;
+    const warnings = secret && othersRead ? [`${args.dest} holds a secret but its mode ${writeMode} lets others read it: set mode: '0600'`] : undefined;
     return {
       kind: 'change',
       summary: `${args.dest}: ${gaps.join(', ')}`,
       diffs,
+      warnings,
       steps: [
         {
-          description: `write ${args.dest}`,
+          description: `write ${args.dest} (mode ${writeMode})`,
           async apply(ctx) {
-            await ctx.conn.writeFile(args.dest, bytes, { owner: args.owner ?? (current ? undefined : (args.become ?? ctx.settings?.taskUser)), group: args.group, mode });
+            await ctx.conn.writeFile(args.dest, bytes, { owner: args.owner ?? (current ? undefined : (args.become ?? ctx.settings?.taskUser)), group: args.group, mode: writeMode });
           },
         },
       ],

@@ -36,8 +36,8 @@ export interface TaskContext extends HostHandle {
   vars: Record<string, unknown>;
   /** Another inventory host, through the same per-run connection pool. */
   otherHost(name: string): Promise<HostHandle>;
-  /** The host could not be reached in this run (its own tasks are reported unreachable). */
-  isUnreachable(name: string): boolean;
+  /** Why the host dropped out of this run (it failed or was unreachable earlier), or null while it is in. */
+  outOfRun(name: string): string | null;
   /** Progress of long steps, shown live. */
   progress(message: string): void;
   signal: AbortSignal;
@@ -79,8 +79,8 @@ export interface ModuleDefinition<Args = any, Facts = any> {
   readsServer?: boolean;
   /** 'skip': the module cannot say what it would do without doing it, so --check skips it. */
   checkMode?: 'plan' | 'skip';
-  /** Checks that need no host (run by validate). Return messages keyed by argument name, '' for the task. */
-  validate?(args: Args): Array<{ arg: string; message: string }>;
+  /** Checks that need no host (run by validate). Return messages keyed by argument name ('' for the task; a list for a path inside it). */
+  validate?(args: Args): Array<{ arg: string | string[]; message: string }>;
   check(ctx: TaskContext, args: Args): Promise<Facts>;
   plan(args: Args, facts: Facts): Plan;
 }

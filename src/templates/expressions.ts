@@ -6,6 +6,7 @@ const parser = require('handlebars/dist/cjs/handlebars/compiler/base') as {
   parser: { lexer: { yylloc?: { first_line: number; first_column: number } } };
 };
 import { didYouMean } from '../config/suggest';
+import { rememberSecret } from '../secrets';
 import { BLOCK_HELPERS, HELPER_NAMES, HELPERS } from './helpers';
 import { explainSyntaxError } from './syntax-errors';
 
@@ -47,6 +48,59 @@ export function parseTemplate(text: string): Ast {
 export function singleExpression(ast: Ast): hbs.AST.MustacheStatement | null {
   const meaningful = ast.body.filter((s) => !(s.type === 'ContentStatement' && (s as hbs.AST.ContentStatement).value.trim() === ''));
   return meaningful.length === 1 && meaningful[0].type === 'MustacheStatement' ? (meaningful[0] as hbs.AST.MustacheStatement) : null;
+}
+
+/**
+ * Why a `when` or assert condition cannot be read as one value, or null. Text outside the braces, or two
+ * expressions side by side, render to a non-empty string, which would always be true.
+ */
+export function conditionProblem(ast: Ast, text: string): { message: string; where?: { line: number; column: number } } | null {
+  const parts = ast.body.filter((s) => !(s.type === 'ContentStatement' && contentText(s).trim() === ''));
+  if (parts.length <= 1) return null;
+  const stray = parts.find((s) => s.type === 'ContentStatement') ?? parts[1];
+  const outside = stray.type === 'ContentStatement' ? `text ${JSON.stringify(contentText(stray).trim())} outside {{ }}` : 'two expressions side by side';
+  const where = stray.loc ? { line: stray.loc.start.line, column: stray.loc.start.column + leadingSpace(stray) } : undefined;
+  return { message: `a condition is one expression, but ${outside} makes it text, which is always true: write ${conditionHint(parts, text)}`, where };
+}
+
+// `original` keeps the spaces Handlebars strips around standalone blocks (typed wrongly in @types/handlebars).
+const contentText = (s: hbs.AST.Statement): string => (s as unknown as { original?: string }).original ?? (s as hbs.AST.ContentStatement).value;
+const leadingSpace = (s: hbs.AST.Statement) => (s.type === 'ContentStatement' ? contentText(s).length - contentText(s).trimStart().length : 0);
+
+const OPERATORS: Record<string, string> = { '==': 'eq', '!=': 'ne', '<': 'lt', '<=': 'lte', '>': 'gt', '>=': 'gte', and: 'and', or: 'or', '&&': 'and', '||': 'or' };
+
+/** The condition written as one helper expression, when its shape is `{{ a }} OP b` and the like. */
+function conditionHint(parts: hbs.AST.Statement[], text: string): string {
+  const generic = "the whole condition without braces, as one helper expression: eq a 'b', ne a 'b', and x y, or x y, not x";
+  const expr = (s: hbs.AST.Statement): string | null => {
+    if (s.type !== 'MustacheStatement' || !s.loc) return null;
+    const inner = sourceOf(text, s.loc).replace(/^\{\{~?\s*/, '').replace(/\s*~?\}\}$/, '');
+    const call = s as hbs.AST.MustacheStatement;
+    return isHelperCall(call) ? `(${inner})` : inner;
+  };
+  const literal = (word: string): string => {
+    const w = word.trim();
+    if (/^(true|false|null|-?\d+(\.\d+)?)$/i.test(w)) return w.toLowerCase();
+    if (/^'[^']*'$|^"[^"]*"$/.test(w)) return w;
+    return `'${w.replace(/'/g, '')}'`;
+  };
+  const words = parts.map((s) => (s.type === 'ContentStatement' ? contentText(s).trim() : null));
+  if (parts.length === 2 && words[0] === 'not' && expr(parts[1])) return `not ${expr(parts[1])}`;
+  if (parts.length === 2 && expr(parts[0]) && words[1]) {
+    const m = /^(==|!=|<=|>=|<|>|and|or|&&|\|\|)\s*(.+)$/.exec(words[1]);
+    if (m) return `${OPERATORS[m[1]]} ${expr(parts[0])} ${literal(m[2])}`;
+  }
+  if (parts.length === 2 && words[0] && expr(parts[1])) {
+    const m = /^(.+?)\s*(==|!=|<=|>=|<|>|and|or|&&|\|\|)$/.exec(words[0]);
+    if (m) return `${OPERATORS[m[2]]} ${literal(m[1])} ${expr(parts[1])}`;
+  }
+  if (parts.length === 3 && expr(parts[0]) && words[1] && OPERATORS[words[1]] && expr(parts[2])) return `${OPERATORS[words[1]]} ${expr(parts[0])} ${expr(parts[2])}`;
+  return generic;
+}
+
+function sourceOf(text: string, loc: hbs.AST.SourceLocation): string {
+  const offset = (p: hbs.AST.Position) => text.split('\n').slice(0, p.line - 1).reduce((n, l) => n + l.length + 1, 0) + p.column;
+  return text.slice(offset(loc.start), offset(loc.end));
 }
 
 export function hasBlocks(ast: Ast): boolean {
@@ -116,6 +170,8 @@ function lookupPath(path: hbs.AST.PathExpression, scope: Scope, strict: boolean)
       throw new TemplateError(missingMessage(parts, i, holder), at(path));
     }
     value = holder[part];
+    // A value read from the environment is a secret wherever it goes.
+    if (typeof value === 'string' && (holder as Record<symbol, unknown>)[ENV_MARK]) rememberSecret(value);
   }
   return value;
 }

@@ -1,7 +1,7 @@
 // Rendering with Handlebars (noEscape: these are config files, not HTML): playbook values and template files.
 import { readFileSync, statSync } from 'node:fs';
 import type Handlebars from 'handlebars';
-import { evaluateCall, hasBlocks, parseTemplate, singleExpression, TemplateError } from './expressions';
+import { conditionProblem, evaluateCall, hasBlocks, parseTemplate, singleExpression, TemplateError } from './expressions';
 import { HELPERS } from './helpers';
 
 export { TemplateError, ENV_MARK } from './expressions';
@@ -58,6 +58,8 @@ const FALSE_WORDS = new Set(['', 'false', 'no', 'off', '0']);
 export function evaluateCondition(condition: string | boolean, scope: Scope): boolean {
   if (typeof condition === 'boolean') return condition;
   const text = condition.includes('{{') ? condition : `{{ ${condition} }}`;
+  const problem = conditionProblem(parseTemplate(text), text);
+  if (problem) throw new TemplateError(problem.message, problem.where);
   const value = renderString(text, scope);
   if (typeof value === 'string') return !FALSE_WORDS.has(value.trim().toLowerCase());
   if (Array.isArray(value)) return value.length > 0;

@@ -79,3 +79,50 @@ test('--help for each command, and validate of a whole directory for a pre-commi
   const graph = await runCli(['inventory', '-i', 'inventory.example.yml', '--graph']);
   assert.equal(graph.stdout, '@all:\n  |--@primary:\n    |--pg1\n  |--@replicas:\n    |--pg2\n    |--pg3\n');
 });
+
+test('a variable that cannot be rendered (Jinja in the inventory, reached through hostvar) fails its task: recap, exit 2, no internal error', async () => {
+  const r = await runCli(['run', fixture('cli', 'render-errors.yml'), '-i', fixture('cli', 'inventory-render-errors.yml')]);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.doesNotMatch(r.stderr, /internal error/);
+  assert.match(r.stdout, /changed beta \| A loop that does not read it \(item=2\)/);
+  assert.match(r.stdout, /failed  beta \| A condition that reads it \(\d+ ms\) - \S*inventory-render-errors\.yml:9:23: peer_token: \S*inventory-render-errors\.yml:7:30: token: the filter 'regex_replace' is Jinja/);
+  assert.doesNotMatch(r.stdout, /Not reached on beta/);
+  assert.match(r.stdout, /changed alpha \| A loop on the host whose own variable cannot be rendered \(item=beta\)/);
+  assert.match(r.stdout, /failed  alpha \| An argument that reads it through hostvar \(\d+ ms\) - \S*inventory-render-errors\.yml:7:30: token: the filter 'regex_replace' is Jinja/);
+  assert.match(r.stdout, /PLAY RECAP\n/);
+  assert.match(r.stdout, /^alpha\s+ok=0 changed=1 unreachable=0 failed=1 skipped=0 ignored=0$/m);
+  assert.match(r.stdout, /^beta\s+ok=0 changed=1 unreachable=0 failed=1 skipped=0 ignored=0$/m);
+});
+
+test('a play whose hosts cannot be rendered is bad input (exit 4) at validate and at run, before anything runs', async () => {
+  const r = await runCli(['validate', fixture('cli', 'hosts-render-error.yml'), '-i', fixture('cli', 'inventory.yml')]);
+  assert.equal(r.code, 4, r.stdout + r.stderr);
+  assert.match(r.stderr, /hosts-render-error\.yml:1:10: hosts: first needs a list, got nothing \(undefined\)/);
+  const run = await runCli(['run', fixture('cli', 'hosts-render-error.yml'), '-i', fixture('cli', 'inventory.yml')]);
+  assert.equal(run.code, 4);
+  assert.doesNotMatch(run.stderr, /internal error/);
+});
+
+test('a value read from env.* is masked in plain, JSON and JUnit output, diffs and errors; a new file holding it is 0600; no_log hides a task', async () => {
+  const password = 'cli-env-pw-93be1f';
+  rmSync(`${OUT}/conninfo-alpha.conf`, { force: true });
+  const junit = `${OUT}-env-secrets.xml`;
+  const env = { PGPLAY_CLI_TEST_PASSWORD: password };
+  const plainRun = await runCli(['run', fixture('cli', 'env-secrets.yml'), '-i', inventory, '--diff', '--junit', junit], { env });
+  assert.equal(plainRun.code, 0, plainRun.stdout + plainRun.stderr);
+  assert.equal(readFileSync(`${OUT}/conninfo-alpha.conf`, 'utf8').includes(password), true, 'the file itself holds the password');
+  assert.equal((statSync(`${OUT}/conninfo-alpha.conf`).mode & 0o777).toString(8), '600');
+  assert.match(plainRun.stdout, /\+primary_conninfo = 'host=pg1 user=replicator password=\*{8}'/);
+  assert.match(plainRun.stdout, /run echo token=\*{8}/);
+  assert.match(plainRun.stdout, /cannot log in with \*{8}/);
+  assert.match(plainRun.stdout, /changed alpha \| A task with no_log \(item=hidden by no_log\) \(\d+ ms\) - the output of this task is hidden: no_log is set/);
+  assert.doesNotMatch(plainRun.stdout, /not-secret-but-hidden/);
+  const report = readFileSync(junit, 'utf8');
+  rmSync(junit, { force: true });
+  rmSync(`${OUT}/conninfo-alpha.conf`, { force: true });
+  const jsonRun = await runCli(['run', fixture('cli', 'env-secrets.yml'), '-i', inventory, '--diff', '--output', 'json'], { env });
+  assert.equal(jsonRun.code, 0);
+  assert.match(jsonRun.stdout, /password=\*{8}/);
+  for (const out of [plainRun.stdout, plainRun.stderr, jsonRun.stdout, jsonRun.stderr, report]) assert.equal(out.includes(password), false);
+  assert.match(report, /cannot log in with \*{8}/);
+});

@@ -72,7 +72,7 @@ test('a misspelt module: the key is not a module or keyword, and the task lists 
   const [key] = at(ds, 6);
   assert.equal(key.range.start.character, 6);
   assert.equal(key.range.end.character, 6 + 'ensure_conff'.length);
-  assert.equal(key.message, `Not a module or task keyword. Modules: ${MODULES.join(', ')}. Keywords: name, when, notify, tags, register, loop, retries, delay, ignore_errors.`);
+  assert.equal(key.message, `Not a module or task keyword. Modules: ${MODULES.join(', ')}. Keywords: name, when, notify, tags, register, loop, retries, delay, ignore_errors, no_log.`);
   const [task] = at(ds, 5);
   assert.equal(task.message, `A task needs exactly one module, one of: ${MODULES.join(', ')}.`);
   assert.doesNotMatch(show(ds), /Missing property/);

@@ -186,6 +186,17 @@ describe('PostgreSQL modules against real servers', () => {
     assert.equal(psql(primary, "SELECT active FROM pg_replication_slots WHERE slot_name = 'pg2'"), 't');
   });
 
+  it('assert_streaming fails at once for a replica out of the run, and still checks the others', async () => {
+    const started = Date.now();
+    const out = { pg9: "failed earlier in this run (task 'Base backup'): pg_basebackup from pg1 failed" };
+    const r = await runModule(assertStreamingModule, hosts.context('pg1', { outOfRun: out }), { replicas: ['pg2', 'pg9'], timeout: 30 });
+    assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
+    assert.equal(r.plan.kind === 'fail' && r.plan.message, "pg9: not checked: it failed earlier in this run (task 'Base backup'): pg_basebackup from pg1 failed");
+    const checked = (r.result.checks as Array<{ host: string; ok: boolean }>).filter((c) => c.host === 'pg2');
+    assert.equal(checked.length, 5);
+    assert.ok(checked.every((c) => c.ok));
+  });
+
   it('assert_streaming names the failed check when a replica is gone', async () => {
     assert.equal((await runModule(serviceModule, hosts.context('pg2'), { state: 'stopped' })).plan.kind, 'change');
     const r = await runModule(assertStreamingModule, hosts.context('pg1'), { replicas: ['pg2'], timeout: 1 });

@@ -9,7 +9,7 @@ import type { HostHandle, ModuleDefinition, Plan, TaskContext } from '../../src/
 
 export interface TestHosts {
   handle(name: string): HostHandle;
-  context(name: string, options?: { checkMode?: boolean }): TaskContext;
+  context(name: string, options?: { checkMode?: boolean; outOfRun?: Record<string, string> }): TaskContext;
   progress: string[];
   closeAll(): Promise<void>;
 }
@@ -55,7 +55,7 @@ export function testHosts(settings: Record<string, PgSettings>): TestHosts {
         playbookDir: '/tmp',
         vars: {},
         otherHost: async (other) => handle(other),
-        isUnreachable: () => false,
+        outOfRun: (other) => options.outOfRun?.[other] ?? null,
         progress: (message) => progress.push(`${name}: ${message}`),
         signal: new AbortController().signal,
       };

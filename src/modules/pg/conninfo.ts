@@ -19,6 +19,8 @@ export function conninfoWithPassfile(text: string, passfile: string, application
 
 /** One line of a libpq password file; ':' and '\' in a field are escaped. */
 export function passfileLine(host: string, port: number, user: string, password: string): string {
+  // A line break would end the entry and start another: libpq reads the passfile line by line, with no escape for it.
+  if ([host, user, password].some((s) => /[\r\n]/.test(s))) throw new Error('a passfile entry cannot hold a line break (in the host, user or password)');
   const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
   return `${esc(host)}:${port}:*:${esc(user)}:${esc(password)}\n`;
 }

@@ -166,3 +166,41 @@ test('a template file with a syntax error is reported at its own file:line:col',
     ],
   );
 });
+
+test('a when or assert condition with text outside {{ }} is an error with the form to write, not always true', () => {
+  assert.deepEqual(
+    errors(`- hosts: replicas
+  vars:
+    a: true
+    x: true
+    z: false
+    role: replica
+  tasks:
+    - command: {argv: ["true"]}
+      when: "{{ a }} == false"
+    - command: {argv: ["true"]}
+      when: ["{{ x }} and {{ z }}"]
+    - assert:
+        that: "'primary' == {{ role }}"
+    - assert:
+        that: ["{{ x }}{{ z }}", "not {{ a }}", "{{ eq role 'x' }} or maybe"]
+    - command: {argv: ["echo {{ a }} == false"]}
+      when: "{{ a }}"
+`),
+    [
+      "p.yml:9:22: a condition is one expression, but text \"== false\" outside {{ }} makes it text, which is always true: write eq a false",
+      "p.yml:11:23: a condition is one expression, but text \"and\" outside {{ }} makes it text, which is always true: write and x z",
+      "p.yml:13:16: a condition is one expression, but text \"'primary' ==\" outside {{ }} makes it text, which is always true: write eq 'primary' role",
+      "p.yml:15:24: a condition is one expression, but two expressions side by side makes it text, which is always true: write the whole condition without braces, as one helper expression: eq a 'b', ne a 'b', and x y, or x y, not x",
+      "p.yml:15:35: a condition is one expression, but text \"not\" outside {{ }} makes it text, which is always true: write not a",
+      "p.yml:15:68: a condition is one expression, but text \"or maybe\" outside {{ }} makes it text, which is always true: write or (eq role 'x') 'maybe'",
+    ],
+  );
+});
+
+test('no_log is a task keyword (Ansible\'s name) and reaches the task', () => {
+  const r = parsePlaybook('p.yml', '- hosts: replicas\n  tasks:\n    - command: {argv: ["true"]}\n      no_log: true\n    - command: {argv: ["true"]}\n', { inventory, extraVars: {} });
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.value?.plays[0].tasks.map((t) => t.noLog), [true, false]);
+  assert.deepEqual(errors('- hosts: replicas\n  tasks:\n    - command: {argv: ["true"]}\n      no_log: yes please\n'), ['p.yml:4:15: no_log must be true or false, got the string "yes please"']);
+});

@@ -130,7 +130,7 @@ test('forEditors: code marks, defaults of optional and required properties, and 
 test('a task takes exactly one module: each case has its own editor message, naming the modules', () => {
   const task = (playbookSchema() as { definitions: { task: Node } }).definitions.task as { allOf: Node[]; anyOf: Node[]; dependencies: Record<string, { allOf: Node[] }> };
   const names = allModules().map((m) => m.name);
-  assert.equal(task.allOf[0].errorMessage, `Not a module or task keyword. Modules: ${names.join(', ')}. Keywords: name, when, notify, tags, register, loop, retries, delay, ignore_errors.`);
+  assert.equal(task.allOf[0].errorMessage, `Not a module or task keyword. Modules: ${names.join(', ')}. Keywords: name, when, notify, tags, register, loop, retries, delay, ignore_errors, no_log.`);
   for (const branch of task.anyOf) assert.equal(branch.errorMessage, `A task needs exactly one module, one of: ${names.join(', ')}.`);
   const pair = task.dependencies.ensure_conf.allOf.find((s) => isNode(s.properties) && 'service' in s.properties) as Node;
   assert.equal(pair.errorMessage, 'Two modules in one task, ensure_conf and service: a task runs exactly one module, split it in two.');

@@ -51,3 +51,9 @@ describe('configuration files', () => {
     assert.equal(confValues(setConfValues('', { p: "c:\\x'y" })).get('p'), "c:\\x'y");
   });
 });
+
+describe('setConfValues and line breaks', () => {
+  it('refuses a value with a line break rather than write a second setting', () => {
+    assert.throws(() => setConfValues('', { primary_conninfo: "x\nshared_preload_libraries = 'evil'" }), /primary_conninfo holds a line break/);
+  });
+});

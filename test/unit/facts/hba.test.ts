@@ -28,7 +28,7 @@ describe('parseHba', () => {
   });
 
   it('reports lines it cannot read', () => {
-    assert.deepEqual(parseHba('hots all all 1.2.3.4/32 trust\nhost all\n').errors, ['line 1: unknown connection type "hots"', 'line 2: incomplete rule "host all"']);
+    assert.deepEqual(parseHba('hots all all 1.2.3.4/32 trust\nhost all\n').errors, ['line 1: unknown connection type "hots"', 'line 2: ends before the user']);
   });
 });
 
@@ -46,8 +46,64 @@ describe('shadows', () => {
     assert.equal(shadows(rule('host', 'all', 'all', 'all'), rule('host', 'app', 'bob', '::1/128')), true);
     assert.equal(shadows(rule('host', 'app,web', 'alice,bob', '0.0.0.0/0'), rule('host', 'web', 'bob', '1.2.3.4/32')), true);
     assert.equal(shadows(rule('host', 'app,web', 'alice', '0.0.0.0/0'), rule('host', 'web', 'bob', '1.2.3.4/32')), false);
-    assert.equal(shadows(rule('host', 'all', 'all', '0.0.0.0/0'), rule('host', 'all', '+admins', '1.2.3.4/32')), false);
+    assert.equal(shadows(rule('host', 'app', '+admins', '0.0.0.0/0'), rule('host', 'app', 'alice', '1.2.3.4/32')), false, 'group membership is not known here');
     assert.equal(shadows(rule('local', 'all', 'all', undefined, 'peer'), rule('host', 'all', 'all', '1.2.3.4/32')), false);
+  });
+});
+
+describe('pg_hba.conf as PostgreSQL 15 reads it', () => {
+  // Each case was checked against pg_hba_file_rules of a real PostgreSQL 15.
+  it('a blank after a comma continues the list; a blank before it ends the field', () => {
+    const one = parseHba('host db1, db2 u1, u2 10.0.0.0/8 md5\n');
+    assert.deepEqual(one.errors, []);
+    assert.deepEqual(one.lines[0].rule, { type: 'host', database: 'db1,db2', user: 'u1,u2', address: '10.0.0.0/8', method: 'md5', options: [] });
+    // PostgreSQL reads database db3, user db4, address u1 and method 10.0.0.0/8 here.
+    assert.deepEqual(parseHba('host db3 ,db4 u1 10.0.0.0/8 md5\n').errors, ['line 1: unknown authentication method "10.0.0.0/8"']);
+    assert.deepEqual(parseHba('host db14, u1 10.0.0.0/8 md5\n').errors, ['line 1: ends before the authentication method']);
+  });
+  it('quotes, comments without a blank, tabs and CRLF', () => {
+    const file = parseHba('host "db 7",db8 u1 10.0.0.0/8 md5\nhost db16 u1 10.0.0.0/8 md5#c\nhost\tdb17\tu1\t10.0.0.0/8\tmd5\r\nhost "all" u1 10.0.0.0/8 md5\n');
+    assert.deepEqual(file.errors, []);
+    assert.deepEqual(file.lines.map((l) => l.rule && [l.rule.database, l.rule.method]), [['"db 7",db8', 'md5'], ['db16', 'md5'], ['db17', 'md5'], ['"all"', 'md5']]);
+    assert.notEqual(ruleKey(file.lines[3].rule as HbaRule), ruleKey(rule('host', 'all', 'u1', '10.0.0.0/8')), '"all" is a database named all');
+    assert.equal(ruleKey(rule('host', '"db8"', 'u1', '10.0.0.0/8')), ruleKey(rule('host', 'db8', 'u1', '10.0.0.0/8')));
+  });
+  it('options are split at commas, like every field', () => {
+    assert.deepEqual(parseHba('host db12 u1 10.0.0.0/8 ldap ldapserver=a,b\n').errors, ['line 1: option b is not in name=value form']);
+    assert.deepEqual(parseHba('host db11 u1 10.0.0.0/8 ldap ldapserver=a ldapprefix="x y"\n').lines[0].rule?.options, ['ldapserver=a', 'ldapprefix="x y"']);
+  });
+  it('continuation lines and include directives are refused, not guessed', () => {
+    const cont = parseHba('host db9 u1 10.0.0.0/8 md5 \\\n  clientcert=verify-ca\n# a comment \\\nhost all all 0.0.0.0/0 trust\n');
+    assert.deepEqual(cont.errors.map((e) => e.slice(0, 34)), ['line 1: ends with a backslash: Pos', 'line 2: unknown connection type "c', 'line 3: ends with a backslash: Pos']);
+    assert.deepEqual(parseHba('include other.conf\ninclude_dir hba.d\ninclude_if_exists x\n').errors.map((e) => e.split(' is ')[0]), ['line 1: "include"', 'line 2: "include_dir"', 'line 3: "include_if_exists"']);
+    assert.deepEqual(parseHba('host db15 u1 10.0.0.1 md5\n').errors, ['line 1: address 10.0.0.1 has neither a prefix length nor a netmask after it']);
+  });
+});
+
+describe('shadowed rules', () => {
+  it('an earlier all covers +group, @file and samerole', () => {
+    assert.equal(shadows(rule('host', 'all', 'all', '0.0.0.0/0'), rule('host', 'all', '+admins', '1.2.3.4/32')), true);
+    assert.equal(shadows(rule('host', 'all', 'all', '0.0.0.0/0'), rule('host', 'app', '@admins.txt', '1.2.3.4/32')), true);
+    assert.equal(shadows(rule('host', 'all', 'all', '0.0.0.0/0'), rule('host', 'samerole', 'bob', '1.2.3.4/32')), true);
+    assert.equal(shadows(rule('host', 'all', 'all', '0.0.0.0/0'), rule('host', 'replication', '+admins', '1.2.3.4/32')), false);
+    assert.equal(shadows(rule('host', 'all', '"all"', '0.0.0.0/0'), rule('host', 'app', 'bob', '1.2.3.4/32')), false, 'a role named "all"');
+  });
+  it('a wanted rule behind one that matches all its connections is not present: it moves before it, with its comments', () => {
+    const text = '# admins\nhost all all 10.0.0.0/8 reject\n# group admins from the LAN\nhost all +admins 10.0.0.0/8 scram-sha-256\n';
+    const wanted = rule('host', 'all', '+admins', '10.0.0.0/8');
+    const { file, edit } = ensureHbaRule(parseHba(text), wanted, 'present');
+    assert.equal(edit.kind, 'move');
+    assert.deepEqual(edit.kind === 'move' && [edit.line, edit.before.method, edit.changed], [2, 'reject', undefined]);
+    assert.equal(renderHba(file), '# group admins from the LAN\nhost all +admins 10.0.0.0/8 scram-sha-256\n# admins\nhost all all 10.0.0.0/8 reject\n');
+    assert.equal(ensureHbaRule(file, wanted, 'present').edit.kind, 'none');
+    const md5 = ensureHbaRule(parseHba(text), { ...wanted, method: 'md5' }, 'present');
+    assert.equal(md5.edit.kind === 'move' && md5.edit.changed?.method, 'scram-sha-256');
+    assert.match(renderHba(md5.file).split('\n')[1], /^host\s+all\s+\+admins\s+10\.0\.0\.0\/8\s+md5$/);
+  });
+  it('absent removes every rule with the key', () => {
+    const gone = ensureHbaRule(parseHba('host a b 10.0.0.0/8 md5\nhost a b 10.1.2.3/8 trust\nhost a c 10.0.0.0/8 md5\n'), rule('host', 'a', 'b', '10.0.0.0/8'), 'absent');
+    assert.deepEqual(gone.edit, { kind: 'remove', count: 2 });
+    assert.equal(renderHba(gone.file), 'host a c 10.0.0.0/8 md5\n');
   });
 });
 

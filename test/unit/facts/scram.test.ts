@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { parseScramVerifier, scramKeys, scramVerifier, verifierMatches } from '../../../src/facts/scram';
+import { parseScramVerifier, preparePassword, scramKeys, scramVerifier, verifierMatches } from '../../../src/facts/scram';
 
 describe('SCRAM-SHA-256 verifier', () => {
   it('matches the RFC 7677 test vector (ServerSignature and ClientProof)', () => {
@@ -28,5 +28,24 @@ describe('SCRAM-SHA-256 verifier', () => {
     assert.equal(verifierMatches(stored, 's3cret-pasS'), false);
     assert.equal(verifierMatches('md5abcdef', 's3cret-pass'), false);
     assert.equal(verifierMatches(null, 's3cret-pass'), false);
+  });
+});
+
+describe('SASLprep as libpq does it', () => {
+  it('maps U+00AD to nothing and U+200B (a non-ASCII space) to a space, so the verifier is that of the prepared password', () => {
+    assert.equal(preparePassword('pass\u00ADword'), 'password');
+    assert.equal(preparePassword('zero\u200Bwidth'), 'zero width');
+    assert.equal(preparePassword('\u3000ideographic'), ' ideographic');
+    assert.equal(preparePassword('\uFB00-ligature'), 'ff-ligature');
+    const salt = Buffer.alloc(16, 3);
+    assert.equal(scramVerifier('pass\u00ADword', salt), scramVerifier('password', salt));
+    assert.equal(verifierMatches(scramVerifier('password', salt), 'pass\u00ADword'), true);
+  });
+  it('falls back to the password as it is when SASLprep refuses it, as libpq and the server do', () => {
+    assert.equal(preparePassword('priv\uE000ate'), 'priv\uE000ate', 'private use: prohibited');
+    assert.equal(preparePassword('\u00AD\u200D'), '\u00AD\u200D', 'nothing left after mapping');
+    assert.equal(preparePassword('x\u0221y'), 'x\u0221y', 'unassigned in Unicode 3.2');
+    assert.equal(preparePassword('a\u0340'), 'a\u0340', 'prohibited before NFKC, as pg_saslprep checks');
+    assert.equal(preparePassword('ascii\u0007bell'), 'ascii\u0007bell', 'pure ASCII passes untouched');
   });
 });

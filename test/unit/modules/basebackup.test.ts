@@ -33,6 +33,10 @@ const stopped = (over: Partial<ClusterDirFacts> = {}): BasebackupFacts =>
 const message = (p: ReturnType<typeof basebackupModule.plan>) => (p.kind === 'fail' ? p.message : `not a failure: ${p.kind}`);
 
 describe('basebackup plan', () => {
+  it('refuses a password with a line break before anything is stopped or moved (it would write a second passfile entry)', () => {
+    assert.equal(message(basebackupModule.plan({ ...args, password: 'pw\n*:*:*:*:other' }, fresh())), 'user and password cannot hold a line break: libpq reads the passfile line by line');
+  });
+
   it('is a no-op on a standby of the same primary', () => {
     const plan = basebackupModule.plan(args, fresh({ control: { systemIdentifier: '7300000000000000001', state: 'in archive recovery' }, dir: dir({ standbySignal: true }), inRecovery: true }));
     assert.deepEqual(plan, { kind: 'noop', reason: '/var/lib/postgresql/15/main is already a standby of pg1 (system identifier 7300000000000000001)', result: undefined });

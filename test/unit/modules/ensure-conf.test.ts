@@ -69,3 +69,26 @@ describe('ensure_conf plan', () => {
     assert.deepEqual(plan.steps.map((s) => s.description), ['write listen_addresses to /d/postgresql.auto.conf']);
   });
 });
+
+describe('ensure_conf refuses a value that would write another setting', () => {
+  const stopped = (): EnsureConfFacts => ({
+    running: false,
+    useAlterSystem: false,
+    file: { path: '/var/lib/postgresql/15/main/postgresql.auto.conf', text: "port = '5432'\n" },
+    inFiles: {},
+    info: { primary_conninfo: { vartype: 'string', unit: null, context: 'sighup' }, port: { vartype: 'integer', unit: null, context: 'postmaster' } },
+  });
+  const injected = { primary_conninfo: "host=pg1 user=replicator\nshared_preload_libraries = 'evil'" };
+  it('at validate time when the value is written in the playbook', () => {
+    assert.deepEqual(ensureConfModule.validate?.({ settings: injected }), [{ arg: ['settings', 'primary_conninfo'], message: 'primary_conninfo holds a line break or another control character, which a configuration file cannot hold in a value' }]);
+    assert.deepEqual(ensureConfModule.validate?.({ settings: { search_path: ['"$user"', 'pub\rlic'] } })?.length, 1);
+    assert.deepEqual(ensureConfModule.validate?.({ settings: { primary_conninfo: '{{ conninfo }}' } }), []);
+  });
+  it('at run time when the value was rendered, on a stopped server (file) and a running one (ALTER SYSTEM)', () => {
+    const file = ensureConfModule.plan({ settings: injected }, stopped());
+    assert.equal(file.kind, 'fail');
+    assert.match(file.kind === 'fail' ? file.message : '', /^primary_conninfo holds a line break/);
+    const alter = ensureConfModule.plan({ settings: injected }, running({ info: { primary_conninfo: { vartype: 'string', unit: null, context: 'sighup', active: '' } } }));
+    assert.equal(alter.kind, 'fail');
+  });
+});

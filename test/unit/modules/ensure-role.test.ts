@@ -46,6 +46,18 @@ describe('ensure_role plan', () => {
     assert.equal(drop.kind === 'change' && drop.summary, 'drop role old once the server runs (there is no cluster yet)');
   });
 
+  it('leaves LOGIN alone on an existing role when login is left out, and gives it to a new role', () => {
+    const nologin = role(scramVerifier('pa55-word'), { rolcanlogin: false });
+    assert.deepEqual(ensureRoleModule.plan({ name: 'replicator', password: 'pa55-word', replication: true }, nologin), { kind: 'noop', reason: 'role replicator is as wanted', result: undefined });
+    const altered = ensureRoleModule.plan({ name: 'replicator', connection_limit: 3 }, nologin);
+    assert.equal(altered.kind === 'change' && altered.summary, 'alter role replicator: connection limit 3');
+    assert.match(altered.kind === 'change' ? altered.diffs?.[0].after ?? '' : '', /^login: false$/m);
+    const created = ensureRoleModule.plan({ name: 'replicator', replication: true }, { role: null });
+    assert.match(created.kind === 'change' ? created.diffs?.[0].after ?? '' : '', /^login: true$/m);
+    const asked = ensureRoleModule.plan({ name: 'replicator', login: true }, nologin);
+    assert.equal(asked.kind === 'change' && asked.summary, 'alter role replicator: login');
+  });
+
   it('drops only an existing role, and refuses a too short password', () => {
     assert.equal(ensureRoleModule.plan({ name: 'x', state: 'absent' }, { role: null }).kind, 'noop');
     assert.equal(ensureRoleModule.plan({ name: 'x', state: 'absent' }, role(null)).kind, 'change');

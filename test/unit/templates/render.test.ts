@@ -51,9 +51,17 @@ test('conditions: helper expressions with or without braces, Ansible-like truthi
   assert.equal(evaluateCondition('{{ and enabled result.changed }}', scope), false);
   assert.equal(evaluateCondition('gt (length groups.replicas) 1', scope), true);
   assert.equal(evaluateCondition("includes groups.replicas 'pg3'", scope), true);
-  assert.equal(evaluateCondition('{{ enabled }}ish', scope), true);
+  assert.equal(evaluateCondition('  {{ enabled }} ', scope), false);
+  assert.equal(evaluateCondition('{{#if enabled}}yes{{else}}no{{/if}}', scope), false);
   assert.equal(evaluateCondition(false, scope), false);
   assert.throws(() => evaluateCondition('gt name 1 2', { name: {} }), /gt compares numbers or strings/);
+});
+
+test('a condition with text outside {{ }} is an error at run time, never a non-empty string that is always true', () => {
+  assert.throws(() => evaluateCondition('{{ enabled }} == true', scope), /text "== true" outside \{\{ \}\}.*always true: write eq enabled true/);
+  assert.throws(() => evaluateCondition('{{ enabled }} and {{ result.changed }}', scope), /write and enabled result.changed/);
+  assert.throws(() => evaluateCondition('{{ enabled }}{{ port }}', scope), /two expressions side by side/);
+  assert.throws(() => evaluateCondition('{{ enabled }}ish', scope), /text "ish" outside/);
 });
 
 test('template files render strictly with noEscape', () => {

@@ -16,6 +16,10 @@ describe('conninfo', () => {
   it('escapes colons and backslashes in a passfile line', () => {
     assert.equal(passfileLine('10.0.0.1', 5432, 'rep', 'a:b\\c'), '10.0.0.1:5432:*:rep:a\\:b\\\\c\n');
   });
+  it('refuses a line break rather than write a second passfile entry', () => {
+    assert.throws(() => passfileLine('10.0.0.1', 5432, 'rep', 'pw\n*:*:*:*:other'), /cannot hold a line break/);
+    assert.throws(() => passfileLine('10.0.0.1', 5432, 'rep\r', 'pw'), /cannot hold a line break/);
+  });
 });
 
 describe('postgres --describe-config', () => {
