@@ -163,28 +163,8 @@ async function checkPlanApply(
 
 function emitResult(task: Task, env: TaskEnv, outcome: ItemOutcome, durationMs: number, item?: unknown): void {
   const ignored = outcome.status === 'failed' && task.ignoreErrors;
-  if (task.noLog) {
-    const warned = outcome.warnings?.length ?? 0;
-    env.emit({
-      kind: 'task_result',
-      time: now(),
-      play: env.play,
-      task: task.name,
-      index: env.taskIndex,
-      host: env.handle.name,
-      module: task.module,
-      status: outcome.status,
-      changed: outcome.status === 'changed',
-      durationMs,
-      message: NO_LOG_NOTE,
-      ...(item !== undefined ? { item: NO_LOG_ITEM } : {}),
-      ...(warned > 0 ? { warnings: [`${warned} warning(s) hidden: no_log is set`] } : {}),
-      ...(ignored ? { ignored: true } : {}),
-    });
-    return;
-  }
-  env.emit({
-    kind: 'task_result',
+  const base = {
+    kind: 'task_result' as const,
     time: now(),
     play: env.play,
     task: task.name,
@@ -194,11 +174,24 @@ function emitResult(task: Task, env: TaskEnv, outcome: ItemOutcome, durationMs: 
     status: outcome.status,
     changed: outcome.status === 'changed',
     durationMs,
+    ...(ignored ? { ignored: true } : {}),
+  };
+  if (task.noLog) {
+    const warned = outcome.warnings?.length ?? 0;
+    env.emit({
+      ...base,
+      message: NO_LOG_NOTE,
+      ...(item !== undefined ? { item: NO_LOG_ITEM } : {}),
+      ...(warned > 0 ? { warnings: [`${warned} warning(s) hidden: no_log is set`] } : {}),
+    });
+    return;
+  }
+  env.emit({
+    ...base,
     message: redact(outcome.message),
     ...(item !== undefined ? { item: shownItem(item) } : {}),
     ...(env.showDiff && outcome.diffs?.length ? { diffs: redactValue(outcome.diffs) } : {}),
     ...(outcome.warnings?.length ? { warnings: outcome.warnings.map(redact) } : {}),
-    ...(ignored ? { ignored: true } : {}),
   });
 }
 
