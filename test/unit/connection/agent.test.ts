@@ -260,3 +260,12 @@ describe('the host agent, run locally', () => {
     await assert.rejects(pending);
   });
 });
+
+describe('when the agent cannot start', () => {
+  it('says what to install or to set', async () => {
+    const { whyNoAgent } = await import('../../../src/connection/agent-client');
+    assert.match(whyNoAgent('sh: 1: perl: not found', 127), /needs perl \(Debian and Ubuntu have it: perl-base; RHEL: dnf install perl-interpreter\)/);
+    assert.match(whyNoAgent('sudo: a password is required', 1), /passwordless sudo, or give the sudo password with become_password_env/);
+    assert.equal(whyNoAgent('', 3), 'exit 3');
+  });
+});
