@@ -140,8 +140,9 @@ export function buildReport(inputs: StatusHostInput[], bounds: Bounds): StatusRe
       const own = h.slot;
       const slot = up?.slots.find((s) => s.name === (v.receiver?.slot ?? own));
       if (slot) out.slot = slotStatus(slot);
-      if (!up) out.problems.push(upstream ? `not streaming from an inventory host it can be checked against (${upstream}${views.has(upstream) ? '' : ': no reading'}); WAL receiver ${v.receiver?.status ?? 'not running'}` : `not streaming: no WAL receiver, and primary_conninfo names no host`);
-      else out.problems.push(`not streaming: ${upstream} has no walsender for it; WAL receiver ${v.receiver?.status ?? 'not running'}`);
+      // Its upstream is not read (left out by --limit, unreachable, or not in the inventory): the standby's word.
+      if (up) out.problems.push(`not streaming: ${upstream} has no walsender for it; WAL receiver ${v.receiver?.status ?? 'not running'}`);
+      else if (v.receiver?.status !== 'streaming') out.problems.push(`not streaming: WAL receiver ${v.receiver?.status ?? 'not running'}${upstream ? '' : ', and primary_conninfo names no host'}`);
     }
     if (bounds.maxLagBytes !== undefined && out.lag_bytes !== null && out.lag_bytes > bounds.maxLagBytes) out.problems.push(`lag ${out.lag_bytes} bytes is over --max-lag-bytes ${bounds.maxLagBytes}`);
     if (bounds.maxLagSeconds !== undefined && out.lag_seconds !== null && out.lag_seconds > bounds.maxLagSeconds) out.problems.push(`lag ${out.lag_seconds.toFixed(3)} s is over --max-lag-seconds ${bounds.maxLagSeconds}`);

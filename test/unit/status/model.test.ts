@@ -113,4 +113,11 @@ describe('pgplay status report', () => {
     assert.equal(report.exitCode, 2);
     assert.deepEqual(report.hosts[1].problems, ['the server is a primary, but the inventory has it in replicas (promoted by hand?)', '2 primaries of one cluster accept writes: pg1, pg2']);
   });
+  it('--limit to a standby: its own account, healthy while its WAL receiver streams', () => {
+    const report = buildReport([host('pg2', 'replica', { kind: 'server', view: standbyView('pg2', '10.0.0.11') }, 2)], {});
+    assert.equal(report.exitCode, 0, report.hosts[0].problems.join());
+    assert.deepEqual(report.hosts[0].lsn, { current: '0/3000100', sent: null, write: null, flush: '0/3000148', replay: '0/3000100' });
+    assert.equal(report.hosts[0].lag_seconds, 2.5);
+    assert.equal(report.hosts[0].slot, null);
+  });
 });
