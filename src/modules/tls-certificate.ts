@@ -140,7 +140,7 @@ export const tlsCertificateModule: ModuleDefinition<TlsCertificateArgs, TlsCerti
       const plan = noop(`certificate for ${names.join(', ')} signed by the CA, valid until ${inspected?.notAfter.toISOString().slice(0, 10)}`, result);
       return warnings.length > 0 ? { ...plan, warnings } : plan;
     }
-    const what = [...(reasons.length > 0 ? [`new certificate and key (${reasons.join('; ')})`] : []), ...(writeRoot ? ['CA certificate root.crt'] : []), ...(!facts.dirExists ? [`directory ${facts.dir}`] : [])];
+    const what = [...(reasons.length > 0 ? [`new certificate and key (${reasons.join('; ')})`] : []), ...(writeRoot ? ['CA certificate root.crt'] : []), ...(!facts.dirExists ? ['a new directory'] : [])];
     return {
       kind: 'change',
       summary: `${what.join(', ')} in ${facts.dir}${facts.ca ? '' : '; the CA is made first'}`,

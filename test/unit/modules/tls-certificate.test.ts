@@ -121,7 +121,7 @@ describe('tls_certificate plan', () => {
     const facts = await base();
     assert.equal(tlsCertificateModule.plan({ names: ['x'] }, { ...facts, caProblem: 'TLS for replication needs a CA' }).kind, 'fail');
     const fresh = tlsCertificateModule.plan({ names: ['198.51.100.3'] }, { ...facts, ca: null, cert: null, key: null, rootCert: null, inspected: null, dirExists: false });
-    assert.match(fresh.kind === 'change' ? fresh.summary : '', /new certificate and key \(none yet\), CA certificate root\.crt, directory .* the CA is made first/);
+    assert.match(fresh.kind === 'change' ? fresh.summary : '', /new certificate and key \(none yet\), CA certificate root\.crt, a new directory in .* the CA is made first/);
   });
   it('keeps the files beside the data directory by default', () => {
     assert.equal(tlsDir('/var/lib/postgresql/15/main/'), '/var/lib/postgresql/15/main.pgplay-tls');
