@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SqlSession } from '../facts/sql';
+import { quoteLiteral } from '../facts/sql-session';
 import { walReceiverCause, type WalReceiverCause } from '../facts/wal-receiver-errors';
 import { slotName } from './pg/slots';
 import { sleep } from './pg/server';
@@ -189,9 +190,23 @@ async function lastReceiverError(handle: HostHandle): Promise<WalReceiverCause |
 }
 
 async function writeMarker(sql: SqlSession, host: string, token: string): Promise<void> {
-  await sql.query('CREATE SCHEMA IF NOT EXISTS pgplay');
-  await sql.query('CREATE TABLE IF NOT EXISTS pgplay.marker (id text PRIMARY KEY, token text NOT NULL, written_at timestamptz NOT NULL DEFAULT now())');
-  await sql.query('INSERT INTO pgplay.marker (id, token) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, written_at = now()', [host, token]);
+  // One round, one transaction that commits locally: with a synchronous standby down, a marker that waited for it
+  // would hang the check instead of reporting that standby.
+  const statements = [
+    'BEGIN',
+    'SET LOCAL synchronous_commit = local',
+    'CREATE SCHEMA IF NOT EXISTS pgplay',
+    'CREATE TABLE IF NOT EXISTS pgplay.marker (id text PRIMARY KEY, token text NOT NULL, written_at timestamptz NOT NULL DEFAULT now())',
+    `INSERT INTO pgplay.marker (id, token) VALUES (${quoteLiteral(host)}, ${quoteLiteral(token)}) ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, written_at = now()`,
+    'COMMIT',
+  ];
+  try {
+    await sql.query(statements.join(';\n'));
+  } catch (err) {
+    // A failed statement leaves the transaction open and aborted: end it, so the session stays usable.
+    await sql.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle, token: string, timeoutMs: number): Promise<CheckOutcome[]> {

@@ -154,6 +154,12 @@ describe('slots, TLS with verify-full, synchronous standbys and pgplay status on
     assert.match(status.stdout, /^pg2\s+stopped\s/m);
     assert.match(status.stdout, /^! pg1: slot pg2 is inactive and keeps .* of WAL$/m);
     assert.match(status.stdout, /^degraded: pg1, pg2$/m);
+    // assert_streaming writes its marker without waiting for the standby: it reports pg2 rather than hang.
+    const started = Date.now();
+    const check = await run(['run', fixture('lab', 'assert-quick.yml'), ...inv(), '-e', 'replication_tls=true']);
+    assert.equal(check.code, 2, check.stdout);
+    assert.match(check.stdout, /pg2: primary pg1 sees it streaming failed .*; connect failed \(PostgreSQL on pg2 is not accepting connections/);
+    assert.ok(Date.now() - started < 30_000, `assert_streaming took ${Date.now() - started} ms`);
     const argv = onHost(pg2, ['pg_ctlcluster', '15', pg2.cluster as string, 'start']);
     execFileSync(argv[0], argv.slice(1));
     assert.equal(await Promise.race([done, new Promise((r) => setTimeout(() => r('timed out'), 30_000))]), 0);
