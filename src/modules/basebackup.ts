@@ -161,7 +161,7 @@ function planStandbyConnection(args: BasebackupArgs, facts: BasebackupFacts): Pl
   const plan = ensureConfModule.plan({ settings }, conf);
   if (plan.kind !== 'change') return plan.kind === 'noop' ? noop(already) : plan;
   const what = [
-    ...(settings.primary_conninfo !== undefined ? [`primary_conninfo with ${args.sslmode ? `sslmode=${args.sslmode}` : ''}${args.sslrootcert ? ` sslrootcert=${args.sslrootcert}` : ''}`.replace('with  ', 'with ')] : []),
+    ...(settings.primary_conninfo !== undefined ? [`primary_conninfo with ${[args.sslmode && `sslmode=${args.sslmode}`, args.sslrootcert && `sslrootcert=${args.sslrootcert}`].filter(Boolean).join(' ') || 'no sslrootcert'}`] : []),
     ...(settings.primary_slot_name !== undefined ? [`primary_slot_name = ${args.slot}`] : []),
   ];
   return { ...plan, summary: `${already}; ${what.join(', ')}${conf.running ? ' (reloaded: the WAL receiver reconnects)' : ''}` };
