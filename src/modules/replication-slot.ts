@@ -1,3 +1,4 @@
+import { probeServer } from './pg/server';
 import { formatBytes, readPhysicalSlots, SLOT_NAME_PATTERN, type SlotRow } from './pg/slots';
 import { fail, noop, type ModuleDefinition, type Plan, type Step } from './types';
 
@@ -10,6 +11,8 @@ export interface ReplicationSlotArgs {
 
 export interface ReplicationSlotFacts {
   host: string;
+  /** --check on a server not running yet (the run would start it first): its slots cannot be read. */
+  serverDown?: 'stopped' | 'no-cluster';
   inRecovery: boolean;
   slots: SlotRow[];
   maxSlots: number;
@@ -50,7 +53,11 @@ export const replicationSlotModule: ModuleDefinition<ReplicationSlotArgs, Replic
     return [];
   },
   async check(ctx) {
-    const sql = await ctx.sql();
+    const { state, sql } = await probeServer(ctx);
+    if (!sql) {
+      if (ctx.checkMode) return { host: ctx.name, inRecovery: false, slots: [], maxSlots: Number.MAX_SAFE_INTEGER, serverDown: state === 'stopped' ? 'stopped' : 'no-cluster' };
+      throw new Error(`PostgreSQL on ${ctx.name} ${state === 'stopped' ? 'is stopped' : `has no cluster in ${ctx.pg.dataDir}`}: slots are read and made over SQL, so start it first (service: state: started)`);
+    }
     const [row] = await sql.query<{ rec: boolean; max: number }>("SELECT pg_is_in_recovery() AS rec, current_setting('max_replication_slots')::int AS max");
     return { host: ctx.name, inRecovery: row.rec, slots: await readPhysicalSlots(sql), maxSlots: row.max };
   },
@@ -67,6 +74,24 @@ function describeSlot(s: SlotRow): string {
 
 export function planSlots(args: ReplicationSlotArgs, facts: ReplicationSlotFacts): Plan {
   const state = args.state ?? 'present';
+  if (facts.serverDown) {
+    const why = facts.serverDown === 'stopped' ? 'PostgreSQL is stopped, so its slots cannot be read' : 'there is no cluster yet';
+    return {
+      kind: 'change',
+      summary: `${state === 'absent' ? 'drop' : 'create'} slot(s) ${args.slots.join(', ')} as needed once the server runs (${why})`,
+      diffs: [{ path: `replication slots on ${facts.host}`, before: `unknown (${why})\n`, after: state === 'absent' ? '(none of them)\n' : lines(args.slots) }],
+      steps: [
+        {
+          description: 'read the slots, then make the plan',
+          async apply(ctx) {
+            const plan = planSlots(args, await replicationSlotModule.check(ctx, args));
+            if (plan.kind === 'fail') throw new Error(plan.message);
+            if (plan.kind === 'change') for (const step of plan.steps) await step.apply(ctx);
+          },
+        },
+      ],
+    };
+  }
   const unowned = args.unowned ?? 'report';
   const duplicate = args.slots.find((name, i) => args.slots.indexOf(name) !== i);
   if (duplicate) return fail(`the slot ${duplicate} is named twice: two replicas would share it`);

@@ -72,4 +72,8 @@ describe('replication_slot plan', () => {
     assert.deepEqual(replicationSlotModule.validate?.({ slots: ['a', 'a'] }), [{ arg: 'slots', message: 'the slot a is named twice: two replicas would share it' }]);
     assert.match(String((planSlots({ slots: ['a', 'b'] }, facts([slot('c')], { maxSlots: 2 })) as { message: string }).message), /3 replication slots would exist on pg1, more than max_replication_slots \(2\)/);
   });
+  it('--check on a stopped primary says what the run would do once it runs', () => {
+    const plan = planSlots({ slots: ['pg2', 'pg3'] }, facts([], { serverDown: 'stopped' }));
+    assert.equal(plan.kind === 'change' && plan.summary, 'create slot(s) pg2, pg3 as needed once the server runs (PostgreSQL is stopped, so its slots cannot be read)');
+  });
 });
