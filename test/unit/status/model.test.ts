@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { buildReport, type StatusHostInput } from '../../../src/status/model';
 import type { ReplicationView, ServerView } from '../../../src/status/read-host';
@@ -119,5 +121,12 @@ describe('pgplay status report', () => {
     assert.deepEqual(report.hosts[0].lsn, { current: '0/3000100', sent: null, write: null, flush: '0/3000148', replay: '0/3000100' });
     assert.equal(report.hosts[0].lag_seconds, 2.5);
     assert.equal(report.hosts[0].slot, null);
+  });
+  it('the README documents every field of --json, and no other', () => {
+    const readme = readFileSync(join(__dirname, '..', '..', '..', '..', 'README.md'), 'utf8');
+    const table = readme.slice(readme.indexOf('| field |'), readme.indexOf('\n\n', readme.indexOf('| field |')));
+    const documented = [...table.matchAll(/^\| `([a-z_]+)`(?:, `([a-z_]+)`)? \|/gm)].flatMap((m) => [m[1], m[2]].filter(Boolean)).sort();
+    const report = buildReport([host('pg1', 'primary', { kind: 'server', view: primaryView([]) }, 1)], {});
+    assert.deepEqual(documented, Object.keys(report.hosts[0]).sort());
   });
 });
