@@ -73,7 +73,7 @@ describe('slots, TLS with verify-full, synchronous standbys and pgplay status on
     const r = await run(['run', site, ...inv(), ...tlsVars()]);
     t.diagnostic(`first converge with slots, TLS and sync (Debian, Debian, RHEL): ${Date.now() - started} ms`);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(walsenders(), ['pg2 streaming sync pg2 t', 'pg3 streaming async pg3 t']);
+    assert.deepEqual(walsenders(), ['pg2 streaming sync pg2 true', 'pg3 streaming async pg3 true']);
     assert.match(r.stdout, /^\[WARNING\] pg1: FIRST 1 of 1 standby\(s\) \(pg2\): when any one of them is down or cut off, every commit on the primary waits until it is back/m);
     // The CA: its key 0600 in a directory of its own; every host's key 0600 and postgres's; no key in any output.
     assert.equal((statSync(`${CA_DIR}/ca.key`).mode & 0o777).toString(8), '600');
@@ -171,7 +171,7 @@ describe('slots, TLS with verify-full, synchronous standbys and pgplay status on
     assert.equal(r.code, 0, r.stdout);
     assert.match(r.stdout, /^changed pg1 \| Synchronous standbys .* synchronous_standby_names set via ALTER SYSTEM/m);
     assert.equal(psql(host('pg1'), 'SHOW synchronous_standby_names'), 'ANY 1 ("pg2", "pg3")');
-    assert.deepEqual(walsenders(), ['pg2 streaming quorum pg2 t', 'pg3 streaming quorum pg3 t']);
+    assert.deepEqual(walsenders(), ['pg2 streaming quorum pg2 true', 'pg3 streaming quorum pg3 true']);
   });
 
   it('a slot no host owns is reported (status exit 2), kept, and dropped only when the playbook says so; an active slot is never dropped', async () => {
@@ -234,7 +234,7 @@ describe('slots, TLS with verify-full, synchronous standbys and pgplay status on
     assert.equal(r.code, 0, r.stdout);
     const after = lab.hosts.map(serial);
     for (const [i, s] of after.entries()) assert.notEqual(s, before[i], `${lab.hosts[i].name}'s certificate was not rotated`);
-    assert.deepEqual(walsenders(), ['pg2 streaming sync pg2 t', 'pg3 streaming async pg3 t']);
+    assert.deepEqual(walsenders(), ['pg2 streaming sync pg2 true', 'pg3 streaming async pg3 true']);
     const again = await run(['run', site, ...inv(), ...tlsVars()]);
     assert.equal(again.code, 0, again.stdout);
     for (const name of ['pg1', 'pg2', 'pg3']) {
