@@ -64,6 +64,9 @@ async function watch(seconds: number, json: boolean, round: () => Promise<Status
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A reader that went away (status --watch | head) ends the watch, like Ctrl-C; no stack trace.
+  const onOutputError = () => onSignal();
+  process.stdout.on('error', onOutputError);
   let code: number = ExitCode.ok;
   try {
     while (!stop) {
@@ -84,6 +87,7 @@ async function watch(seconds: number, json: boolean, round: () => Promise<Status
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.stdout.off('error', onOutputError);
   }
   return code;
 }
