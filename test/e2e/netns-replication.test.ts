@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fixture, ROOT, runCli } from '../helpers/cli';
-import { netnsLabDown, netnsLabUp, onHost, psql, type NetnsLab, type NetnsLabHost } from '../lab/netns-lab';
+import { netnsLabDown, netnsLabUp, onHost, psql, startSshd, stopSshd, type NetnsLab, type NetnsLabHost } from '../lab/netns-lab';
 import { PG_BIN } from '../lab/postgres';
 import { ensureOwnCa, issueServerCertificate, readCa } from '../../src/modules/pg/x509';
 
@@ -240,6 +240,19 @@ describe('slots, TLS with verify-full, synchronous standbys and pgplay status on
     for (const name of ['pg1', 'pg2', 'pg3']) {
       assert.match(again.stdout, new RegExp(`^\\[WARNING\\] ${name}: the certificate of ${name} \\(.*server\\.crt\\) expires in 9 days \\(.*\\): re-run with -e tls_rotate=true to rotate it$`, 'm'));
       assert.match(recapLine(again.stdout, name), /changed=0 unreachable=0 failed=0/);
+    }
+  });
+
+  it('status exits 3 when a host cannot be reached, and still reports the others', async () => {
+    await stopSshd(host('pg3'));
+    try {
+      const r = await run(['status', ...inv()]);
+      assert.equal(r.code, 3, r.stdout + r.stderr);
+      assert.match(r.stdout, /^pg3\s+unreachable\s/m);
+      assert.match(r.stdout, /^pg2\s+standby of pg1\s/m);
+      assert.match(r.stdout, /^unreachable: pg3$/m);
+    } finally {
+      await startSshd(host('pg3'));
     }
   });
 });
