@@ -9,6 +9,9 @@ import { ensureHbaLineModule } from './ensure-hba-line';
 import { basebackupModule } from './basebackup';
 import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
+import { replicationSlotModule } from './replication-slot';
+import { synchronousReplicationModule } from './synchronous-replication';
+import { tlsCertificateModule } from './tls-certificate';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -16,6 +19,9 @@ const all: ModuleDefinition[] = [
   ensureHbaLineModule,
   basebackupModule,
   serviceModule,
+  replicationSlotModule,
+  tlsCertificateModule,
+  synchronousReplicationModule,
   assertStreamingModule,
   templateModule,
   commandModule,

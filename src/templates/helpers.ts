@@ -6,6 +6,8 @@ export interface HelperOptions {
   data?: { root?: Record<string, unknown> };
 }
 
+import { slotName } from '../modules/pg/slots';
+
 type Helper = (...args: unknown[]) => unknown;
 
 /** Handlebars passes its options object as the last argument; drop it. */
@@ -109,6 +111,14 @@ export const HELPERS: Record<string, Helper> = {
     }
     return vars[String(name)];
   },
+  /** extract HOSTS NAME: that variable of each host, in order (Ansible's map('extract', hostvars, NAME)). */
+  extract: (...args) => {
+    const [list, name] = values(args);
+    if (!Array.isArray(list)) throw new Error(`extract needs a list of hosts, got ${describe(list)}`);
+    return list.map((host) => HELPERS.hostvar(host, name, ...args.slice(2)));
+  },
+  /** slot_name NAME: the replication slot pgplay names after an inventory host (lower case, [a-z0-9_], at most 63). */
+  slot_name: (...args) => slotName(String(values(args)[0] ?? '')),
   /** lookup OBJECT KEY: Handlebars' own lookup, for keys held in variables. */
   lookup: (...args) => {
     const [obj, key] = values(args);
