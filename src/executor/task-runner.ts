@@ -153,7 +153,7 @@ async function checkPlanApply(
 ): Promise<ItemOutcome> {
   const facts = await check(ctx, args as never);
   const p = plan(args as never, facts as never);
-  if (p.kind === 'noop') return { status: 'ok', message: p.reason, result: p.result ?? {} };
+  if (p.kind === 'noop') return { status: 'ok', message: p.reason, result: p.result ?? {}, warnings: p.warnings };
   if (p.kind === 'fail') return { status: 'failed', message: p.message, result: p.result ?? {} };
   const outcome: ItemOutcome = { status: 'changed', message: p.summary, result: { ...(p.result ?? {}) }, needs: p.needs, diffs: p.diffs, warnings: p.warnings };
   if (checkMode) return outcome;

@@ -9,6 +9,7 @@ import { ensureHbaLineModule } from './ensure-hba-line';
 import { basebackupModule } from './basebackup';
 import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
+import { packageModule } from './package';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -20,6 +21,7 @@ const all: ModuleDefinition[] = [
   templateModule,
   commandModule,
   assertModule,
+  packageModule,
 ];
 
 export function allModules(): ModuleDefinition[] {

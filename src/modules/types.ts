@@ -54,7 +54,7 @@ export interface Step {
 }
 
 export type Plan =
-  | { kind: 'noop'; reason: string; result?: Record<string, unknown> }
+  | { kind: 'noop'; reason: string; result?: Record<string, unknown>; warnings?: string[] }
   | {
       kind: 'change';
       summary: string;
