@@ -10,6 +10,7 @@ import { basebackupModule } from './basebackup';
 import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
 import { packageModule } from './package';
+import { ensureClusterModule } from './ensure-cluster';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -22,6 +23,7 @@ const all: ModuleDefinition[] = [
   commandModule,
   assertModule,
   packageModule,
+  ensureClusterModule,
 ];
 
 export function allModules(): ModuleDefinition[] {
