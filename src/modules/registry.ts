@@ -11,6 +11,7 @@ import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
 import { packageModule } from './package';
 import { ensureClusterModule } from './ensure-cluster';
+import { firewallModule } from './firewall';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -24,6 +25,7 @@ const all: ModuleDefinition[] = [
   assertModule,
   packageModule,
   ensureClusterModule,
+  firewallModule,
 ];
 
 export function allModules(): ModuleDefinition[] {
