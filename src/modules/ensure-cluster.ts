@@ -58,7 +58,7 @@ export const ensureClusterModule: ModuleDefinition<EnsureClusterArgs, EnsureClus
     type: 'object',
     description: [
       'Makes sure a cluster exists in pg_data_dir; one that exists is left as it is, whatever its settings (a data directory that holds a cluster is never initialised again, and one that holds other files is refused).',
-      "With pg_service pg_ctlcluster (Debian, Ubuntu): the package made and started a cluster; when there is none, pg_createcluster makes it with the host's port and socket directory.",
+      "On Debian and Ubuntu (pg_service pg_ctlcluster, or pg_config_dir /etc/postgresql/VERSION/NAME): the package made and started a cluster; when there is none, pg_createcluster makes it with the host's port and socket directory.",
       "Otherwise (RHEL's package leaves no cluster): the service's setup command when it is installed and its systemd unit (pg_service systemd:UNIT) names pg_data_dir as PGDATA (postgresql-VERSION-setup initdb, postgresql-setup --initdb), else initdb as the PostgreSQL OS user; then the host's pg_port and pg_socket_dir are written to postgresql.conf where the defaults differ.",
       'Every way runs initdb with --auth-local=peer --auth-host=scram-sha-256 and data checksums (unless checksums is false). The new cluster is left stopped: the service module starts it.',
     ].join(' '),
@@ -75,7 +75,7 @@ export const ensureClusterModule: ModuleDefinition<EnsureClusterArgs, EnsureClus
   },
   async check(ctx, args) {
     const { conn, pg } = ctx;
-    const debian = pg.serviceControl === 'pg_ctlcluster';
+    const debian = isDebianLayout(pg);
     const [entries, version, conf] = await Promise.all([conn.list(pg.dataDir), conn.readFile(`${pg.dataDir}/PG_VERSION`), debian ? conn.stat(`${pg.configDir}/postgresql.conf`) : null]);
     const facts: EnsureClusterFacts = {
       host: ctx.name,
@@ -114,6 +114,11 @@ export const ensureClusterModule: ModuleDefinition<EnsureClusterArgs, EnsureClus
     return createPlan(args ?? {}, facts, where);
   },
 };
+
+/** postgresql-common's layout: run by pg_ctlcluster, or its configuration in /etc/postgresql/VERSION/NAME. */
+export function isDebianLayout(pg: PgSettings): boolean {
+  return pg.serviceControl === 'pg_ctlcluster' || /^\/etc\/postgresql\/[^/]+\/[^/]+\/?$/.test(pg.configDir);
+}
 
 /** The RHEL setup command of this host's unit, when installed and its unit names pg_data_dir. */
 async function findSetupCommand(ctx: TaskContext): Promise<SetupCommand | null> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pgSettingsFrom } from '../../../src/facts/pg-settings';
-import { createClusterArgv, ensureClusterModule, initdbOptions, unitPgdata, type EnsureClusterFacts } from '../../../src/modules/ensure-cluster';
+import { createClusterArgv, ensureClusterModule, initdbOptions, isDebianLayout, unitPgdata, type EnsureClusterFacts } from '../../../src/modules/ensure-cluster';
 import type { Plan } from '../../../src/modules/types';
 
 const rhel = (over: Partial<EnsureClusterFacts> = {}): EnsureClusterFacts => ({
@@ -61,6 +61,12 @@ describe('ensure_cluster plan', () => {
     assert.deepEqual(plan.steps.map((s) => s.description), ['initialise 15/main (/var/lib/postgresql/15/main) with pg_createcluster']);
     const pg = pgSettingsFrom({ pg_service: 'pg_ctlcluster', pg_cluster: 'sales', pg_port: 5433, pg_socket_dir: '/run/pg-sales' });
     assert.deepEqual(createClusterArgv(pg, initdbOptions({})), ['pg_createcluster', '15', 'sales', '--port', '5433', '--socketdir', '/run/pg-sales', '--', '--auth-local=peer', '--auth-host=scram-sha-256', '--data-checksums']);
+  });
+
+  it("reads Debian's layout from pg_ctlcluster or a configuration directory in /etc/postgresql", () => {
+    assert.equal(isDebianLayout(pgSettingsFrom({ pg_service: 'systemd:postgresql@15-main', pg_config_dir: '/etc/postgresql/15/main' })), true);
+    assert.equal(isDebianLayout(pgSettingsFrom({ pg_service: 'pg_ctlcluster' })), true);
+    assert.equal(isDebianLayout(pgSettingsFrom({ pg_service: 'systemd:postgresql-15', pg_data_dir: '/var/lib/pgsql/15/data' })), false);
   });
 
   it('says when the server binaries are not installed yet (the package task comes first)', () => {
