@@ -1,8 +1,9 @@
 // playbooks/site.yml on fresh hosts of the network-namespace lab, the firewall closed:
 //   1. ufw active with default deny on the primary (its own copy of /etc/ufw and /etc/default, so the machine's ufw
 //      is never touched): the closed port, then site.yml opens 5432 to the replicas' addresses only;
-//   2. nftables dropping input on a RHEL-like primary and replica that have the server binaries only (no cluster):
-//      site.yml creates both clusters with initdb, opens the port, and the replicas stream.
+//   2. nftables dropping input on a RHEL-like primary and replica that have the server binaries only (no cluster),
+//      and a Debian replica whose cluster was dropped: site.yml creates the clusters (initdb, pg_createcluster),
+//      opens the port, and the replicas stream.
 // In both, a re-run changes nothing, a host outside the list is refused, and a replica taken out of the inventory
 // loses its rule. The preflight of issue 12 is not on main yet: the closed port is shown by a TCP connect run on
 // the replica. Slow (about 60 s): two labs of three hosts, initdb with fsync, a dozen pgplay runs.
@@ -133,7 +134,7 @@ describe('ufw active with default deny on the primary: site.yml opens 5432 to th
   });
 });
 
-describe('nftables dropping input; a RHEL-like primary and replica with the server binaries only', () => {
+describe('nftables dropping input; a RHEL-like primary and replica with the server binaries only, a Debian replica whose cluster was dropped', () => {
   let lab: NetnsLab;
   const host = (name: string) => lab.hosts.find((h) => h.name === name) as NetnsLabHost;
   const nft = (...args: string[]) => sh(onHost(host('pg1'), ['nft', ...args]));
@@ -148,24 +149,28 @@ describe('nftables dropping input; a RHEL-like primary and replica with the serv
     lab = await netnsLabUp(3, { id: 'fwnft', root: LAB_ROOT, layout: ['rhel', 'rhel', 'debian'], withoutCluster: ['pg1', 'pg2'] });
     const ruleset = 'table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n    ct state established,related accept\n    iif "lo" accept\n    tcp dport 22 accept\n  }\n}\n';
     execFileSync('ip', ['netns', 'exec', host('pg1').netns, 'nft', '-f', '-'], { input: ruleset });
+    // pg3 as a Debian host whose package cluster is gone: pg_createcluster makes it again.
+    sh(['pg_dropcluster', '--stop', '15', host('pg3').cluster as string]);
   });
   after(async () => {
     if (!process.env.PGPLAY_KEEP_LAB) await netnsLabDown(LAB_ROOT, 'fwnft');
   });
 
-  it('pg1 and pg2 hold no cluster; pg2 cannot reach pg1:5432 (nothing listens, and nftables drops)', async () => {
+  it('pg1 and pg2 hold no cluster, pg3 none either; pg2 cannot reach pg1:5432 (nothing listens, and nftables drops)', async () => {
     for (const name of ['pg1', 'pg2']) assert.deepEqual(sh(['ls', '-A', host(name).dataDir]), '');
+    assert.equal(existsSync(host('pg3').dataDir) || existsSync(host('pg3').configDir), false);
     assert.equal((await tcpProbe(host('pg2'), host('pg1').address, 5432)).ok, false);
   });
 
-  it('site.yml creates both clusters with initdb (peer, scram-sha-256, checksums), opens the port, and the replicas stream', async (t) => {
+  it('site.yml creates the clusters (initdb with peer, scram-sha-256 and checksums; pg_createcluster on Debian), opens the port, and the replicas stream', async (t) => {
     const started = Date.now();
     const r = await run(['run', site, '-i', lab.inventory]);
     t.diagnostic(`converge from binaries-only RHEL-like hosts behind nftables: ${Date.now() - started} ms`);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const [pg1, pg2, pg3] = ['pg1', 'pg2', 'pg3'].map(host);
     for (const h of [pg1, pg2]) assert.match(r.stdout, new RegExp(`^changed ${h.name} \\| A cluster in the data directory .* create the PostgreSQL 15 cluster ${re(h.dataDir)} with initdb$`, 'm'));
-    assert.match(r.stdout, /^ok\s+pg3 \| A cluster in the data directory .* exists/m);
+    assert.match(r.stdout, new RegExp(`^changed pg3 \\| A cluster in the data directory .* create the PostgreSQL 15 cluster 15/${pg3.cluster} \\(${re(pg3.dataDir)}\\) with pg_createcluster$`, 'm'));
+    assert.match(sh(['pg_lsclusters', '-h']), new RegExp(`^15\\s+${pg3.cluster}\\s+5432\\s+online,recovery\\s`, 'm'));
     assert.match(r.stdout, new RegExp(`^changed pg1 \\| Open the PostgreSQL port to the replicas .* nftables: allow 5432/tcp from ${re(pg2.address)}, ${re(pg3.address)}$`, 'm'));
     assert.match(r.stdout, /^\[WARNING\] pg1: nftables on pg1: the rules are in the running ruleset; save it/m);
     assert.deepEqual(replicationRows(pg1), ['pg2', 'pg3'].map((n) => `${n} ${host(n).address} streaming`));
@@ -180,11 +185,11 @@ describe('nftables dropping input; a RHEL-like primary and replica with the serv
   });
 
   it('a re-run changes nothing: no cluster is initialised again', async () => {
-    const ids = ['pg1', 'pg2'].map((n) => /^Database system identifier:\s+(\d+)/m.exec(sh(['runuser', '-u', 'postgres', '--', `${PG}/pg_controldata`, '-D', host(n).dataDir]))?.[1]);
+    const ids = ['pg1', 'pg2', 'pg3'].map((n) => /^Database system identifier:\s+(\d+)/m.exec(sh(['runuser', '-u', 'postgres', '--', `${PG}/pg_controldata`, '-D', host(n).dataDir]))?.[1]);
     const r = await run(['run', site, '-i', lab.inventory]);
     assert.equal(r.code, 0, r.stdout);
     for (const name of ['pg1', 'pg2', 'pg3']) assert.match(recapLine(r.stdout, name), /changed=0 unreachable=0 failed=0/);
-    assert.deepEqual(['pg1', 'pg2'].map((n) => /^Database system identifier:\s+(\d+)/m.exec(sh(['runuser', '-u', 'postgres', '--', `${PG}/pg_controldata`, '-D', host(n).dataDir]))?.[1]), ids);
+    assert.deepEqual(['pg1', 'pg2', 'pg3'].map((n) => /^Database system identifier:\s+(\d+)/m.exec(sh(['runuser', '-u', 'postgres', '--', `${PG}/pg_controldata`, '-D', host(n).dataDir]))?.[1]), ids);
   });
 
   it('a host outside the list is refused; a replica taken out of the inventory loses its rule', async () => {
