@@ -19,6 +19,8 @@ export interface FirewallArgs {
 export interface FirewallFacts {
   host: string;
   backend: FirewallBackend | null;
+  /** The backend filters now (false only when `backend` named one that is not active). */
+  active: boolean;
   /** What pgplay found, for the message: which firewall is active, or why none is. */
   status: string;
   program?: string;
@@ -86,7 +88,7 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
         const { status, tuples } = await readUfw(ctx, program);
         if (status.active || want === 'ufw') {
           const sources = ufwSources(tuples, rule);
-          return { ...base, backend: 'ufw', program, status: status.active ? 'ufw is active' : 'ufw is inactive', ...sources, defaultAllows: status.incoming === 'allow' };
+          return { ...base, backend: 'ufw', program, active: status.active, status: status.active ? 'ufw is active' : 'ufw is inactive', ...sources, defaultAllows: status.incoming === 'allow' };
         }
         notes.push('ufw is inactive');
       } else notes.push('ufw is not installed');
@@ -95,10 +97,10 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
       const program = await findProgram(ctx.conn, 'firewall-cmd');
       const state = program ? await ctx.conn.run([program, '--state'], { env: { LC_ALL: 'C' }, timeoutMs: 30_000 }) : null;
       if (program && (state?.stdout.trim() === 'running' || want === 'firewalld')) {
-        if (state?.stdout.trim() !== 'running') return { ...base, backend: 'firewalld', program, status: 'firewalld is not running' };
+        if (state?.stdout.trim() !== 'running') return { ...base, backend: 'firewalld', program, active: false, status: 'firewalld is not running' };
         const fw = await readFirewalld(ctx, program, rule, args.zone);
         const owned = fw.ipsets.filter((s) => s.ruleExists).flatMap((s) => s.entries);
-        return { ...base, backend: 'firewalld', program, status: `firewalld is running (zone ${fw.zone})`, owned, others: fw.others, firewalld: fw };
+        return { ...base, backend: 'firewalld', program, active: true, status: `firewalld is running (zone ${fw.zone})`, owned, others: fw.others, firewalld: fw };
       }
       notes.push(program ? 'firewalld is not running' : 'firewalld is not installed');
     }
@@ -114,12 +116,14 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
           const owned = [...new Set(mine.map((x) => x.source))].filter((s) => nftInsertCommands(nft.chains, s, rule).every((c) => mine.some((m) => m.source === s && m.family === c.insert.rule.family && m.table === c.insert.rule.table && m.chain === c.insert.rule.chain)));
           const others = [...new Set(nft.rules.filter((x) => x.comment !== rule.comment).map((x) => x.source))];
           const chains = nft.chains.map((c) => `${c.family} ${c.table} ${c.name}`).join(', ');
-          return { ...base, backend: 'nftables', program, status: nft.chains.length > 0 ? `nftables filters input (${chains})` : 'nftables has no input chain that drops', owned, others, nft };
+          const active = nft.chains.length > 0;
+          return { ...base, backend: 'nftables', program, active, status: active ? `nftables filters input (${chains})` : 'nftables has no input chain that drops', owned, others, nft };
         }
         notes.push('nftables has no input chain that drops');
       } else notes.push('nftables is not installed');
     }
-    return { ...base, backend: null, status: notes.join(', ') };
+    if (want !== 'auto') return { ...base, backend: want, active: false, status: notes.join(', ') };
+    return { ...base, backend: null, active: false, status: notes.join(', ') };
   },
   plan(args, facts) {
     const problems = sourceProblems(args.from);
@@ -127,7 +131,7 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
     const rule = portRule(args);
     const what = `${rule.port}/${rule.proto}`;
     if (!facts.backend) return noop(`no firewall is active on ${facts.host} (${facts.status}): nothing to open for ${what}`);
-    if (facts.status === 'ufw is inactive' || facts.status === 'firewalld is not running') return fail(`${facts.status} on ${facts.host}: backend ${facts.backend} was asked for`);
+    if (!facts.active) return fail(`backend ${facts.backend} was asked for, but on ${facts.host} ${facts.status}`);
     const wanted = [...new Set(args.from.map((s) => canonicalSource(s) as string))].sort(byAddress);
     if (facts.backend === 'firewalld' && wanted.includes('any')) return fail(`firewalld: 'any' is not a source pgplay puts in an ipset; to open ${what} to every address, add the port to the zone (firewall-cmd --add-port)`);
     const warnings: string[] = [];

@@ -123,7 +123,7 @@ describe('firewalld', () => {
 });
 
 describe('firewall plan', () => {
-  const facts = (over: Partial<FirewallFacts>): FirewallFacts => ({ host: 'pg1', backend: 'ufw', status: 'ufw is active', program: '/usr/sbin/ufw', owned: [], others: [], ...over });
+  const facts = (over: Partial<FirewallFacts>): FirewallFacts => ({ host: 'pg1', backend: 'ufw', active: true, status: 'ufw is active', program: '/usr/sbin/ufw', owned: [], others: [], ...over });
   const args = { port: 5432, from: ['198.51.100.12', '198.51.100.13/32'], comment: 'pgplay replication' };
 
   it('does nothing when no firewall is active, and says so', () => {
@@ -132,6 +132,11 @@ describe('firewall plan', () => {
       reason: 'no firewall is active on pg1 (ufw is inactive, firewalld is not installed, nftables has no input chain that drops): nothing to open for 5432/tcp',
       result: undefined,
     });
+  });
+
+  it('fails when the backend asked for is not active (or not installed)', () => {
+    assert.deepEqual(firewallModule.plan({ ...args, backend: 'ufw' }, facts({ active: false, status: 'ufw is inactive' })), { kind: 'fail', message: 'backend ufw was asked for, but on pg1 ufw is inactive', result: undefined });
+    assert.match((firewallModule.plan({ ...args, backend: 'firewalld' }, facts({ backend: 'firewalld', active: false, status: 'firewalld is not installed' })) as { message: string }).message, /firewalld is not installed/);
   });
 
   it('adds the missing sources and removes the ones that left the list', () => {
