@@ -221,6 +221,24 @@ const HOST_VARIABLES: Record<string, JsonSchema> = {
     examples: ['main'],
   },
   pg_log_file: { type: 'string', description: 'Server log file: pg_ctl -l writes it; with pg_ctlcluster, where postgresql-common logs (/var/log/postgresql/postgresql-VERSION-CLUSTER.log).' },
+  pg_manage_packages: { type: 'boolean', default: true, description: "site.yml installs the server packages (pg_packages) and creates the cluster when there is none; false when packages are managed elsewhere." },
+  pg_packages: {
+    description: 'The server packages site.yml installs, per package manager (default: apt postgresql-VERSION, dnf postgresqlVERSION-server from the PGDG repository).',
+    anyOf: [
+      { type: 'string' },
+      { type: 'array', items: { type: 'string' } },
+      {
+        type: 'object',
+        properties: {
+          apt: { type: ['string', 'array'], items: { type: 'string' }, description: 'The names on hosts where apt runs (Debian, Ubuntu).' },
+          dnf: { type: ['string', 'array'], items: { type: 'string' }, description: 'The names on hosts where dnf runs (RHEL and its kin).' },
+        },
+        additionalProperties: false,
+      },
+    ],
+    examples: [{ apt: ['postgresql-15'], dnf: ['postgresql15-server'] }],
+  },
+  pg_manage_firewall: { type: 'boolean', default: true, description: "site.yml opens pg_port on the primary to its replicas' addresses (ufw, firewalld or nftables, whichever is active); false when the firewall is managed elsewhere." },
   pgplay_lock_file: { type: 'string', description: 'Lock file that keeps two pgplay runs off this host at once.' },
   replication_slot: { type: 'string', pattern: '^[a-z0-9_]{1,63}$', patternErrorMessage: 'a slot name: lower-case letters, digits and _, at most 63', description: "site.yml: this replica's physical replication slot on the primary (default: its inventory name, lower case, other characters _)." },
   unowned_slots: { type: 'string', enum: ['report', 'drop', 'ignore'], default: 'report', description: 'site.yml: what to do with slots on the primary that no replica owns: report (a warning), drop (inactive ones), ignore.' },

@@ -53,6 +53,10 @@ export const DEFAULT_VARIABLES: Readonly<Record<string, unknown>> = {
   synchronous_method: 'FIRST',
   synchronous_count: 1,
   synchronous_commit: 'on',
+  // site.yml's steps for fresh hosts, each turned off by a variable when something else does it.
+  pg_manage_packages: true,
+  pg_packages: { apt: ['postgresql-{{ pg_version }}'], dnf: ['postgresql{{ pg_version }}-server'] },
+  pg_manage_firewall: true,
 };
 
 export type VarKind = 'default' | 'inventory' | 'play' | 'registered' | 'extra';

@@ -12,6 +12,9 @@ import { assertStreamingModule } from './assert-streaming';
 import { replicationSlotModule } from './replication-slot';
 import { synchronousReplicationModule } from './synchronous-replication';
 import { tlsCertificateModule } from './tls-certificate';
+import { packageModule } from './package';
+import { ensureClusterModule } from './ensure-cluster';
+import { firewallModule } from './firewall';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -26,6 +29,9 @@ const all: ModuleDefinition[] = [
   templateModule,
   commandModule,
   assertModule,
+  packageModule,
+  ensureClusterModule,
+  firewallModule,
 ];
 
 export function allModules(): ModuleDefinition[] {

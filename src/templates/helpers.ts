@@ -119,6 +119,23 @@ export const HELPERS: Record<string, Helper> = {
   },
   /** slot_name NAME: the replication slot pgplay names after an inventory host (lower case, [a-z0-9_], at most 63). */
   slot_name: (...args) => slotName(String(values(args)[0] ?? '')),
+  /**
+   * each_hostvar HOSTS NAME [NAME...]: for each host of the list, the first of these variables it sets (Ansible's
+   * `hosts | map('extract', hostvars, NAME)`): `each_hostvar groups.replicas 'pg_client_address' 'pg_address'`.
+   */
+  each_hostvar: (...args) => {
+    const [list, ...names] = values(args);
+    if (!Array.isArray(list)) throw new Error(`each_hostvar needs a list of hosts, got ${describe(list)}`);
+    if (names.length === 0) throw new Error('each_hostvar needs the name of a variable after the list of hosts');
+    const hosts = rootOf(args).hosts as Record<string, Record<string, unknown>> | undefined;
+    return list.map((host) => {
+      const vars = hosts?.[String(host)];
+      if (!vars) throw new Error(`each_hostvar: no host named '${String(host)}' in the inventory`);
+      const name = names.find((n) => String(n) in vars && vars[String(n)] !== undefined && vars[String(n)] !== null && vars[String(n)] !== '');
+      if (name === undefined) throw new Error(`each_hostvar: host ${String(host)} sets none of ${names.map(String).join(', ')}`);
+      return vars[String(name)];
+    });
+  },
   /** lookup OBJECT KEY: Handlebars' own lookup, for keys held in variables. */
   lookup: (...args) => {
     const [obj, key] = values(args);

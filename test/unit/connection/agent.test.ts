@@ -13,11 +13,13 @@ import { HostOpError } from '../../../src/connection/types';
 import { Secret } from '../../../src/secrets';
 
 const ps = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+/** A process whose whole command line is this (another session's `sleep 420` is not `sleep 42`). */
+const runs = (command: string) => ps().split('\n').some((line) => line.trim() === command);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function gone(text: string, withinMs = 5000): Promise<void> {
   const deadline = Date.now() + withinMs;
-  while (ps().includes(text)) {
+  while (runs(text)) {
     if (Date.now() > deadline) assert.fail(`still running: ${text}`);
     await sleep(50);
   }
@@ -25,7 +27,7 @@ async function gone(text: string, withinMs = 5000): Promise<void> {
 
 async function running(text: string, withinMs = 5000): Promise<void> {
   const deadline = Date.now() + withinMs;
-  while (!ps().includes(text)) {
+  while (!runs(text)) {
     if (Date.now() > deadline) assert.fail(`not running: ${text}`);
     await sleep(50);
   }
