@@ -5,7 +5,8 @@ import { readClusterDir, type ClusterDirFacts } from '../facts/cluster-dir';
 import { confValues, setConfValues } from '../facts/conf-file';
 import { readControlData, type ControlData } from '../facts/control-data';
 import { Secret } from '../secrets';
-import { conninfoWithPassfile, passfileLine } from './pg/conninfo';
+import { conninfoWithPassfile } from './pg/conninfo';
+import { passfileText } from './pg/passfile';
 import { controlServer, lastLine, runPg, serverState, sleep, type ServerState } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
 
@@ -22,6 +23,8 @@ export interface BasebackupArgs {
   timeout?: number;
   /** pg_basebackup --max-rate, to spare a busy primary's disks and network. */
   max_rate?: string;
+  /** Every PostgreSQL host of the cluster: the passfile gets an entry for each, so a switchover can re-point the standby. */
+  cluster?: string[];
 }
 
 export interface PrimaryFacts {
@@ -52,6 +55,8 @@ export interface BasebackupFacts {
   userTables?: number;
   /** Replication slots, from the server when it runs, else from pg_replslot. */
   slots: string[];
+  /** Addresses the passfile names besides the primary's (the other hosts of `cluster`). */
+  passfileHosts?: Array<{ address: string; port: number }>;
 }
 
 export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts> = {
@@ -79,6 +84,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       wait: { type: 'boolean', default: true, description: 'With start: wait until the standby streams from the primary.' },
       timeout: { type: 'integer', minimum: 10, default: 3600, description: 'Seconds pg_basebackup may take.' },
       max_rate: { type: 'string', pattern: '^[0-9]+[kM]?$', patternErrorMessage: 'a rate like 32k or 100M (kB/s without a suffix)', description: 'Highest transfer rate of the copy (pg_basebackup --max-rate), to spare a busy primary: 32k to 1024M.', examples: ['100M'] },
+      cluster: { type: 'array', items: { type: 'string' }, description: "Every PostgreSQL host of the cluster: the passfile gets an entry for each one's address, so a switchover or a failover can re-point this standby at any of them.", examples: ['{{ union groups.primary groups.replicas }}'] },
     },
     required: ['primary', 'user', 'password'],
     additionalProperties: false,
@@ -94,7 +100,9 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     const primary = await readPrimary(ctx, args);
     // --check before the run has started a stopped primary: its identity is in its files.
     if (primary.error && ctx.checkMode) Object.assign(primary, await stoppedPrimaryIdentity(ctx, args.primary));
-    return readFacts(ctx, primary);
+    const facts = await readFacts(ctx, primary);
+    facts.passfileHosts = await clusterAddresses(ctx, args.cluster ?? []);
+    return facts;
   },
   plan(args, facts) {
     const { primary } = facts;
@@ -126,6 +134,12 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     };
   },
 };
+
+/** The address and port of each host of the cluster that this run can reach (the others get their entry from rejoin later). */
+async function clusterAddresses(ctx: TaskContext, names: string[]): Promise<Array<{ address: string; port: number }>> {
+  const found = await Promise.allSettled(names.map((n) => (n === ctx.name ? Promise.resolve(ctx) : ctx.otherHost(n))));
+  return found.flatMap((r) => (r.status === 'fulfilled' ? [{ address: r.value.pg.address, port: r.value.pg.port }] : []));
+}
 
 /** The primary's identity, through its own SQL session. */
 async function readPrimary(ctx: TaskContext, args: BasebackupArgs): Promise<PrimaryFacts> {
@@ -300,8 +314,8 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
       async apply(ctx) {
         s.passfile = `${posix.dirname(dataDir)}/.pgpass-pgplay-${posix.basename(dataDir)}`;
         s.oldPassfile = (await ctx.conn.readFile(s.passfile))?.content ?? null;
-        const line = passfileLine(planned.primary.address, planned.primary.port, args.user, args.password);
-        await ctx.conn.writeFile(s.passfile, new Secret(line), { owner: ctx.pg.osUser, mode: '0600' });
+        const text = passfileText([planned.primary, ...(planned.passfileHosts ?? [])], args.user, args.password);
+        await ctx.conn.writeFile(s.passfile, new Secret(text), { owner: ctx.pg.osUser, mode: '0600' });
       },
       async undo(ctx) {
         if (!s.passfile) return;

@@ -9,6 +9,11 @@ import { ensureHbaLineModule } from './ensure-hba-line';
 import { basebackupModule } from './basebackup';
 import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
+import { promoteModule } from './promote';
+import { rejoinModule } from './rejoin';
+import { assertPrimaryModule } from './assert-primary';
+import { grantRewindModule } from './grant-rewind';
+import { dropSlotsModule } from './drop-slots';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -17,6 +22,11 @@ const all: ModuleDefinition[] = [
   basebackupModule,
   serviceModule,
   assertStreamingModule,
+  assertPrimaryModule,
+  grantRewindModule,
+  promoteModule,
+  rejoinModule,
+  dropSlotsModule,
   templateModule,
   commandModule,
   assertModule,
