@@ -220,6 +220,13 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
           // The shutdown checkpoint that follows then has little left to write: the stop is short.
           await (await other.sql()).query('CHECKPOINT');
         },
+        async undo(ctx) {
+          // Nothing to put back; say which host is the primary, checked.
+          const other = await ctx.otherHost(oldName);
+          const [r] = await (await other.sql()).query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
+          if (r.rec) throw new Error(`${oldName} is in recovery`);
+          return `${oldName} was not stopped: it is the primary, as it was`;
+        },
       },
       {
         description: `stop ${oldName} cleanly`,

@@ -204,17 +204,8 @@ export function planRejoin(args: RejoinArgs, f: RejoinFacts) {
   const passfileChanged = f.passfile.current !== f.passfile.wanted;
   const warnings = f.unreachable.length ? [`${f.unreachable.join(', ')} could not be reached: the passfile has no entry for ${f.unreachable.length > 1 ? 'them' : 'it'} yet`] : [];
   const passDiff = { path: f.passfile.path, before: `${(f.passfile.current === null ? [] : passfileHosts(f.passfile.current)).join('\n')}\n`, after: `${passfileHosts(f.passfile.wanted).join('\n')}\n` };
-  if (f.streaming) {
-    if (!passfileChanged && f.conninfo.current === f.conninfo.wanted) return noop(`${f.host} streams from ${primary.name}`, { primary: primary.name, action: 'none' });
-    return {
-      kind: 'change' as const,
-      summary: `${f.host} streams from ${primary.name}; passfile: an entry for every host of the cluster`,
-      warnings: warnings.length ? warnings : undefined,
-      diffs: [passDiff],
-      result: { primary: primary.name, action: 'passfile' },
-      steps: [passfileStep(f)],
-    };
-  }
+  // A standby that streams from the primary is left alone: its passfile is completed when it is next re-pointed.
+  if (f.streaming) return noop(`${f.host} streams from ${primary.name}`, { primary: primary.name, action: 'none' });
   const decision = f.decision as RejoinDecision;
   if (decision.action === 'refuse') return fail(`${f.host} cannot rejoin ${primary.name}: ${decision.why}`);
   const action: Action = decision.action === 'rewind' ? 'rewind' : me.state === 'running' && me.role === 'standby' ? 'online-follow' : 'follow';
@@ -370,6 +361,8 @@ function rejoinSteps(args: RejoinArgs, f: RejoinFacts, action: Action): Step[] {
       await startServer(ctx);
     },
     async undo(ctx) {
+      // A former primary running as a standby is where a re-run would take it: stopped, it would only wait.
+      if (!wasStandby) return `${f.host} left running as a standby: ${primary.name} is the primary`;
       await ctx.dropSql();
       await stopCleanly(ctx);
       return `${f.host} stopped again`;

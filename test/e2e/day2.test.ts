@@ -34,7 +34,8 @@ function sqlOr(h: NetnsLabHost, sql: string, fallback: string): string {
 
 /** Hosts whose server runs and is not in recovery. */
 function primaries(lab: NetnsLab): string[] {
-  return lab.hosts.filter((h) => sqlOr(h, 'SELECT pg_is_in_recovery()', 'down') === 'f').map((h) => h.name);
+  // pg4 is a fresh cluster of its own until it is added.
+  return lab.hosts.filter((h) => h.name !== 'pg4' && sqlOr(h, 'SELECT pg_is_in_recovery()', 'down') === 'f').map((h) => h.name);
 }
 
 function upstreamOf(h: NetnsLabHost): string {
@@ -114,7 +115,7 @@ describe('day 2: switchover, failover, rejoin, adding and removing replicas', ()
     assert.match(r.stdout, /^changed pg2 \| Stop the primary cleanly, replay its last WAL here, promote .* stop pg1 cleanly, wait until pg2 replayed its shutdown checkpoint, promote pg2/m);
     assert.match(r.stdout, /^changed pg1 \| Follow the new primary .* start pg1 as a standby of pg2 \(clean follow: it did not diverge\)/m);
     assert.match(r.stdout, /^changed pg3 \| Follow the new primary .* re-point pg3 at pg2 \(reload\)/m);
-    assert.match(r.stdout, /^ok\s+pg2 \| Every other host streams from the new primary .* checks passed on pg1, pg3/m);
+    assert.match(r.stdout, /^ok\s+pg2 \| Every other host streams from the new primary.* checks passed on pg1, pg3/m);
     assert.deepEqual(report.hosts.map((h) => h.host), ['pg1', 'pg2'], 'the writer moved from pg1 to pg2');
     assert.ok(report.acked.length > 100, `the writer committed ${report.acked.length} rows`);
     const missing = await missingOnHosts(loadHosts(), LOAD_PASSWORD, report.acked);
@@ -166,7 +167,7 @@ describe('day 2: switchover, failover, rejoin, adding and removing replicas', ()
       const now = primaries(lab);
       t.diagnostic(`interrupted at ${what}: exit ${r.code}, primary ${now.join(',')}`);
       assert.equal(now.length, 1, `one primary after an interrupt at ${what}: ${now.join(', ')}\n${r.stdout}`);
-      if (r.code === 99) assert.match(r.stdout, new RegExp(`${now[0]} (is the primary|becomes the primary|started again: it is the primary)`), `${what}: the output names ${now[0]}\n${r.stdout}`);
+      if (r.code === 99) assert.match(r.stdout, new RegExp(`${now[0]} (is the primary|becomes the primary|was not stopped: it is the primary|started again: it is the primary)`), `${what}: the output names ${now[0]}\n${r.stdout}`);
       const again = await run(['run', playbook('switchover'), '-e', 'new_primary=pg1']);
       assert.equal(again.code, 0, `re-run after ${what}:\n${again.stdout}`);
       assert.deepEqual(primaries(lab), ['pg1']);
@@ -180,7 +181,8 @@ describe('day 2: switchover, failover, rejoin, adding and removing replicas', ()
     await cutLink(lab, 'pg3');
     try {
       const r = await run(['run', playbook('switchover'), '-e', 'new_primary=pg1', '-e', 'ansible_timeout=2']);
-      assert.equal(r.code, 3, r.stdout);
+      // pg3 unreachable, and the proof fails for it: a host failed (2).
+      assert.equal(r.code, 2, r.stdout);
       assert.deepEqual(primaries(lab), ['pg1']);
       assert.match(r.stdout, /^unreachable pg3 \|/m);
       assert.match(r.stdout, /pg3: not checked: it was unreachable earlier in this run/);
