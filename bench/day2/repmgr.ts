@@ -14,8 +14,14 @@ import { onHost, psql } from '../../test/lab/netns-lab';
 
 export const REPMGR = '/usr/lib/postgresql/15/bin/repmgr';
 
-/** /etc/netns/NS/repmgr.conf for each host of a lab about to be made (ip netns exec binds what exists then). */
+const PLACEHOLDER = '# made by pgplay bench/day2 for its lab; removed when the bench ends\n';
+
+/**
+ * /etc/netns/NS/repmgr.conf for each host of a lab about to be made (ip netns exec binds what exists then, over a
+ * file that must exist: an empty /etc/repmgr.conf is made when there is none, and removed afterwards).
+ */
 export function prepareNetnsEtc(id: string, hosts: number): string[] {
+  if (!existsSync('/etc/repmgr.conf')) writeFileSync('/etc/repmgr.conf', PLACEHOLDER);
   const files: string[] = [];
   for (let i = 1; i <= hosts; i++) {
     const dir = `/etc/netns/${labPrefix(id)}-pg${i}`;
@@ -28,6 +34,7 @@ export function prepareNetnsEtc(id: string, hosts: number): string[] {
 
 export function removeNetnsEtc(id: string, hosts: number): void {
   for (let i = 1; i <= hosts; i++) rmSync(`/etc/netns/${labPrefix(id)}-pg${i}`, { recursive: true, force: true });
+  if (existsSync('/etc/repmgr.conf') && readFileSync('/etc/repmgr.conf', 'utf8') === PLACEHOLDER) rmSync('/etc/repmgr.conf');
 }
 
 function asPostgresOn(h: NetnsLabHost, argv: string[]): string {
