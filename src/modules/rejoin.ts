@@ -9,7 +9,7 @@ import { quoteLiteral } from '../facts/sql-session';
 import { decideRejoin, formatLsn, historyFileName, parseHistory, parseLsn, switchpointFor, type RejoinDecision, type SourceTimeline } from '../facts/timeline';
 import { readControlFields, walAfter, type WalAfter } from '../facts/wal';
 import { startServer, stopCleanly } from './pg/clean-stop';
-import { currentPrimary, describeMember, readCluster, readHandle, unique, type MemberState } from './pg/cluster';
+import { currentPrimary, describeMember, postmasterDead, readCluster, readHandle, unique, type MemberState } from './pg/cluster';
 import { formatConninfo, parseConninfo } from './pg/conninfo';
 import { passfileHosts, passfilePath, passfileText } from './pg/passfile';
 import { lastLine, runPg, serverLogFile, sleep } from './pg/server';
@@ -197,6 +197,7 @@ export function planRejoin(args: RejoinArgs, f: RejoinFacts) {
   }
   if (f.primaryProblem && (!primary || !f.decision)) return fail(`${f.host} cannot rejoin: ${f.primaryProblem}`);
   if (!primary) return fail(`${f.host} cannot rejoin: no primary`);
+  if (me.state === 'unreachable') return fail(`${f.host} cannot rejoin ${primary.name}: its server cannot be read (${me.error})`);
   if (primary.name === f.host) return noop(`${f.host} is the primary`, { primary: primary.name });
   if (me.state === 'no-cluster' || me.systemId !== primary.systemId) {
     return noop(`${f.host} holds no copy of ${primary.name}'s cluster${me.systemId ? ` (system identifier ${me.systemId}, not ${primary.systemId})` : ''}: basebackup clones it`, { primary: primary.name });
@@ -320,6 +321,19 @@ function rejoinSteps(args: RejoinArgs, f: RejoinFacts, action: Action): Step[] {
       },
     });
   }
+  if (f.me.state === 'stopped') {
+    steps.push({
+      description: `make sure the server of ${f.host} is gone`,
+      async apply(ctx) {
+        // A killed postmaster is a zombie until its parent reaps it; PostgreSQL will not start over its pid file before.
+        const deadline = Date.now() + 30_000;
+        while ((await ctx.conn.stat(`${ctx.pg.dataDir}/postmaster.pid`)) && !(await postmasterGone(ctx))) {
+          if (Date.now() > deadline) throw new Error(`the postmaster named in ${ctx.pg.dataDir}/postmaster.pid is still there 30 s on`);
+          await sleep(100);
+        }
+      },
+    });
+  }
   if (action === 'rewind') {
     steps.push({
       description: `pg_rewind ${f.host} from ${primary.name}`,
@@ -382,6 +396,15 @@ function rejoinSteps(args: RejoinArgs, f: RejoinFacts, action: Action): Step[] {
     });
   }
   return steps;
+}
+
+/** The postmaster of the pid file is no process at all any more (not even a zombie); no pid file counts as gone. */
+async function postmasterGone(ctx: TaskContext): Promise<boolean> {
+  const file = await ctx.conn.readFile(`${ctx.pg.dataDir}/postmaster.pid`);
+  if (!file) return true;
+  const pid = Number(file.content.toString('utf8').split('\n')[0]);
+  if (!(await postmasterDead(ctx))) return false;
+  return !(await ctx.conn.stat(`/proc/${pid}`));
 }
 
 function waitStep(primary: MemberState, timeoutMs: number): Step {

@@ -77,10 +77,33 @@ export async function readMember(ctx: TaskContext, name: string): Promise<Member
   return readHandle(handle);
 }
 
+/**
+ * Whether the postmaster named in postmaster.pid is gone or a zombie: a killed postmaster stays a zombie until its
+ * parent reaps it, and pg_ctl status calls that running.
+ */
+export async function postmasterDead(handle: HostHandle): Promise<boolean> {
+  const file = await handle.conn.readFile(`${handle.pg.dataDir}/postmaster.pid`);
+  const pid = file ? Number(file.content.toString('utf8').split('\n')[0]) : NaN;
+  if (!Number.isInteger(pid) || pid <= 1) return true;
+  const stat = await handle.conn.readFile(`/proc/${pid}/stat`).catch(() => null);
+  if (!stat) return true;
+  return /^\d+ \(.*\) [ZX]/s.test(stat.content.toString('utf8'));
+}
+
+/** probeServer, with a killed postmaster (dead or a zombie, its pid file left behind) read as stopped. */
+async function probe(handle: HostHandle): Promise<{ state: 'running' | 'stopped' | 'no-cluster'; sql: Awaited<ReturnType<typeof probeServer>>['sql'] }> {
+  try {
+    return await probeServer(handle);
+  } catch (err) {
+    if (await postmasterDead(handle).catch(() => false)) return { state: 'stopped', sql: null };
+    throw err;
+  }
+}
+
 export async function readHandle(handle: HostHandle): Promise<MemberState> {
   const base = { name: handle.name, address: handle.pg.address, port: handle.pg.port };
   try {
-    const { state, sql } = await probeServer(handle);
+    const { state, sql } = await probe(handle);
     if (sql) {
       const [r] = await sql.query<Row>(MEMBER_QUERY);
       const standby = r.rec;
