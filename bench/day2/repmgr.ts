@@ -52,17 +52,20 @@ export function setUpRepmgr(lab: NetnsLab, password: string): string {
   // The role, its database, the library; replication and repmgr's own connections from the lab's subnet.
   psql(primary, `CREATE ROLE repmgr SUPERUSER LOGIN REPLICATION PASSWORD '${password}'`);
   psql(primary, 'CREATE DATABASE repmgr OWNER repmgr');
+  const passfile = join(dir, 'pgpass');
+  writeFileSync(passfile, `*:5432:*:repmgr:${password}\n`, { mode: 0o600 });
+  chownSync(passfile, uid('postgres'), gid('postgres'));
   for (const h of lab.hosts) {
     appendFileSync(`${h.configDir}/pg_hba.conf`, `host repmgr repmgr ${subnet} scram-sha-256\nhost replication repmgr ${subnet} scram-sha-256\n`);
     psql(h, "ALTER SYSTEM SET shared_preload_libraries = 'repmgr'");
+    // repmgr writes primary_conninfo without a password: the server's WAL receiver reads it from the passfile that
+    // repmgr's documentation puts in ~postgres/.pgpass; here Debian's per-cluster environment file names the lab's.
+    appendFileSync(`${h.configDir}/environment`, `PGPASSFILE='${passfile}'\n`);
   }
   for (const h of lab.hosts) {
     const argv = onHost(h, ['pg_ctlcluster', '15', h.cluster as string, 'restart']);
     execFileSync(argv[0], argv.slice(1));
   }
-  const passfile = join(dir, 'pgpass');
-  writeFileSync(passfile, `*:5432:*:repmgr:${password}\n`, { mode: 0o600 });
-  chownSync(passfile, uid('postgres'), gid('postgres'));
   // postgres's own key, and the hosts' keys it must trust.
   const key = join(dir, 'id_ed25519');
   if (!existsSync(key)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'postgres-repmgr', '-f', key]);

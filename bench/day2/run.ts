@@ -169,8 +169,9 @@ async function main(): Promise<void> {
   );
   const out = { date: new Date().toISOString(), commit: spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout.trim(), machine: { cpus: cpus().length, loadavg_before: loadBefore, loadavg_after: loadavg() }, rounds: results, summary };
   writeFileSync(o.out, `${JSON.stringify(out, null, 2)}\n`);
-  const rows = Object.entries(summary).map(([tool, s]) => `| ${tool} | ${s.total_s_median.toFixed(2)} s | ${s.write_window_s_median.toFixed(3)} s | ${s.lost_max} | ${s.two_primaries_seen === 0 ? 'never' : `${s.two_primaries_seen} probe rounds`} | ${s.siblings_following} |`);
-  process.stdout.write(['| switchover 1+2 (median of ' + o.rounds + ') | total | writes refused | acknowledged commits lost | two primaries seen | siblings following |', '|---|---:|---:|---:|---|---|', ...rows, '', `written to ${o.out}`, ''].join('\n'));
+  const rows = Object.entries(summary).map(([tool, s]) => `| ${tool} | ${s.total_s_median.toFixed(2)} s | ${s.write_window_s_median.toFixed(3)} s | ${s.lost_max} | ${s.two_primaries_seen === 0 ? 'never' : `${s.two_primaries_seen} probe rounds`} | ${s.siblings_following} | ${s.failed_runs} |`);
+  process.stdout.write(['| switchover 1+2 (median of ' + o.rounds + ') | total | writes refused | acknowledged commits lost | two primaries seen | siblings following | runs that failed |', '|---|---:|---:|---:|---|---|---:|', ...rows, '', `written to ${o.out}`, ''].join('\n'));
+  if (Object.values(summary).some((s) => s.failed_runs > 0)) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {

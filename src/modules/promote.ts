@@ -6,7 +6,7 @@ import { errorMessage } from '../errors';
 import { readControlFields } from '../facts/wal';
 import { formatLsn, parseLsn } from '../facts/timeline';
 import { startServer, stopCleanly } from './pg/clean-stop';
-import { currentPrimary, describeMember, readCluster, unique, type MemberState } from './pg/cluster';
+import { currentPrimary, describeMember, readCluster, readHandle, unique, type MemberState } from './pg/cluster';
 import { serverState, sleep } from './pg/server';
 import { moveSlots } from './pg/slots';
 import { REWIND_FUNCTIONS } from './grant-rewind';
@@ -70,7 +70,17 @@ export const promoteModule: ModuleDefinition<PromoteArgs, PromoteFacts> = {
     const facts: PromoteFacts = { host: ctx.name, members, elected, electedWhy: why };
     if (args.mode === 'switchover' && elected === ctx.name) {
       const old = currentPrimary(members.filter((m) => m.name !== ctx.name)).primary;
-      if (old && old.state === 'running') Object.assign(facts, await rewindReadiness(ctx, old.name, args.user));
+      if (old && old.state === 'running') {
+        Object.assign(facts, await rewindReadiness(ctx, old.name, args.user));
+        // A standby whose primary just restarted reconnects within wal_retrieve_retry_interval (5 s): wait that long.
+        const i = members.findIndex((m) => m.name === ctx.name);
+        const deadline = Date.now() + 10_000;
+        while (i >= 0 && members[i].state === 'running' && members[i].role === 'standby' && members[i].upstream?.status !== 'streaming' && Date.now() < deadline && !ctx.signal.aborted) {
+          ctx.progress(`waiting until ${ctx.name} streams from ${old.name} again`);
+          await sleep(200);
+          members[i] = await readHandle(ctx);
+        }
+      }
     }
     return facts;
   },

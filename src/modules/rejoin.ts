@@ -389,7 +389,11 @@ function rejoinSteps(args: RejoinArgs, f: RejoinFacts, action: Action): Step[] {
     steps.push({
       description: `drop the slots ${f.host} kept as a primary`,
       async apply(ctx) {
-        const onPrimary = await (await (await ctx.otherHost(primary.name)).sql()).query<{ name: string }>('SELECT slot_name::text AS name FROM pg_replication_slots WHERE slot_name = ANY($1)', [own]);
+        // Those now on the primary, and the one the primary itself streamed through while it was a standby.
+        const onPrimary = await (await (await ctx.otherHost(primary.name)).sql()).query<{ name: string }>(
+          "SELECT slot_name::text AS name FROM pg_replication_slots WHERE slot_name = ANY($1) UNION SELECT current_setting('primary_slot_name') WHERE current_setting('primary_slot_name') = ANY($1)",
+          [own],
+        );
         const dropped = await dropSlots(await ctx.sql(), onPrimary.map((r) => r.name));
         return dropped.length ? { slots_dropped: dropped } : undefined;
       },

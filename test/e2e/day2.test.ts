@@ -102,6 +102,8 @@ describe('day 2: switchover, failover, rejoin, adding and removing replicas', ()
   it('a switchover under a writer loses no acknowledged commit; two primaries are never seen', async (t) => {
     const writer = new Writer(loadHosts(), LOAD_PASSWORD);
     const probe = new PrimaryProbe(loadHosts(), LOAD_PASSWORD);
+    // A slot the old primary keeps for a consumer of its own: moved to the new primary.
+    psql(host('pg1'), "SELECT pg_create_physical_replication_slot('archiver', true)");
     writer.start();
     probe.start();
     await new Promise((r) => setTimeout(r, 1500));
@@ -121,6 +123,8 @@ describe('day 2: switchover, failover, rejoin, adding and removing replicas', ()
     const missing = await missingOnHosts(loadHosts(), LOAD_PASSWORD, report.acked);
     assert.deepEqual(missing, { pg1: [], pg2: [], pg3: [] }, 'every acknowledged row is on every host');
     assert.deepEqual(seen.twoPrimaries, [], 'never two primaries');
+    assert.equal(psql(host('pg2'), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'archiver'"), '1', 'the slot is on the new primary');
+    assert.equal(psql(host('pg1'), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'archiver'"), '0', 'and no longer on the old one');
     const gap = writeGap(report);
     t.diagnostic(`switchover 1+2 netns under load: ${took} ms in all, writes refused for ${(gap.ms / 1000).toFixed(3)} s, ${report.acked.length} commits acknowledged, ${seen.rounds} probe rounds`);
     assert.ok(gap.ms < 2000, `writes refused for ${gap.ms} ms`);

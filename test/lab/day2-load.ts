@@ -50,6 +50,8 @@ export class Writer {
   constructor(
     private readonly hosts: LoadHost[],
     private readonly password: string,
+    /** Ids go up from here: each writer of a run starts past the ones before it. */
+    private readonly firstId = Date.now() * 100,
   ) {}
 
   start(): void {
@@ -63,7 +65,7 @@ export class Writer {
   }
 
   async #loop(): Promise<void> {
-    let next = 1;
+    let next = this.firstId;
     let current: { c: Client; host: string } | null = null;
     while (!this.#stop) {
       if (!current) {
