@@ -9,6 +9,7 @@ export interface GrantRewindArgs {
 }
 
 export interface GrantRewindFacts {
+  checkMode?: boolean;
   running: boolean;
   exists: boolean;
   superuser: boolean;
@@ -41,16 +42,17 @@ export const grantRewindModule: ModuleDefinition<GrantRewindArgs, GrantRewindFac
     const { sql } = await probeServer(ctx);
     if (!sql) return { running: false, exists: false, superuser: false, missing: REWIND_FUNCTIONS };
     const roles = await sql.query<{ rolsuper: boolean }>('SELECT rolsuper FROM pg_roles WHERE rolname = $1', [args.role]);
-    if (roles.length === 0) return { running: true, exists: false, superuser: false, missing: REWIND_FUNCTIONS };
+    if (roles.length === 0) return { checkMode: ctx.checkMode, running: true, exists: false, superuser: false, missing: REWIND_FUNCTIONS };
     const rows = await sql.query<{ fn: string; ok: boolean }>("SELECT f AS fn, has_function_privilege($1, f, 'EXECUTE') AS ok FROM unnest($2::text[]) AS f", [args.role, REWIND_FUNCTIONS]);
     return { running: true, exists: true, superuser: roles[0].rolsuper, missing: rows.filter((r) => !r.ok).map((r) => r.fn) };
   },
   plan(args, facts) {
     if (facts.running && facts.exists && (facts.superuser || facts.missing.length === 0)) return noop(`${args.role} may run what pg_rewind needs${facts.superuser ? ' (superuser)' : ''}`);
-    if (facts.running && !facts.exists) return fail(`there is no role ${args.role}: create it first (ensure_role)`);
+    // In --check the task that creates the role has not run: the grants follow it.
+    if (facts.running && !facts.exists && !facts.checkMode) return fail(`there is no role ${args.role}: create it first (ensure_role)`);
     return {
       kind: 'change',
-      summary: `grant ${args.role} EXECUTE on ${facts.missing.length} function(s) pg_rewind needs${facts.running ? '' : ' once the server runs'}`,
+      summary: `grant ${args.role} EXECUTE on ${facts.missing.length} function(s) pg_rewind needs${!facts.running ? ' once the server runs' : !facts.exists ? ' once the role exists' : ''}`,
       diffs: [{ path: `grants of ${args.role}`, before: '', after: facts.missing.map((f) => `EXECUTE ON FUNCTION ${f}\n`).join('') }],
       steps: [
         {

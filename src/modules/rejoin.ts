@@ -195,13 +195,17 @@ export function planRejoin(args: RejoinArgs, f: RejoinFacts) {
       steps: [],
     };
   }
-  if (f.primaryProblem && (!primary || !f.decision)) return fail(`${f.host} cannot rejoin: ${f.primaryProblem}`);
-  if (!primary) return fail(`${f.host} cannot rejoin: no primary`);
-  if (me.state === 'unreachable') return fail(`${f.host} cannot rejoin ${primary.name}: its server cannot be read (${me.error})`);
+  if (!primary) return fail(`${f.host} cannot rejoin: ${f.primaryProblem ?? 'no primary'}`);
   if (primary.name === f.host) return noop(`${f.host} is the primary`, { primary: primary.name });
-  if (me.state === 'no-cluster' || me.systemId !== primary.systemId) {
+  if (me.state === 'unreachable') return fail(`${f.host} cannot rejoin ${primary.name}: its server cannot be read (${me.error})`);
+  if (me.state === 'no-cluster' || (primary.systemId && me.systemId !== primary.systemId)) {
     return noop(`${f.host} holds no copy of ${primary.name}'s cluster${me.systemId ? ` (system identifier ${me.systemId}, not ${primary.systemId})` : ''}: basebackup clones it`, { primary: primary.name });
   }
+  if (f.primaryProblem && f.checkMode && primary.state === 'stopped') {
+    // --check of site.yml on a stopped primary: the run starts it first.
+    return { kind: 'change' as const, summary: `follow ${primary.name} once it runs (it is stopped; check mode)`, result: { primary: primary.name }, steps: [] };
+  }
+  if (f.primaryProblem && !f.decision) return fail(`${f.host} cannot rejoin: ${f.primaryProblem}`);
   const passfileChanged = f.passfile.current !== f.passfile.wanted;
   const warnings = f.unreachable.length ? [`${f.unreachable.join(', ')} could not be reached: the passfile has no entry for ${f.unreachable.length > 1 ? 'them' : 'it'} yet`] : [];
   const passDiff = { path: f.passfile.path, before: `${(f.passfile.current === null ? [] : passfileHosts(f.passfile.current)).join('\n')}\n`, after: `${passfileHosts(f.passfile.wanted).join('\n')}\n` };

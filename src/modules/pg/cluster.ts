@@ -135,6 +135,8 @@ export async function readHandle(handle: HostHandle): Promise<MemberState> {
       role: inRecovery ? 'standby' : 'primary',
       timeline: Number(useMin ? control.get("Min recovery ending loc's timeline") : control.get("Latest checkpoint's TimeLineID")),
       lsn: useMin ? minLsn : control.get('Latest checkpoint location'),
+      // Slots on disk, active or not (a stopped former primary still holds its standbys' slots).
+      slots: ((await handle.conn.list(`${handle.pg.dataDir}/pg_replslot`)) ?? []).filter((n) => !n.startsWith('.')),
       settings: {
         walLogHints: control.get('wal_log_hints setting') === 'on',
         checksums: (control.get('Data page checksum version') ?? '0') !== '0',
