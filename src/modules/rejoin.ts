@@ -467,7 +467,10 @@ async function rewind(ctx: TaskContext, args: RejoinArgs, f: RejoinFacts, s: Rej
   const argv = ['--target-pgdata', pg.dataDir, '--source-server', source];
   // Debian: postgresql.conf lives in /etc; pg_rewind starts the server alone to finish a crash recovery with it.
   if (pg.configDir.replace(/\/+$/, '') !== pg.dataDir.replace(/\/+$/, '')) argv.push('--config-file', `${pg.configDir}/postgresql.conf`);
-  ctx.progress(`pg_rewind from ${primary.name}`);
+  // pg_rewind reads the source's timeline from its control file, which a promotion updates only at the next
+  // checkpoint (Patroni checkpoints the new primary for the same reason).
+  ctx.progress(`CHECKPOINT on ${primary.name}, then pg_rewind from it`);
+  await (await (await ctx.otherHost(primary.name)).sql()).query('CHECKPOINT');
   const r = await runPg(conn, pg, 'pg_rewind', argv, { env: { LC_ALL: 'C' }, timeoutMs: 3600_000, signal: ctx.signal });
   const said = `${r.stdout}\n${r.stderr}`;
   if (r.failed) throw new Error(`pg_rewind from ${primary.name} failed: ${said.trim().split('\n').filter(Boolean).slice(-2).join('; ') || lastLine(r)}`);
