@@ -1,5 +1,5 @@
 // drop_slots: remove physical replication slots by name (a removed replica's slot would keep WAL forever).
-import { dropSlots } from './pg/slots';
+import { dropSlots } from './pg/slot-moves';
 import { fail, noop, type ModuleDefinition } from './types';
 
 export interface DropSlotsArgs {

@@ -8,7 +8,7 @@ import { formatLsn, parseLsn } from '../facts/timeline';
 import { startServer, stopCleanly } from './pg/clean-stop';
 import { currentPrimary, describeMember, readCluster, readHandle, unique, type MemberState } from './pg/cluster';
 import { serverState, sleep } from './pg/server';
-import { moveSlots } from './pg/slots';
+import { moveSlots } from './pg/slot-moves';
 import { REWIND_FUNCTIONS } from './grant-rewind';
 import { fail, noop, onceInRun, type ModuleDefinition, type Plan, type Step, type TaskContext } from './types';
 

@@ -13,7 +13,7 @@ import { currentPrimary, describeMember, postmasterDead, readCluster, readHandle
 import { formatConninfo, parseConninfo } from './pg/conninfo';
 import { passfileHosts, passfilePath, passfileText } from './pg/passfile';
 import { lastLine, runPg, serverLogFile, sleep } from './pg/server';
-import { dropSlots, ensureSlot } from './pg/slots';
+import { dropSlots, ensureSlot } from './pg/slot-moves';
 import { Secret } from '../secrets';
 import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
 
