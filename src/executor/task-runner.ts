@@ -16,6 +16,8 @@ export interface TaskEnv {
   handle: HostHandle;
   otherHost(name: string): Promise<HostHandle>;
   outOfRun(name: string): string | null;
+  /** Work shared by every host's task of the run (see TaskContext.once). */
+  once?<T>(key: string, work: () => Promise<T>): Promise<T>;
   scope: Record<string, unknown>;
   checkMode: boolean;
   showDiff: boolean;
@@ -123,6 +125,7 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       outOfRun: env.outOfRun,
       progress: (message) => env.emit({ kind: 'task_progress', time: now(), task: task.name, host: env.handle.name, message: task.noLog ? NO_LOG_NOTE : redact(message) }),
       signal: env.signal,
+      once: env.once,
     };
     const attempts = Math.max(1, (task.retries ?? 0) + 1);
     let last: ItemOutcome = { status: 'failed', message: 'not run', result: {} };

@@ -5,8 +5,9 @@ import { readClusterDir, type ClusterDirFacts } from '../facts/cluster-dir';
 import { confValues, setConfValues } from '../facts/conf-file';
 import { readControlData, type ControlData } from '../facts/control-data';
 import { Secret } from '../secrets';
-import { conninfoWithPassfile, conninfoWithTls, passfileLine, sameConninfo } from './pg/conninfo';
+import { conninfoWithPassfile, conninfoWithTls, sameConninfo } from './pg/conninfo';
 import { ensureConfModule, type EnsureConfFacts } from './ensure-conf';
+import { passfileText } from './pg/passfile';
 import { controlServer, lastLine, runPg, serverState, sleep, type ServerState } from './pg/server';
 import { fail, noop, type ModuleDefinition, type Plan, type Step, type TaskContext } from './types';
 
@@ -27,6 +28,8 @@ export interface BasebackupArgs {
   sslmode?: 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
   /** The CA certificate on this host that the primary's certificate must chain to (sslrootcert); empty: none. */
   sslrootcert?: string;
+  /** Every PostgreSQL host of the cluster: the passfile gets an entry for each, so a switchover can re-point the standby. */
+  cluster?: string[];
 }
 
 export interface PrimaryFacts {
@@ -59,6 +62,8 @@ export interface BasebackupFacts {
   slots: string[];
   /** Already a standby of the primary: its primary_conninfo and primary_slot_name, as ensure_conf reads them. */
   standbyConf?: EnsureConfFacts;
+  /** Addresses the passfile names besides the primary's (the other hosts of `cluster`). */
+  passfileHosts?: Array<{ address: string; port: number }>;
 }
 
 export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts> = {
@@ -93,6 +98,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
         examples: ['verify-full'],
       },
       sslrootcert: { type: 'string', description: "The CA certificate on this host (sslrootcert) the primary's certificate must chain to; empty: none.", examples: ['/var/lib/postgresql/15/main.pgplay-tls/root.crt'] },
+      cluster: { type: 'array', items: { type: 'string' }, description: "Every PostgreSQL host of the cluster: the passfile gets an entry for each one's address, so a switchover or a failover can re-point this standby at any of them.", examples: ['{{ union groups.primary groups.replicas }}'] },
     },
     required: ['primary', 'user', 'password'],
     additionalProperties: false,
@@ -113,6 +119,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     if (standby && (args.slot !== undefined || args.sslmode !== undefined || args.sslrootcert !== undefined)) {
       facts.standbyConf = await ensureConfModule.check(ctx, { settings: { primary_conninfo: '', primary_slot_name: '' } });
     }
+    facts.passfileHosts = await clusterAddresses(ctx, args.cluster ?? []);
     return facts;
   },
   plan(args, facts) {
@@ -165,6 +172,12 @@ function planStandbyConnection(args: BasebackupArgs, facts: BasebackupFacts): Pl
     ...(settings.primary_slot_name !== undefined ? [`primary_slot_name = ${args.slot}`] : []),
   ];
   return { ...plan, summary: `${already}; ${what.join(', ')}${conf.running ? ' (reloaded: the WAL receiver reconnects)' : ''}` };
+}
+
+/** The address and port of each host of the cluster that this run can reach (the others get their entry from rejoin later). */
+async function clusterAddresses(ctx: TaskContext, names: string[]): Promise<Array<{ address: string; port: number }>> {
+  const found = await Promise.allSettled(names.map((n) => (n === ctx.name ? Promise.resolve(ctx) : ctx.otherHost(n))));
+  return found.flatMap((r) => (r.status === 'fulfilled' ? [{ address: r.value.pg.address, port: r.value.pg.port }] : []));
 }
 
 /** The primary's identity, through its own SQL session. */
@@ -340,8 +353,8 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
       async apply(ctx) {
         s.passfile = `${posix.dirname(dataDir)}/.pgpass-pgplay-${posix.basename(dataDir)}`;
         s.oldPassfile = (await ctx.conn.readFile(s.passfile))?.content ?? null;
-        const line = passfileLine(planned.primary.address, planned.primary.port, args.user, args.password);
-        await ctx.conn.writeFile(s.passfile, new Secret(line), { owner: ctx.pg.osUser, mode: '0600' });
+        const text = passfileText([planned.primary, ...(planned.passfileHosts ?? [])], args.user, args.password);
+        await ctx.conn.writeFile(s.passfile, new Secret(text), { owner: ctx.pg.osUser, mode: '0600' });
       },
       async undo(ctx) {
         if (!s.passfile) return;

@@ -15,6 +15,11 @@ import { tlsCertificateModule } from './tls-certificate';
 import { packageModule } from './package';
 import { ensureClusterModule } from './ensure-cluster';
 import { firewallModule } from './firewall';
+import { promoteModule } from './promote';
+import { rejoinModule } from './rejoin';
+import { assertPrimaryModule } from './assert-primary';
+import { grantRewindModule } from './grant-rewind';
+import { dropSlotsModule } from './drop-slots';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -26,6 +31,11 @@ const all: ModuleDefinition[] = [
   tlsCertificateModule,
   synchronousReplicationModule,
   assertStreamingModule,
+  assertPrimaryModule,
+  grantRewindModule,
+  promoteModule,
+  rejoinModule,
+  dropSlotsModule,
   templateModule,
   commandModule,
   assertModule,

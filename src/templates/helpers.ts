@@ -87,6 +87,19 @@ export const HELPERS: Record<string, Helper> = {
     if (container && typeof container === 'object') return Object.prototype.hasOwnProperty.call(container, String(item));
     return false;
   },
+  /** union LIST LIST ...: the items of every list, each once, in order (Ansible's union filter). */
+  union: (...args) => {
+    const lists = values(args);
+    for (const l of lists) if (!Array.isArray(l)) throw new Error(`union needs lists, got ${describe(l)}`);
+    return [...new Set((lists as unknown[][]).flat())];
+  },
+  /** difference LIST ITEM_OR_LIST ...: the list without those items (Ansible's difference filter). */
+  difference: (...args) => {
+    const [list, ...rest] = values(args);
+    if (!Array.isArray(list)) throw new Error(`difference needs a list first, got ${describe(list)}`);
+    const drop = new Set(rest.flatMap((r) => (Array.isArray(r) ? r : [r])));
+    return list.filter((item) => !drop.has(item));
+  },
   /** list A B C: a list from its arguments. */
   list: (...args) => values(args),
   split: (...args) => {
