@@ -6,7 +6,7 @@ use strict;
 use warnings;
 no warnings qw(once);
 use POSIX ();
-use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_RDONLY O_NOFOLLOW O_NONBLOCK F_GETFL F_SETFL LOCK_EX LOCK_NB);
+use Fcntl qw(O_WRONLY O_RDWR O_CREAT O_EXCL O_RDONLY O_NOFOLLOW O_NONBLOCK F_GETFL F_SETFL LOCK_EX LOCK_NB);
 use Socket qw(AF_UNIX SOCK_STREAM pack_sockaddr_un);
 use Errno qw(EINTR EAGAIN EEXIST ENOENT EXDEV ENOSYS EINVAL);
 use IO::Handle ();
@@ -29,7 +29,7 @@ my $inbuf = '';
 my %jobs;       # id => job: { kind => 'run' | 'unix', ... }
 my %readers;    # fileno => [id, frame type, handle]
 my %pid_job;    # pid => id
-my %locks;      # path => handle, held until the agent exits
+my %locks;      # path => { fh, dir }, held until unlock or until the agent exits
 my @waiting_locks;
 my $stopping = 0;
 
@@ -274,35 +274,95 @@ sub op_remove {
   answer($id, 'removed');
 }
 
+# The directory of locks named without a path. Another agent may remove it (empty) at any moment: try again then.
 sub lock_dir {
-  if ($> == 0) {
-    my $dir = '/run/pgplay';
-    mkdir($dir, 0700) unless -d $dir;
+  for (1 .. 5) {
+    my $dir;
+    if ($> == 0) {
+      $dir = '/run/pgplay';
+    } else {
+      my $home = (user_entry($>) || {})->{home} || die "no home directory for the lock\n";
+      $dir = "$home/.pgplay";
+    }
+    mkdir($dir, 0700);
     my @st = lstat($dir);
-    die "$dir is not a directory owned by root and closed to others\n" unless @st && -d _ && $st[4] == 0 && ($st[2] & 077) == 0;
+    next if !@st && $! == ENOENT;
+    die "$dir is not a directory\n" unless @st && -d _;
+    die "$dir is not a directory owned by root and closed to others\n" if $> == 0 && ($st[4] != 0 || ($st[2] & 077) != 0);
     return $dir;
   }
-  my $home = (user_entry($>) || {})->{home} || die "no home directory for the lock\n";
-  my $dir = "$home/.pgplay";
-  mkdir($dir, 0700) unless -d $dir;
-  return $dir;
+  die "its directory keeps disappearing\n";
+}
+
+# A lock file pgplay made holds this line; only such a file is removed when its lock is let go.
+my $LOCK_MARK = "pgplay run lock\n";
+
+sub same_file {
+  my ($fh, $path) = @_;
+  my @a = stat($fh);
+  my @b = lstat($path);
+  return @a && @b && $a[0] == $b[0] && $a[1] == $b[1];
+}
+
+# One try at a lock, without waiting: 1 when answered (locked, or refused), 0 while another run holds it. A holder
+# removes its file as it lets go, so a lock taken on a file no longer at the path is given up and taken again.
+sub try_lock {
+  my ($w) = @_;
+  for (1 .. 5) {
+    if (!$w->{fh}) {
+      my ($path, $dir) = ($w->{name}, undef);
+      if ($path !~ m{/}) {
+        $dir = eval { lock_dir() };
+        if (!$dir) { refuse($w->{id}, 'EACCES', "cannot lock: $@"); return 1 }
+        $path = "$dir/$path";
+      }
+      @$w{qw(path dir)} = ($path, $dir);
+      my $fh;
+      if (sysopen($fh, $path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) {
+        put_all($fh, $LOCK_MARK);
+      } elsif ($! != EEXIST || !sysopen($fh, $path, O_RDWR | O_NOFOLLOW)) {
+        next if $! == ENOENT;    # its holder removed it (or the directory) just now
+        refuse_errno($w->{id}, "cannot open the lock $path");
+        return 1;
+      }
+      $w->{fh} = $fh;
+    }
+    return 0 unless flock($w->{fh}, LOCK_EX | LOCK_NB);
+    if (same_file($w->{fh}, $w->{path})) {
+      $locks{ $w->{path} } = { fh => $w->{fh}, dir => $w->{dir} };
+      answer($w->{id}, 'locked', $w->{path});
+      return 1;
+    }
+    close(delete $w->{fh});
+  }
+  return 0;
 }
 
 sub op_lock {
   my ($id, $name, $wait) = @_;
-  my $path = $name;
-  if ($name !~ m{/}) { my $dir = eval { lock_dir() }; return refuse($id, 'EACCES', "cannot lock: $@") unless $dir; $path = "$dir/$name" }
-  my $fh;
-  sysopen($fh, $path, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600) or return refuse_errno($id, "cannot open the lock $path");
-  if (flock($fh, LOCK_EX | LOCK_NB)) { $locks{$path} = $fh; return answer($id, 'locked', $path) }
-  push @waiting_locks, { id => $id, fh => $fh, path => $path, deadline => now() + $wait + $COARSE };
+  my $w = { id => $id, name => $name, deadline => now() + $wait + $COARSE };
+  push @waiting_locks, $w unless try_lock($w);
+}
+
+# Let go of a lock: its file goes first (while still held) when pgplay made it, then the lock directory when empty.
+sub release_lock {
+  my ($path) = @_;
+  my $lock = delete $locks{$path} or return 0;
+  my $fh = $lock->{fh};
+  my @st = stat($fh);
+  my $mark = '';
+  if (same_file($fh, $path) && $st[7] == length($LOCK_MARK) && sysseek($fh, 0, 0)) { sysread($fh, $mark, length $LOCK_MARK) }
+  if ($mark eq $LOCK_MARK) {
+    unlink($path);
+    rmdir($lock->{dir}) if defined $lock->{dir};
+  }
+  close($fh);
+  return 1;
 }
 
 sub op_unlock {
   my ($id, $path) = @_;
-  my $fh = delete $locks{$path};
-  close($fh) if $fh;
-  answer($id, $fh ? 'unlocked' : 'not-held');
+  answer($id, release_lock($path) ? 'unlocked' : 'not-held');
 }
 
 # Guards: what to put back should the client go away without saying goodbye (a dropped connection in the middle
@@ -330,8 +390,8 @@ sub run_guards {
 sub retry_locks {
   my @still;
   for my $w (@waiting_locks) {
-    if (flock($w->{fh}, LOCK_EX | LOCK_NB)) { $locks{$w->{path}} = $w->{fh}; answer($w->{id}, 'locked', $w->{path}) }
-    elsif (now() >= $w->{deadline}) { close($w->{fh}); refuse($w->{id}, 'EBUSY', "another pgplay run holds $w->{path}") }
+    next if try_lock($w);
+    if (now() >= $w->{deadline}) { close($w->{fh}) if $w->{fh}; refuse($w->{id}, 'EBUSY', "another pgplay run holds $w->{path}") }
     else { push @still, $w }
   }
   @waiting_locks = @still;
@@ -512,6 +572,7 @@ sub stop_everything {
   kill(-9, $_) for grep { kill(0, $_) } @pids;
   1 while waitpid(-1, POSIX::WNOHANG()) > 0;
   run_guards();
+  release_lock($_) for keys %locks;
   POSIX::_exit($code);
 }
 

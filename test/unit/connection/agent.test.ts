@@ -192,7 +192,7 @@ describe('the host agent, run locally', () => {
     assert.equal(await conn.remove(made), 'absent');
   });
 
-  it('locks in a root-only directory; a second holder waits, then is refused; unlock frees it', async () => {
+  it('locks in a root-only directory; a second holder waits, then is refused; unlock frees it and removes the file', async () => {
     const name = `agent-test-${process.pid}.lock`;
     const path = await conn.lock(name, 0);
     assert.equal(path, `/run/pgplay/${name}`);
@@ -205,9 +205,25 @@ describe('the host agent, run locally', () => {
     const waiting = other.lock(name, 5);
     await sleep(200);
     await conn.unlock(path);
+    // The waiter held the file its holder removed: it takes the lock again on the file now at the path.
     assert.equal(await waiting, path);
+    assert.ok(existsSync(path));
     await other.close();
-    rmSync(path, { force: true });
+    assert.equal(existsSync(path), false, 'the agent leaves no lock file behind');
+  });
+
+  it('keeps a lock file it did not make; removes the one it made when it ends', async () => {
+    const mine = join(dir, 'users.lock');
+    writeFileSync(mine, 'made by the user\n');
+    const local = new LocalConnection('keeper');
+    const path = await local.lock(mine, 0);
+    await local.unlock(path);
+    assert.equal(readFileSync(mine, 'utf8'), 'made by the user\n');
+    const named = join(dir, 'named.lock');
+    await local.lock(named, 0);
+    assert.equal(readFileSync(named, 'utf8'), 'pgplay run lock\n');
+    await local.close();
+    assert.equal(existsSync(named), false, 'a lock file pgplay made goes when the agent ends');
   });
 
   it('connects to a unix socket as another user: the server sees that user', async () => {
