@@ -49,6 +49,23 @@ describe('agent wire format', () => {
     }
     assert.throws(() => decodeList(Buffer.from([0, 0, 0, 9, 1])), /truncated/);
   });
+
+  it('a large frame arriving in many small chunks, and several frames in one chunk, come out whole and in order', () => {
+    const big = Buffer.alloc(100_000, 7);
+    const bytes = Buffer.concat([encodeFrame(1, FrameType.stdout, big), encodeFrame(2, FrameType.exit, encodeList(['0', ''])), encodeFrame(3, FrameType.answer)]);
+    const reader = new FrameReader();
+    const got = [];
+    for (let at = 0; at < bytes.length; at += 997) got.push(...reader.push(bytes.subarray(at, at + 997)));
+    assert.deepEqual(
+      got.map((f) => [f.id, f.type, f.payload.length]),
+      [
+        [1, 'O', 100_000],
+        [2, 'X', 9],
+        [3, 'A', 0],
+      ],
+    );
+    assert.ok(got[0].payload.equals(big));
+  });
 });
 
 describe('the host agent, run locally', () => {
