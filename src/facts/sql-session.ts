@@ -39,6 +39,10 @@ let pgClientClass: typeof PgClient | null = null;
  * Node 20, which has no `navigator`, by making a `Response`, which loads Node's whole fetch implementation (undici,
  * 20 to 30 ms of CPU). A `navigator` that says Node while pg loads answers it at once; it is gone again after.
  */
+export function loadPgDriver(): void {
+  pgClient();
+}
+
 function pgClient(): typeof PgClient {
   if (pgClientClass) return pgClientClass;
   const shim = !('navigator' in globalThis);
