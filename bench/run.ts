@@ -16,6 +16,8 @@ import { computeResults, markdown, type FleetResult, type Results, type RunMeasu
 import { MITOGEN_STRATEGIES, openSession, TOOL_NAMES, versions, type Job, type ToolName } from './tools';
 
 const ROOT = join(__dirname, '..', '..');
+/** Every host at once, as the shell script does (bench/ansible/ansible.cfg sets Ansible's forks to 50 too). */
+const FORKS = ['--forks', '50'];
 const LAB_ROOT = join(ROOT, '.lab-bench');
 
 interface Options {
@@ -219,7 +221,7 @@ async function main(): Promise<void> {
   // Every tool controls the server with pg_ctl, as the Ansible playbook and the shell script do (Debian's
   // pg_ctlcluster, which the namespace lab's inventory names, waits in half-second steps and would hide the tools).
   const siteJob: Job = {
-    pgplay: { playbook: 'playbooks/site.yml', args: opts.lab === 'netns' ? ['-e', 'pg_service=pg_ctl'] : [] },
+    pgplay: { playbook: 'playbooks/site.yml', args: [...FORKS, ...(opts.lab === 'netns' ? ['-e', 'pg_service=pg_ctl'] : [])] },
     ansible: { playbook: 'bench/ansible/site.yml', args: [] },
     shell: 'bench/shell/site.sh',
   };
@@ -239,7 +241,7 @@ async function main(): Promise<void> {
       fleet = { hosts: opts.fleet, noop_runs: opts.noopRuns, tools: {} };
       for (const tool of opts.fleetTools) {
         const rootVar = ['-e', `fleet_root=${LAB_ROOT}`];
-        const job: Job = { pgplay: { playbook: 'bench/fleet/site.yml', args: rootVar }, ansible: { playbook: 'bench/fleet/ansible.yml', args: rootVar }, shell: null };
+        const job: Job = { pgplay: { playbook: 'bench/fleet/site.yml', args: [...FORKS, ...rootVar] }, ansible: { playbook: 'bench/fleet/ansible.yml', args: rootVar }, shell: null };
         const fleetRun: ToolRun = { tool, hosts: opts.fleet, variant: 'clean', label: `fleet ${opts.fleet}`, job, inventory: (lab) => lab.inventory, sshdOnly: true, prepare: true };
         fleet.tools[tool] = await measureTool(fleetRun, opts, workDir, profileLoops);
       }
