@@ -98,8 +98,9 @@ if [ -f "\$D/standby.signal" ] && [ "\$id" = $system_id ]; then
   echo "$r: already a standby of $p"
 else
   if as_pg "\$B/pg_ctl" status -D "\$D" >/dev/null 2>&1; then as_pg "\$B/pg_ctl" stop -D "\$D" -m fast -w -t 120 >/dev/null; fi
-  if [ -e "\$D" ]; then as_pg mv "\$D" "\$D.old-\$(date -u +%Y%m%dT%H%M%SZ)"; fi
-  passfile=\$(dirname "\$D")/.pgpass-replication
+  # Beside the data directory, named so the lab's teardown finds them (hosts of the lab may share /var/lib).
+  if [ -e "\$D" ]; then as_pg mv "\$D" "\$D.pgplay-old-\$(date -u +%Y%m%dT%H%M%SZ)"; fi
+  passfile=\$D.pgplay-bench-passfile
   (umask 077; printf '%s\n' $(printf %q "${addr[$p]}:${port[$p]}:*:$repl_user:$pass_field") >"\$passfile")
   chown postgres: "\$passfile"
   as_pg env PGPASSFILE="\$passfile" PGAPPNAME=$r "\$B/pg_basebackup" -h ${addr[$p]} -p ${port[$p]} -U $repl_user -D "\$D" -X stream -R -c fast -w
