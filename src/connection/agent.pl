@@ -119,8 +119,10 @@ sub become_for_good {
   endgrent();
   $) = join(' ', $user->{gid}, @groups);
   $( = $user->{gid};
-  # Real and effective together (setreuid): the saved id follows, so there is no way back to root.
-  ($<, $>) = ($user->{uid}, $user->{uid});
+  # Effective first, then real: setting the real id while the effective one is the user's sets the saved id to it
+  # too (setreuid), so there is no way back to root, even before the exec.
+  $> = $user->{uid};
+  $< = $user->{uid};
   die "could not become $user->{name}\n" unless $< == $user->{uid} && $> == $user->{uid};
   return 1;
 }

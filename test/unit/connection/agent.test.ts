@@ -92,6 +92,10 @@ describe('the host agent, run locally', () => {
     const home = execFileSync('getent', ['passwd', 'postgres'], { encoding: 'utf8' }).split(':')[5];
     assert.deepEqual(r.stdout.split('\n').slice(0, 3), ['postgres', '/', `a b;c ${home}`]);
     assert.equal(r.failed, false);
+    // Real, effective, saved and file-system user ids are all the user's: no way back to root.
+    const uid = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
+    const ids = await conn.run(['grep', '^Uid:', '/proc/self/status'], { as: 'postgres' });
+    assert.deepEqual(ids.stdout.trim().split(/\s+/).slice(1), [uid, uid, uid, uid]);
     const weird = ['$HOME', "it's", '`id`', ''];
     assert.deepEqual((await conn.run(['printf', '%s\\n', ...weird])).stdout.split('\n').slice(0, -1), weird);
     const missing = await conn.run(['/no/such/program']);
