@@ -1,8 +1,9 @@
 // ssh2's connect settings for a host or a bastion, from its options: where, who, which keys, the host key check.
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import type { AuthenticationType, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import { Client, type AuthenticationType, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
 import { decideHostKey, hostKeyAlgorithms } from './host-key-policy';
+import { connectFailure, type SshTarget } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
 
 export type ConnectSettings = { config: ConnectConfig; methods: AuthenticationType[] } | { problem: string; cause: unknown };
@@ -50,4 +51,53 @@ export function sshConnectConfig(o: SshOptions, sock: Duplex | undefined, onHost
 export function keyProblem(o: SshOptions, err: unknown): string {
   const message = (err as Error).message;
   return /encrypted|passphrase/i.test(message) ? `private key ${o.privateKeyFile} is encrypted: load it into ssh-agent instead` : `cannot use the private key: ${message}`;
+}
+
+/** How one connection attempt reports: to a host or to a bastion. */
+export interface DialReport {
+  target: SshTarget;
+  /** What a connection closed before it was ready says. */
+  closedEarly: string;
+  /** The environment variable named for the password that is not set, when that may be why. */
+  unsetPassword?: string;
+  /** The error the attempt fails with. */
+  failure: (what: string, cause?: unknown) => Error;
+  /** The connection closed, ready or not. */
+  onClose?: (client: Client) => void;
+}
+
+/** Open one ssh connection (over sock when it goes through bastions): the host key checked first, one clear failure. */
+export function dialSsh(o: SshOptions, sock: Duplex | undefined, report: DialReport): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = new Client();
+    let settled = false;
+    let hostKeyProblem: string | null = null;
+    const fail = (what: string, cause?: unknown) => {
+      if (settled) return;
+      settled = true;
+      client.destroy();
+      reject(report.failure(what, cause));
+    };
+    const made = sshConnectConfig(o, sock, (reason) => (hostKeyProblem = reason));
+    if ('problem' in made) return fail(made.problem, made.cause);
+    client.once('ready', () => {
+      settled = true;
+      resolve(client);
+    });
+    const context = { timeoutMs: o.connectTimeoutMs, methods: made.methods, unsetPassword: report.unsetPassword };
+    client.on('error', (err) => fail(hostKeyProblem ?? connectFailure(report.target, err, context), err));
+    client.on('close', () => {
+      report.onClose?.(client);
+      fail(hostKeyProblem ?? report.closedEarly);
+    });
+    try {
+      client.connect(made.config);
+      // Small writes (the handshake's service request, a SQL query's Parse, Bind, Execute) must not wait 40 ms for a
+      // delayed ACK: without this, every connection and every parameterised query stalled. (A channel through a
+      // bastion has no such setting; ssh2 then does nothing.)
+      client.setNoDelay(true);
+    } catch (err) {
+      fail(keyProblem(o, err), err);
+    }
+  });
 }

@@ -5,8 +5,7 @@ import type { Duplex } from 'node:stream';
 import { Client } from 'ssh2';
 import { UnreachableError } from '../errors';
 import { redact } from '../secrets';
-import { keyProblem, sshConnectConfig } from './ssh-connect-config';
-import { connectFailure } from './ssh-errors';
+import { dialSsh } from './ssh-connect-config';
 import type { SshOptions } from './ssh-options';
 
 interface Bastion {
@@ -99,33 +98,12 @@ function forward(client: Client, address: string, port: number, toWhom: string, 
 }
 
 /** Connect to one bastion (through sock when it is behind another), its host key checked first. */
-function connectBastion(o: SshOptions, sock?: Duplex): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const client = new Client();
-    let settled = false;
-    let hostKeyProblem: string | null = null;
-    const fail = (what: string, cause?: unknown) => {
-      if (settled) return;
-      settled = true;
-      client.destroy();
-      reject(new UnreachableError(redact(`ssh through ${describe(o)}: ${what}`), { cause }));
-    };
-    const made = sshConnectConfig(o, sock, (reason) => (hostKeyProblem = reason));
-    if ('problem' in made) return fail(made.problem, made.cause);
-    const { config, methods } = made;
-    const target = { hostName: `bastion ${o.address}`, address: o.address, port: o.port, user: o.user };
-    client.once('ready', () => {
-      settled = true;
-      opened++;
-      resolve(client);
-    });
-    client.on('error', (err) => fail(hostKeyProblem ?? connectFailure(target, err, { timeoutMs: o.connectTimeoutMs, methods }), err));
-    client.on('close', () => fail(hostKeyProblem ?? 'the bastion closed the connection'));
-    try {
-      client.connect(config);
-      if (!sock) client.setNoDelay(true);
-    } catch (err) {
-      fail(keyProblem(o, err), err);
-    }
+async function connectBastion(o: SshOptions, sock?: Duplex): Promise<Client> {
+  const client = await dialSsh(o, sock, {
+    target: { hostName: `bastion ${o.address}`, address: o.address, port: o.port, user: o.user },
+    closedEarly: 'the bastion closed the connection',
+    failure: (what, cause) => new UnreachableError(redact(`ssh through ${describe(o)}: ${what}`), { cause }),
   });
+  opened++;
+  return client;
 }

@@ -3,8 +3,8 @@ import { Client, type ClientChannel } from 'ssh2';
 import { AgentClient } from './agent-client';
 import { AgentConnection } from './agent-connection';
 import { agentCommandLine, type Become } from './command';
-import { keyProblem, sshConnectConfig } from './ssh-connect-config';
-import { connectFailure, unreachable, type SshTarget } from './ssh-errors';
+import { dialSsh } from './ssh-connect-config';
+import { unreachable, type SshTarget } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
 
 export type { SshOptions } from './ssh-options';
@@ -82,45 +82,25 @@ export class SshConnection extends AgentConnection {
   }
 
   /** Connect directly, or over sock (a channel through bastions) given back with release when the connection ends. */
-  #dialThrough(sock?: import('node:stream').Duplex, release?: () => void): Promise<Client> {
+  async #dialThrough(sock?: import('node:stream').Duplex, release?: () => void): Promise<Client> {
     const o = this.options;
     const target = this.#target;
-    return new Promise((resolve, reject) => {
-      const client = new Client();
-      let settled = false;
-      let hostKeyProblem: string | null = null;
-      const fail = (what: string, cause?: unknown) => {
-        if (settled) return;
-        settled = true;
-        client.destroy();
+    const client = await dialSsh(o, sock, {
+      target,
+      closedEarly: 'the server closed the connection',
+      unsetPassword: o.passwordEnv && !o.password ? o.passwordEnv : undefined,
+      failure: (what, cause) => {
         release?.();
-        reject(unreachable(target, what, cause));
-      };
-      const made = sshConnectConfig(o, sock, (reason) => (hostKeyProblem = reason));
-      if ('problem' in made) return fail(made.problem, made.cause);
-      const { config, methods } = made;
-      const unsetPassword = o.passwordEnv && !o.password ? o.passwordEnv : undefined;
-      client.once('ready', () => {
-        settled = true;
-        connectionsOpened++;
-        this.#client = client;
-        resolve(client);
-      });
-      client.on('error', (err) => fail(hostKeyProblem ?? connectFailure(target, err, { timeoutMs: o.connectTimeoutMs, methods, unsetPassword }), err));
-      client.on('close', () => {
+        return unreachable(target, what, cause);
+      },
+      onClose: (closed) => {
         release?.();
-        fail(hostKeyProblem ?? 'the server closed the connection');
-        if (this.#client === client) this.#client = null;
-      });
-      try {
-        client.connect(config);
-        // Small writes (the handshake's service request, a SQL query's Parse, Bind, Execute) must not wait 40 ms
-        // for a delayed ACK: without this, every connection and every parameterised query stalled.
-        client.setNoDelay(true);
-      } catch (err) {
-        fail(keyProblem(o, err), err);
-      }
+        if (this.#client === closed) this.#client = null;
+      },
     });
+    connectionsOpened++;
+    this.#client = client;
+    return client;
   }
 
 }
