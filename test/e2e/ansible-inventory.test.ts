@@ -3,7 +3,8 @@
 // converges from it and a re-run changes nothing; then the same with the lab's inventory in the INI layout.
 // Slow (about 16 s): two labs of 1 primary + 2 replicas (sshd + PostgreSQL 15) on 127.0.0.101-103, one after the other.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -49,8 +50,22 @@ async function convergeTwice(lab: Lab, inventory: string): Promise<void> {
   assert.equal(again.code, 0, again.stdout + again.stderr);
   for (const h of lab.hosts) assert.match(recapLine(again.stdout, h.name), /changed=0 unreachable=0 failed=0/, again.stdout);
   for (const text of [first.stdout, first.stderr, again.stdout]) assert.equal(text.includes(PASSWORD), false);
-  // The lock file is a host setting templated in group_vars: it reached the hosts from the rendered scope.
-  for (const h of lab.hosts) assert.ok(existsSync(`${h.dataDir}.pgplay.lock`), `${h.name}: no lock at ${h.dataDir}.pgplay.lock`);
+  // The lock file is a host setting templated in group_vars: it reached the hosts from the rendered scope. The run's
+  // lock file is gone once it ends, so hold pg2's from outside (flock(1), as another run would) and see the run wait on it.
+  for (const h of lab.hosts) assert.equal(existsSync(`${h.dataDir}.pgplay.lock`), false, `${h.name}: the run left its lock file behind`);
+  const lockFile = `${lab.hosts[1].dataDir}.pgplay.lock`;
+  const holder = spawn('flock', ['-x', lockFile, 'sleep', '60'], { stdio: 'ignore' });
+  try {
+    while (!existsSync(lockFile)) await new Promise((r) => setTimeout(r, 20));
+    const busy = await runCli(['run', site, '-i', inventory, '-e', 'pgplay_lock_wait=1'], { env, timeoutMs: 120_000 });
+    assert.notEqual(busy.code, 0, busy.stdout);
+    assert.match(busy.stdout, /host pg2 is busy/, busy.stdout);
+    assert.ok(busy.stdout.includes(lockFile), `the failure names the lock file: ${busy.stdout}`);
+  } finally {
+    holder.kill();
+  }
+  assert.equal(existsSync(lockFile), true, 'a lock file pgplay did not make is kept');
+  rmSync(lockFile);
   assert.equal(psql(lab.hosts[0], "SELECT count(*) FROM pg_roles WHERE rolname = 'replicator' AND rolreplication"), '1');
   for (const h of lab.hosts.slice(1)) assert.equal(psql(h, 'SELECT pg_is_in_recovery()'), 't');
   assert.equal(psql(lab.hosts[0], "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"), '2');
