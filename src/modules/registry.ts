@@ -9,6 +9,7 @@ import { ensureHbaLineModule } from './ensure-hba-line';
 import { basebackupModule } from './basebackup';
 import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
+import { preflightModule } from './preflight';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -17,6 +18,7 @@ const all: ModuleDefinition[] = [
   basebackupModule,
   serviceModule,
   assertStreamingModule,
+  preflightModule,
   templateModule,
   commandModule,
   assertModule,
