@@ -111,6 +111,7 @@ export async function gatherEvidence(replica: HostHandle, primary: HostHandle, o
     client: options.client,
     clientAddress: options.clientAddress,
     primaryLog,
+    primaryLogSinceAttempt: options.since?.primary !== undefined,
     replicaLog,
     ...r,
     user: options.user ?? (r as ReplicaFacts).user,

@@ -24,6 +24,8 @@ export interface Evidence {
   /** Messages of the replica's and the primary's server logs, oldest first. */
   replicaLog: LogEntry[];
   primaryLog: LogEntry[];
+  /** The primary's log was read from where it ended before the attempt: all of it is this attempt's. */
+  primaryLogSinceAttempt?: boolean;
   /** Where the replica's primary_conninfo leads (host or hostaddr, port), when it has one. */
   conninfo?: { host?: string; hostaddr?: string; port?: number };
   /** The replica's server answers pg_is_in_recovery() so. */
@@ -122,9 +124,13 @@ function entrySignal(e: LogEntry): Signal | null {
   return signal ? { ...signal, text: `${e.severity}:  ${signal.kind === 'no-role' ? signal.text : e.message}` } : null;
 }
 
-/** The newest signal of a log, or null. */
+/** The walreceiver connected after whatever failed before it: what failed is over. */
+const RECOVERED = /^started streaming WAL from primary/;
+
+/** The newest signal of a log, or null; none when the replica started streaming since. */
 function lastSignal(entries: LogEntry[], accept: (s: Signal) => boolean = () => true): Signal | null {
   for (let i = entries.length - 1; i >= 0; i--) {
+    if (RECOVERED.test(entries[i].message)) return null;
     const s = entrySignal(entries[i]);
     if (s && accept(s)) return s;
   }
@@ -178,7 +184,8 @@ export function diagnose(e: Evidence): Diagnosis | null {
   const fromReplica = lastSignal(e.replicaLog);
   // The primary's log holds every client's failures: only those that can be this replica's count.
   const mine = (s: Signal) => (!s.address || [replica.address, e.clientAddress].includes(s.address)) && (!s.user || !e.user || s.user === e.user);
-  const signal = client ?? fromReplica ?? lastSignal(e.primaryLog, mine);
+  // Only a log read since the attempt began speaks for it: an old refusal in the last part of a log may be long fixed.
+  const signal = client ?? fromReplica ?? (e.primaryLogSinceAttempt ? lastSignal(e.primaryLog, mine) : null);
   const elsewhere = wrongConninfo(e);
   // A replica that tries another server: whatever that server answers, the conninfo is the cause.
   if (elsewhere && (!signal || ['refused', 'timeout', 'unreachable', 'dns', 'other-system', 'no-hba', 'password'].includes(signal.kind))) {
