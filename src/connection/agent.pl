@@ -403,7 +403,8 @@ sub op_unix {
 
 # A TCP connection opened from this host (its address, routes and firewall), for the preflight: connected, or why
 # not (refused, timed out, no route) as data, with the address it left from. The connect does not block: other
-# requests are served while it waits, and its deadline is kept by the main loop.
+# requests are served while it waits, and its deadline is kept by the main loop (a host name's lookup does block,
+# briefly; an address needs none).
 sub op_tcp {
   my ($id, $host, $port, $timeout_ms) = @_;
   my ($gerr, @ai) = getaddrinfo($host, $port, { socktype => SOCK_STREAM });

@@ -24,6 +24,8 @@ export interface BasebackupArgs {
   timeout?: number;
   /** pg_basebackup --max-rate, to spare a busy primary's disks and network. */
   max_rate?: string;
+  /** Seconds pg_basebackup (and the standby, through primary_conninfo) waits for the primary to answer a connection. */
+  connect_timeout?: number;
 }
 
 export interface PrimaryFacts {
@@ -82,6 +84,13 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       start: { type: 'boolean', default: false, description: 'Start the standby after the copy.' },
       wait: { type: 'boolean', default: true, description: 'With start: wait until the standby streams from the primary.' },
       timeout: { type: 'integer', minimum: 10, default: 3600, description: 'Seconds pg_basebackup may take.' },
+      connect_timeout: {
+        type: 'integer',
+        minimum: 2,
+        maximum: 600,
+        default: 10,
+        description: "Seconds pg_basebackup waits for the primary to answer a connection (libpq's connect_timeout, kept in primary_conninfo for the standby): a firewall that drops the packets fails the copy then, not after the kernel's two minutes.",
+      },
       max_rate: { type: 'string', pattern: '^[0-9]+[kM]?$', patternErrorMessage: 'a rate like 32k or 100M (kB/s without a suffix)', description: 'Highest transfer rate of the copy (pg_basebackup --max-rate), to spare a busy primary: 32k to 1024M.', examples: ['100M'] },
     },
     required: ['primary', 'user', 'password'],
@@ -238,8 +247,12 @@ const CONNECT_TIMEOUT_S = 10;
 
 /** The address this host's connections come from, when the inventory says (pg_client_address). */
 function clientAddress(ctx: TaskContext): string | undefined {
-  const given = ctx.vars.pg_client_address;
-  return typeof given === 'string' && given ? given : undefined;
+  try {
+    const given = ctx.vars.pg_client_address;
+    return typeof given === 'string' && given ? given : undefined;
+  } catch {
+    return undefined; // a value that cannot be rendered: the troubleshooter does without it
+  }
 }
 
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -349,7 +362,7 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
         s.primaryLog = await markLogs(primaryHandle);
         const copy = await runPg(ctx.conn, ctx.pg, 'pg_basebackup', argv, {
           // A firewall that drops the packets fails the copy in seconds, not after the kernel's two minutes.
-          env: { PGPASSFILE: s.passfile as string, PGAPPNAME: ctx.name, PGCONNECT_TIMEOUT: String(CONNECT_TIMEOUT_S), LC_MESSAGES: 'C' },
+          env: { PGPASSFILE: s.passfile as string, PGAPPNAME: ctx.name, PGCONNECT_TIMEOUT: String(args.connect_timeout ?? CONNECT_TIMEOUT_S), LC_MESSAGES: 'C' },
           timeoutMs: (args.timeout ?? 3600) * 1000,
           signal: ctx.signal,
           onOutput: throttledProgress(ctx),
