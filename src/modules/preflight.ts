@@ -1,5 +1,6 @@
 // Before anything changes: everything that would keep a replica from cloning or streaming, checked from the
 // primary and from each replica host at once, every finding reported with its fix. Read-only.
+import { errorMessage, UnreachableError } from '../errors';
 import { bytesToText } from '../facts/bytes';
 import { readControlData } from '../facts/control-data';
 import { rowFromFileRules, rowsFromHbaText } from '../facts/hba-match';
@@ -7,7 +8,7 @@ import type { SqlSession } from '../facts/sql';
 import { evaluatePreflight, formatFindings, needsCopy, type PreflightArgs, type PreflightFacts, type PrimaryState, type ReplicaState } from './pg/preflight-findings';
 import { freeSpace, probeReplica } from './pg/replica-probe';
 import { probeServer, runPg } from './pg/server';
-import { fail, noop, type ModuleDefinition, type TaskContext } from './types';
+import { fail, noop, type HostHandle, type ModuleDefinition, type TaskContext } from './types';
 
 export type { PreflightArgs } from './pg/preflight-findings';
 
@@ -24,7 +25,7 @@ export const preflightModule: ModuleDefinition<PreflightArgs, PreflightFacts> = 
     description: [
       "Run on the primary. Reads, and changes nothing: it runs in check mode too, and on stopped servers (a stopped primary's settings come from its files). From each replica host, side by side: a TCP connection to the primary's pg_address and pg_port opened by the replica's agent (connected, refused or timed out: a firewall that rejects or drops, or listen_addresses), a replication login as `user` with `password` over that connection (pgplay speaks the protocol itself: the password never reaches the replica host), the major version of its PostgreSQL, and the free space where its data directory goes against the size of the primary's databases.",
       "On the primary: wal_level; max_wal_senders against the WAL senders running plus two for each base backup that would run at once (every replica that is not yet a standby of this primary); max_replication_slots likewise; the replication role (LOGIN, REPLICATION); and pg_hba.conf, judged rule by rule in file order, as PostgreSQL does, for each replica's real client address (the one its connection left from).",
-      'Every finding is reported at once, each with its fix, and the task fails. `planned` names what later tasks of the playbook set up (as site.yml does): those gaps are noted, not findings.',
+      'Every finding is reported at once, each with its fix, and the task fails. `planned` names what later tasks of the playbook set up (as site.yml does): those gaps are noted, not findings. A replica out of reach over ssh, or busy with another pgplay run, is noted too: its own tasks report it, and the others go on.',
     ].join(' '),
     properties: {
       replicas: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Inventory names of the replicas.', examples: [['pg2', 'pg3'], '{{ groups.replicas }}'] },
@@ -61,7 +62,7 @@ export const preflightModule: ModuleDefinition<PreflightArgs, PreflightFacts> = 
     const ssl = primaryRead.then((p) => /^on$/i.test(p.settings.ssl ?? ''), () => false);
     const [primary, replicas] = await Promise.all([primaryRead, Promise.all(args.replicas.map((name) => readReplica(ctx, name, args, timeout, ssl)))]);
     // Room for a copy matters only where one is needed: a no-op run reads neither sizes nor free space.
-    const copies = replicas.filter((r) => !r.error && needsCopy(primary, r));
+    const copies = replicas.filter((r) => !r.error && !r.unreachable && needsCopy(primary, r));
     if (copies.length > 0) {
       const [size] = await Promise.all([
         databaseSize(ctx, primary.running),
@@ -162,14 +163,22 @@ async function readStopped(ctx: TaskContext, base: Pick<PrimaryState, 'name' | '
 async function readReplica(ctx: TaskContext, name: string, args: PreflightArgs, timeout: number, ssl: Promise<boolean>): Promise<ReplicaState> {
   const why = ctx.outOfRun(name);
   const base = { name, address: '', dataDir: '', binDir: '' };
-  if (why) return { ...base, error: `it ${why.split('\n')[0]}` };
+  if (why) return { ...base, unreachable: `it ${why.split('\n')[0]}` };
+  let handle: HostHandle;
   try {
-    const handle = await ctx.otherHost(name);
+    handle = await ctx.otherHost(name);
+  } catch (err) {
+    // Out of reach or busy with another run: its own tasks report it, and the others go on.
+    return { ...base, unreachable: errorMessage(err) };
+  }
+  try {
     const state: ReplicaState = { ...base, address: handle.pg.address, clientAddress: clientAddressOf(ctx, name), dataDir: handle.pg.dataDir, binDir: handle.pg.binDir };
     state.probe = await probeReplica(handle.conn, handle.pg, { address: ctx.pg.address, port: ctx.pg.port, timeoutSeconds: timeout, user: args.user, password: args.password, ssl });
     return state;
   } catch (err) {
-    return { ...base, error: err instanceof Error ? err.message : String(err) };
+    // The connection dropped under the probe: its own tasks report it too.
+    if (err instanceof UnreachableError || (err as { cause?: unknown }).cause instanceof UnreachableError) return { ...base, unreachable: errorMessage(err) };
+    return { ...base, error: errorMessage(err) };
   }
 }
 

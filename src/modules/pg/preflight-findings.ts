@@ -54,8 +54,10 @@ export interface ReplicaState {
   probe?: ReplicaProbe;
   /** Free space where its data directory goes (read only when it needs a copy). */
   free?: { bytes: number | null; dir: string };
-  /** Why the host could not be checked (unreachable, or out of the run). */
+  /** Why the host could not be checked. */
   error?: string;
+  /** The host cannot be reached, or is out of the run: its own tasks say so; the others go on. */
+  unreachable?: string;
 }
 
 export interface PreflightFacts {
@@ -112,7 +114,7 @@ export function evaluatePreflight(args: PreflightArgs, facts: PreflightFacts): P
   let checks = 0;
   const find = (host: string, problem: string, fix: string) => findings.push({ host, problem, fix });
   const target = `${primary.address}:${primary.port}`;
-  const copies = facts.replicas.filter((r) => !r.error && needsCopy(primary, r));
+  const copies = facts.replicas.filter((r) => !r.error && !r.unreachable && needsCopy(primary, r));
 
   // The primary itself: running, wal_level, WAL senders and slots, pg_hba.conf lines it cannot read.
   checks++;
@@ -175,6 +177,10 @@ export function evaluatePreflight(args: PreflightArgs, facts: PreflightFacts): P
   const primaryEnd = findings.length;
   for (const r of facts.replicas) {
     const name = r.name;
+    if (r.unreachable) {
+      notes.push(`${name} not checked: ${r.unreachable}`);
+      continue;
+    }
     if (r.error || !r.probe) {
       checks++;
       find(name, `cannot be checked: ${r.error ?? 'no answer'}`, `make ${name} reachable over ssh, with perl (pgplay's agent needs it)`);
@@ -250,11 +256,13 @@ export function evaluatePreflight(args: PreflightArgs, facts: PreflightFacts): P
         const said = probe.login.output.split('\n').map((l) => l.trim()).filter(Boolean).pop() ?? '';
         const kind = signal?.kind;
         if (kind === 'password' || kind === 'no-role' || kind === 'no-login' || kind === 'no-replication') {
-          if (roleLater) notes.push(`${name} cannot log in as ${args.user} yet; a later task sets the role and its password`);
-          else if (!roleProblem) find(name, `the password given does not log in as ${args.user} on ${p} from ${name} (${signal?.text ?? said})`, `give the playbook and the role the same password (ensure_role with password:)`);
+          if (roleLater) {
+            if (!roleProblem) notes.push(`${name} cannot log in as ${args.user} yet; a later task sets the role's password`);
+          } else if (!roleProblem) find(name, `the password given does not log in as ${args.user} on ${p} from ${name} (${signal?.text ?? said})`, `give the playbook and the role the same password (ensure_role with password:)`);
         } else if (kind === 'no-hba' || kind === 'hba-reject') {
-          if (planned.hba) notes.push(`${name}'s login is refused by ${p}'s pg_hba.conf until a later task adds its rule`);
-          else if (!hbaProblem) find(name, `${p} refused ${name}'s login (${signal?.text}), though its pg_hba.conf file admits it: the server has not loaded the file`, `reload ${p} (service: state: reloaded)`);
+          if (planned.hba) {
+            if (!hbaProblem) notes.push(`${name}'s login is refused by ${p}'s pg_hba.conf until a later task adds its rule`);
+          } else if (!hbaProblem) find(name, `${p} refused ${name}'s login (${signal?.text}), though its pg_hba.conf file admits it: the server has not loaded the file`, `reload ${p} (service: state: reloaded)`);
         } else if (kind === 'wal-senders') {
           find(p, `${p} has no free WAL sender for a new connection (${signal?.text})`, `raise max_wal_senders on ${p} and restart it`);
         } else {

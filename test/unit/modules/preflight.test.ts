@@ -122,9 +122,11 @@ describe('preflight findings', () => {
     ]);
   });
 
-  it('a replica that cannot be reached over ssh is a finding too', () => {
-    assert.deepEqual(lines({ primary: primary(), replicas: [replica(2, { probe: undefined, error: 'ssh to pg2 (10.0.0.12:22): connection refused' })] }, { ...args, replicas: ['pg2'] }), [
-      "pg2: cannot be checked: ssh to pg2 (10.0.0.12:22): connection refused. Fix: make pg2 reachable over ssh, with perl (pgplay's agent needs it)",
+  it('a replica out of reach over ssh is noted (its own tasks report it; the others go on); one that cannot be probed is a finding', () => {
+    const v = judge({ primary: primary(), replicas: [replica(2, { probe: undefined, unreachable: 'ssh to pg2 (10.0.0.12:22): connection refused' }), replica(3)] });
+    assert.deepEqual([v.findings, v.notes], [[], ['pg2 not checked: ssh to pg2 (10.0.0.12:22): connection refused']]);
+    assert.deepEqual(lines({ primary: primary(), replicas: [replica(2, { probe: undefined, error: 'the agent on pg2 was closed' })] }, { ...args, replicas: ['pg2'] }), [
+      "pg2: cannot be checked: the agent on pg2 was closed. Fix: make pg2 reachable over ssh, with perl (pgplay's agent needs it)",
     ]);
   });
 
