@@ -1,18 +1,19 @@
 // An Ansible user's inventory, unchanged: the lab's inventory and the benchmark's group_vars (bench/ansible/), with
 // pgplay's own variables added in a group_vars file written the way an Ansible user writes one. playbooks/site.yml
 // converges from it and a re-run changes nothing; then the same with the lab's inventory in the INI layout.
-// Slow (about 16 s): two labs of 1 primary + 2 replicas (sshd + PostgreSQL 15) on 127.0.0.101-103, one after the other.
+// Slow (about 20 s): two network-namespace labs of 1 primary + 2 replicas (RHEL-like: every file of a host under the
+// lab's root, where the group_vars put the run locks), one after the other.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ROOT, runCli } from '../helpers/cli';
-import { labInventoryIni } from '../lab/inventory';
-import { labDown, labUp, psql, type Lab } from '../lab/lab';
+import { netnsInventory, netnsInventoryIni } from '../lab/inventory';
+import { netnsLabDown, netnsLabUp, psql, type NetnsLab } from '../lab/netns-lab';
 
 const LAB_ROOT = '/tmp/pgplay-ansible-inv-test';
-const BASE = 100;
+const LAB_ID = 'ansinv';
 const PASSWORD = 'Ansible-inv-secret-77';
 const site = join(ROOT, 'playbooks', 'site.yml');
 // HOME without a ~/.ssh/config: the run reads only what the inventory says.
@@ -41,7 +42,7 @@ function recapLine(stdout: string, name: string): string {
   return new RegExp(`^${name}\\s+ok=.*$`, 'm').exec(stdout.slice(stdout.lastIndexOf('PLAY RECAP')))?.[0] ?? '';
 }
 
-async function convergeTwice(lab: Lab, inventory: string): Promise<void> {
+async function convergeTwice(lab: NetnsLab, inventory: string): Promise<void> {
   const first = await runCli(['run', site, '-i', inventory], { env, timeoutMs: 240_000 });
   assert.equal(first.code, 0, first.stdout + first.stderr);
   assert.match(recapLine(first.stdout, 'pg2'), /changed=[1-9]/);
@@ -58,26 +59,29 @@ async function convergeTwice(lab: Lab, inventory: string): Promise<void> {
 
 describe("site.yml from an Ansible user's inventory and group_vars, unchanged", () => {
   after(async () => {
-    if (!process.env.PGPLAY_KEEP_LAB) await labDown(LAB_ROOT);
+    if (!process.env.PGPLAY_KEEP_LAB) await netnsLabDown(LAB_ROOT, LAB_ID);
   });
+  // The lab's inventory without its own pgplay_lock_file: the group_vars below name the lock, as a user's would.
+  const ssh = (lab: NetnsLab) => ({ key: lab.key, knownHosts: lab.knownHosts });
 
   it('the YAML inventory the lab writes, with the benchmark group_vars: converges, then changes nothing', async () => {
-    const lab = await labUp(3, { root: LAB_ROOT, base: BASE });
-    const inventory = ansibleDirectory('yaml', { file: 'inventory.yml', text: readFileSync(lab.inventory, 'utf8') });
+    const lab = await netnsLabUp(3, { id: LAB_ID, root: LAB_ROOT, layout: 'rhel' });
+    const inventory = ansibleDirectory('yaml', { file: 'inventory.yml', text: netnsInventory(lab.hosts, ssh(lab), { lockFiles: false }) });
     const check = await runCli(['inventory', '-i', inventory, '--host', 'pg2'], { env });
     assert.equal(check.code, 0, check.stderr);
     const vars = JSON.parse(check.stdout) as Record<string, unknown>;
     // The benchmark's group_vars/all.yml is read as it is, Jinja included; the inventory's host vars still win.
     assert.equal(vars.ansible_ssh_common_args, '-o UserKnownHostsFile={{ ssh_known_hosts_file }} -o StrictHostKeyChecking=yes');
-    assert.equal(vars.pg_client_address, '127.0.0.1');
+    assert.equal(vars.pg_client_address, '{{ pg_address }}');
+    assert.equal(vars.pg_address, lab.hosts[1].address);
     const validate = await runCli(['validate', site, '-i', inventory], { env });
     assert.equal(validate.code, 0, validate.stdout + validate.stderr);
     await convergeTwice(lab, inventory);
   });
 
   it('the same lab inventory in the INI layout converges the same way', async () => {
-    const lab = await labUp(3, { root: LAB_ROOT, base: BASE });
-    const inventory = ansibleDirectory('ini', { file: 'hosts', text: labInventoryIni(lab.hosts, { key: lab.key, knownHosts: lab.knownHosts }) });
+    const lab = await netnsLabUp(3, { id: LAB_ID, root: LAB_ROOT, layout: 'rhel' });
+    const inventory = ansibleDirectory('ini', { file: 'hosts', text: netnsInventoryIni(lab.hosts, ssh(lab), { lockFiles: false }) });
     await convergeTwice(lab, inventory);
   });
 });
