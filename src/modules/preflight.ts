@@ -39,6 +39,8 @@ export const preflightModule: ModuleDefinition<PreflightArgs, PreflightFacts> = 
         properties: {
           started: { type: 'boolean', description: 'A later task starts the primary (service: state: started).' },
           role: { type: 'boolean', description: 'A later task creates the role with LOGIN, REPLICATION and this password (ensure_role).' },
+          packages: { type: 'boolean', description: 'A later task installs the server package and makes the cluster where there is none (package, ensure_cluster): programs or a cluster not there yet are noted, not found.' },
+          firewall: { type: 'boolean', description: "A later task opens the port on the primary's own firewall to the replicas (firewall): a connection refused or dropped now is noted, not found." },
           hba: { type: 'boolean', description: "A later task adds a rule for each replica's pg_client_address, else its pg_address (ensure_hba_line, as site.yml does)." },
           settings: {
             type: 'object',

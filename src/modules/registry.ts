@@ -10,6 +10,17 @@ import { basebackupModule } from './basebackup';
 import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
 import { preflightModule } from './preflight';
+import { replicationSlotModule } from './replication-slot';
+import { synchronousReplicationModule } from './synchronous-replication';
+import { tlsCertificateModule } from './tls-certificate';
+import { packageModule } from './package';
+import { ensureClusterModule } from './ensure-cluster';
+import { firewallModule } from './firewall';
+import { promoteModule } from './promote';
+import { rejoinModule } from './rejoin';
+import { assertPrimaryModule } from './assert-primary';
+import { grantRewindModule } from './grant-rewind';
+import { dropSlotsModule } from './drop-slots';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -17,11 +28,22 @@ const all: ModuleDefinition[] = [
   ensureHbaLineModule,
   basebackupModule,
   serviceModule,
+  replicationSlotModule,
+  tlsCertificateModule,
+  synchronousReplicationModule,
   assertStreamingModule,
   preflightModule,
+  assertPrimaryModule,
+  grantRewindModule,
+  promoteModule,
+  rejoinModule,
+  dropSlotsModule,
   templateModule,
   commandModule,
   assertModule,
+  packageModule,
+  ensureClusterModule,
+  firewallModule,
 ];
 
 export function allModules(): ModuleDefinition[] {

@@ -17,6 +17,10 @@ export interface PreflightArgs {
     started?: boolean;
     role?: boolean;
     hba?: boolean;
+    /** A later task installs the server package and makes the cluster where there is none (package, ensure_cluster). */
+    packages?: boolean;
+    /** A later task opens the port on the primary's own firewall to the replicas (firewall). */
+    firewall?: boolean;
     settings?: Record<string, string | number | boolean>;
   };
 }
@@ -118,7 +122,8 @@ export function evaluatePreflight(args: PreflightArgs, facts: PreflightFacts): P
 
   // The primary itself: running, wal_level, WAL senders and slots, pg_hba.conf lines it cannot read.
   checks++;
-  if (primary.error && primary.running) find(p, `its settings cannot be read: ${primary.error}`, `check that PostgreSQL on ${p} accepts pgplay's session (pg_socket_dir, pg_port, pg_os_user)`);
+  if (primary.error && primary.running && planned.packages) notes.push(`${p}'s server cannot be read now (${primary.error}); a later task installs it and makes its cluster`);
+  else if (primary.error && primary.running) find(p, `its settings cannot be read: ${primary.error}`, `check that PostgreSQL on ${p} accepts pgplay's session (pg_socket_dir, pg_port, pg_os_user)`);
   if (!primary.running) {
     if (planned.started) notes.push(`${p} is stopped now; a later task starts it`);
     else find(p, `PostgreSQL on ${p} is stopped: nothing can be cloned from it`, `start it (service: state: started) before the replicas are cloned`);
@@ -200,6 +205,8 @@ export function evaluatePreflight(args: PreflightArgs, facts: PreflightFacts): P
           else refusedByListen.push(name);
         } else if (primary.settings.port !== undefined && Number(primary.settings.port) !== primary.port) {
           find(name, `${p} runs on port ${primary.settings.port}, but pg_port says ${primary.port}: ${target} refused ${name}'s connection`, `set pg_port of ${p} to ${primary.settings.port}, or port = ${primary.port} on ${p}`);
+        } else if (planned.firewall) {
+          notes.push(`${target} refused ${name} now; a later task opens port ${primary.port} on ${p}'s firewall to it`);
         } else {
           find(
             name,
@@ -209,6 +216,10 @@ export function evaluatePreflight(args: PreflightArgs, facts: PreflightFacts): P
         }
         break;
       case 'timeout':
+        if (planned.firewall) {
+          notes.push(`no answer from ${target} to ${name} now; a later task opens port ${primary.port} on ${p}'s firewall to it (a firewall between them would still drop it)`);
+          break;
+        }
         find(
           name,
           `no answer from ${target} to ${name} within ${args.connect_timeout ?? 5} s (timed out): a firewall drops the connection, or the address is wrong`,
@@ -272,7 +283,9 @@ export function evaluatePreflight(args: PreflightArgs, facts: PreflightFacts): P
     } else if (probe.tcp === 'connected' && !args.password) notes.push(`no password given: ${name}'s login was not tried`);
     // The same major version.
     checks++;
-    if (probe.major === null) {
+    if (probe.major === null && planned.packages) {
+      notes.push(`PostgreSQL's programs do not run on ${name} now; a later task installs them`);
+    } else if (probe.major === null) {
       find(name, `PostgreSQL's programs do not run on ${name} from ${r.binDir} (${probe.versionText || 'not found'})`, `install PostgreSQL${primaryMajor ? ` ${primaryMajor}` : ''} on ${name}, or set pg_bin_dir to where it is`);
     } else if (primaryMajor !== null && probe.major !== primaryMajor) {
       const has = probe.versionFrom === 'binaries' ? `${name} has PostgreSQL ${probe.major} (${r.binDir})` : `${name}'s data directory holds PostgreSQL ${probe.major}`;

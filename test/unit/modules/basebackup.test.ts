@@ -42,6 +42,30 @@ describe('basebackup plan', () => {
     assert.deepEqual(plan, { kind: 'noop', reason: '/var/lib/postgresql/15/main is already a standby of pg1 (system identifier 7300000000000000001)', result: undefined });
   });
 
+  it('brings a standby of that primary to the slot and TLS asked for: primary_conninfo and primary_slot_name, then a reload', () => {
+    const conninfo = 'user=replicator passfile=/var/lib/postgresql/15/.pgpass-pgplay-main host=10.0.0.11 port=5432 sslmode=prefer application_name=pg2';
+    const standbyConf = {
+      running: true,
+      info: {
+        primary_conninfo: { vartype: 'string' as const, unit: null, context: 'sighup', active: conninfo, display: conninfo },
+        primary_slot_name: { vartype: 'string' as const, unit: null, context: 'sighup', active: '', display: '' },
+      },
+      inFiles: { primary_conninfo: conninfo },
+      file: null,
+      useAlterSystem: true,
+    };
+    const standby = fresh({ control: { systemIdentifier: '7300000000000000001', state: 'in archive recovery' }, dir: dir({ standbySignal: true }), inRecovery: true, standbyConf });
+    const tls = { ...args, slot: 'pg2', sslmode: 'verify-full' as const, sslrootcert: '/var/lib/postgresql/15/main.pgplay-tls/root.crt' };
+    const plan = basebackupModule.plan(tls, standby);
+    assert.equal(plan.kind, 'change');
+    if (plan.kind !== 'change') return;
+    assert.equal(plan.summary, '/var/lib/postgresql/15/main is already a standby of pg1 (system identifier 7300000000000000001); primary_conninfo with sslmode=verify-full sslrootcert=/var/lib/postgresql/15/main.pgplay-tls/root.crt, primary_slot_name = pg2 (reloaded: the WAL receiver reconnects)');
+    assert.match(plan.diffs?.[0].after ?? '', /primary_conninfo = user=replicator .* sslmode=verify-full application_name=pg2 sslrootcert=\/var\/lib\/postgresql\/15\/main\.pgplay-tls\/root\.crt\nprimary_slot_name = pg2/);
+    assert.equal(plan.steps.length, 2, 'ALTER SYSTEM, then the reload');
+    const done = { ...standbyConf, inFiles: { primary_conninfo: conninfo.replace('sslmode=prefer', 'sslmode=verify-full') + ' sslrootcert=/var/lib/postgresql/15/main.pgplay-tls/root.crt', primary_slot_name: 'pg2' } };
+    assert.equal(basebackupModule.plan(tls, { ...standby, standbyConf: done }).kind, 'noop');
+  });
+
   it('replaces a fresh default cluster, stopping it first, in steps that each can be undone', () => {
     const plan = basebackupModule.plan(args, fresh());
     assert.equal(plan.kind, 'change');

@@ -109,6 +109,25 @@ describe('preflight findings', () => {
     assert.equal(lines({ primary: fresh, replicas: [replica(2, {}, { tcp: 'timeout', login: undefined })] }, { ...planned, replicas: ['pg2'] }).length, 1);
   });
 
+  it("a later task that installs the server or opens the primary's own firewall: those gaps are noted, not found", () => {
+    const bare = primary({ running: true, error: 'connect ENOENT /var/run/postgresql/.s.PGSQL.5432', versionNum: null, settings: {}, role: undefined, hba: { error: 'no file' } });
+    const dropped = { tcp: 'timeout' as const, tcpError: 'Connection timed out', login: undefined, major: null, versionText: 'not found', systemId: undefined, dataDirExists: false };
+    const refused = { tcp: 'refused' as const, tcpError: 'Connection refused', login: undefined };
+    const planned: PreflightArgs = { ...args, planned: { started: true, role: true, hba: true, packages: true, firewall: true, settings: { listen_addresses: '*' } } };
+    const v = judge({ primary: bare, replicas: [replica(2, {}, dropped), replica(3, {}, refused)] }, planned);
+    assert.deepEqual(v.findings, []);
+    assert.ok(v.notes.some((n) => /^pg1's server cannot be read now .*; a later task installs it and makes its cluster$/.test(n)), v.notes.join('\n'));
+    assert.ok(v.notes.some((n) => /^no answer from 10\.0\.0\.11:5432 to pg2 now; a later task opens port 5432 on pg1's firewall to it/.test(n)), v.notes.join('\n'));
+    assert.ok(v.notes.some((n) => /^PostgreSQL's programs do not run on pg2 now; a later task installs them$/.test(n)), v.notes.join('\n'));
+    // Without them, the same hosts are findings.
+    const unplanned: PreflightArgs = { ...planned, planned: { ...planned.planned, packages: false, firewall: false } };
+    const found = lines({ primary: bare, replicas: [replica(2, {}, dropped), replica(3, {}, refused)] }, unplanned);
+    assert.ok(found.some((l) => /^pg1: its settings cannot be read/.test(l)), found.join('\n'));
+    assert.ok(found.some((l) => /^pg2: no answer from 10\.0\.0\.11:5432 to pg2 within 2 s \(timed out\)/.test(l)), found.join('\n'));
+    assert.ok(found.some((l) => /^pg2: PostgreSQL's programs do not run on pg2/.test(l)), found.join('\n'));
+    assert.ok(found.some((l) => /^pg3: 10\.0\.0\.11:5432 refused the connection from pg3/.test(l)), found.join('\n'));
+  });
+
   it('WAL senders and slots count what streams now and two senders and one slot per copy; a standby of this primary needs no copy', () => {
     const streaming = replica(2, {}, { systemId: SYSID, standbySignal: true, versionFrom: 'data directory' });
     assert.equal(needsCopy(primary(), streaming), false);
