@@ -2,6 +2,7 @@
 // what the servers report, mapped to one line of cause and fix, as a DBA reads them by hand. Pure: the reading is
 // in failure-evidence.ts.
 import type { LogEntry } from '../../facts/server-log';
+import { walReceiverCause } from '../../facts/wal-receiver-errors';
 
 export interface Evidence {
   replica: { name: string; address: string };
@@ -195,7 +196,7 @@ export function diagnose(e: Evidence): Diagnosis | null {
       seen: signal ? [`${replica.name}'s log: ${signal.text}`] : [],
     };
   }
-  if (!signal) return null;
+  if (!signal) return receiverOnly(e);
   const seen: string[] = [];
   const quote = (who: string, s: Signal | null) => s && seen.push(`${who}: ${s.text}`);
   if (client) quote(`${e.client ?? 'the client'} on ${replica.name}`, client);
@@ -289,6 +290,24 @@ export function diagnose(e: Evidence): Diagnosis | null {
     case 'starting':
       return { cause: `PostgreSQL on ${primary.name} is starting up or shutting down`, fix: `wait until it accepts connections, then run again`, seen };
   }
+}
+
+/**
+ * What none of the causes above explains (TLS above all): the WAL receiver's last error since the replica last
+ * streamed, in plain words, as assert_streaming gives it (facts/wal-receiver-errors.ts).
+ */
+function receiverOnly(e: Evidence): Diagnosis | null {
+  let from = 0;
+  e.replicaLog.forEach((entry, i) => {
+    if (RECOVERED.test(entry.message)) from = i + 1;
+  });
+  const receiver = walReceiverCause(e.replicaLog.slice(from).map((entry) => `${entry.severity}:  ${entry.message}`).join('\n'));
+  if (!receiver) return null;
+  return {
+    cause: `${e.replica.name} cannot stream from ${e.primary.name}: ${receiver.meaning}`,
+    fix: `correct what ${e.replica.name}'s log names below, then restart ${e.replica.name}`,
+    seen: [`${e.replica.name}'s log: ${receiver.line}`],
+  };
 }
 
 function sameKind(a: Signal, b: Signal): boolean {

@@ -125,6 +125,19 @@ describe('troubleshooter: the cause of a failed clone or stream, and its fix', (
     assert.equal(d?.cause, 'pg1 has no free WAL sender (max_wal_senders is 2, all in use)');
   });
 
+  it("what only the WAL receiver's words explain (a TLS failure): its meaning from wal-receiver-errors, and nothing once it streamed again", () => {
+    const tls = '2026-12-01 22:10:00.000 UTC [4242] FATAL:  could not connect to the primary server: connection to server at "198.51.100.11", port 5432 failed: server certificate for "pg1.example" does not match host name "198.51.100.11"\n';
+    assert.equal(
+      said(evidence({ client: undefined, replicaLog: parseServerLog(tls) })),
+      [
+        "pg3 cannot stream from pg1: the primary's certificate is for another name: its subjectAltName does not hold the address the standby connects to. Fix: correct what pg3's log names below, then restart pg3",
+        'seen in pg3\'s log: could not connect to the primary server: connection to server at "198.51.100.11", port 5432 failed: server certificate for "pg1.example" does not match host name "198.51.100.11"',
+      ].join('\n'),
+    );
+    const streamedSince = `${tls}2026-12-01 22:10:05.000 UTC [4250] LOG:  started streaming WAL from primary at 0/5000000 on timeline 1\n`;
+    assert.equal(diagnose(evidence({ client: undefined, replicaLog: parseServerLog(streamedSince) })), null);
+  });
+
   it('words it does not know: no cause rather than a wrong one', () => {
     assert.equal(diagnose(evidence({ clientError: 'pg_basebackup: error: could not create directory "/x": Permission denied' })), null);
   });
