@@ -12,7 +12,7 @@ import { fail, noop, type HostHandle, type ModuleDefinition, type TaskContext } 
 
 export type { PreflightArgs } from './pg/preflight-findings';
 
-const SETTINGS = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'ssl'];
+const SETTINGS = ['wal_level', 'max_wal_senders', 'max_replication_slots', 'listen_addresses', 'port', 'ssl', 'max_slot_wal_keep_size', 'max_wal_size', 'wal_keep_size'];
 const DEFAULT_CONNECT_TIMEOUT = 5;
 
 export const preflightModule: ModuleDefinition<PreflightArgs, PreflightFacts> = {
@@ -62,7 +62,10 @@ export const preflightModule: ModuleDefinition<PreflightArgs, PreflightFacts> = 
     // the primary has ssl on (its libpq would use TLS then).
     const primaryRead = readPrimary(ctx, args.user);
     const ssl = primaryRead.then((p) => /^on$/i.test(p.settings.ssl ?? ''), () => false);
-    const [primary, replicas] = await Promise.all([primaryRead, Promise.all(args.replicas.map((name) => readReplica(ctx, name, args, timeout, ssl)))]);
+    // The room under pg_wal for what slots may keep, beside the rest (one df on the primary).
+    const walFree = freeSpace(ctx.conn, `${ctx.pg.dataDir}/pg_wal`).then((f) => f.bytes, () => null);
+    const [primary, replicas, walBytes] = await Promise.all([primaryRead, Promise.all(args.replicas.map((name) => readReplica(ctx, name, args, timeout, ssl))), walFree]);
+    primary.walFree = walBytes;
     // Room for a copy matters only where one is needed: a no-op run reads neither sizes nor free space.
     const copies = replicas.filter((r) => !r.error && !r.unreachable && needsCopy(primary, r));
     if (copies.length > 0) {

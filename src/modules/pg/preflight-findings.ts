@@ -3,6 +3,7 @@
 import { describeRule, firstMatchingRule, type HbaRuleRow } from '../../facts/hba-match';
 import type { ReplicaProbe } from './replica-probe';
 import { listensOn, readSignal } from './troubleshoot';
+import { slotWalRoomRisk } from '../../facts/replication-risks';
 
 export interface PreflightArgs {
   replicas: string[];
@@ -46,6 +47,8 @@ export interface PrimaryState {
   size?: number | null;
   /** Why the server could not be read at all. */
   error?: string;
+  /** Free bytes on the file system under pg_wal, when it could be read. */
+  walFree?: number | null;
 }
 
 export interface ReplicaState {
@@ -99,6 +102,17 @@ export function formatBytes(n: number): string {
     u++;
   }
   return `${u === 0 ? v : v.toFixed(1)} ${units[u]}`;
+}
+
+/** A size setting in bytes: '8GB', '256MB', '1024' (in `unit`, MB for the WAL sizes), '-1' stays -1; null when unreadable. */
+export function settingBytes(value: string | number | boolean | undefined, unit = 1024 * 1024): number | null {
+  if (value === undefined || typeof value === 'boolean') return null;
+  const m = /^\s*(-?\d+(?:\.\d+)?)\s*(B|kB|MB|GB|TB)?\s*$/.exec(String(value));
+  if (!m) return null;
+  const n = Number(m[1]);
+  if (n < 0) return -1;
+  const units: Record<string, number> = { B: 1, kB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+  return Math.round(n * (m[2] ? units[m[2]] : unit));
 }
 
 const enabled = (v: unknown) => v === true || (typeof v === 'string' && /^(on|true|yes|1)$/i.test(v));
@@ -171,6 +185,15 @@ export function evaluatePreflight(args: PreflightArgs, facts: PreflightFacts): P
     const what = role === null ? `the role ${args.user} does not exist on ${p}` : `the role ${args.user} on ${p} lacks ${[!role.login && 'LOGIN', !role.replication && 'REPLICATION'].filter(Boolean).join(' and ')}`;
     if (roleLater) notes.push(`${what}; a later task sets it up`);
     else find(p, what, `create or alter it with LOGIN and REPLICATION and the playbook's password (ensure_role)`);
+  }
+  // Room under pg_wal for what the slots may keep (facts/replication-risks.ts): a risk to say, not a reason to stop.
+  const slotCount = Math.max(primary.slots, args.slots ? args.replicas.length : 0);
+  const walRoom = [effective('max_slot_wal_keep_size'), effective('max_wal_size'), effective('wal_keep_size')].map((v) => settingBytes(v));
+  if (typeof primary.walFree === 'number' && walRoom.every((v) => v !== null)) {
+    checks++;
+    const [maxSlotWalKeepSize, maxWalSize, walKeepSize] = walRoom as number[];
+    const risk = slotWalRoomRisk({ freeBytes: primary.walFree, maxSlotWalKeepSize, maxWalSize, walKeepSize, slots: slotCount });
+    if (risk) notes.push(`${p}: ${risk}`);
   }
   const primaryMajor = primary.versionNum ? Math.floor(primary.versionNum / 10_000) : null;
   const refusedByListen: string[] = [];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { rowsFromHbaText } from '../../../src/facts/hba-match';
-import { evaluatePreflight, formatBytes, needsCopy, type PreflightArgs, type PreflightFacts, type PrimaryState, type ReplicaState } from '../../../src/modules/pg/preflight-findings';
+import { evaluatePreflight, formatBytes, needsCopy, settingBytes, type PreflightArgs, type PreflightFacts, type PrimaryState, type ReplicaState } from '../../../src/modules/pg/preflight-findings';
 import type { ReplicaProbe } from '../../../src/modules/pg/replica-probe';
 import { preflightModule } from '../../../src/modules/preflight';
 
@@ -41,6 +41,10 @@ const judge = (facts: PreflightFacts, a: PreflightArgs = args) => evaluatePrefli
 const lines = (facts: PreflightFacts, a: PreflightArgs = args) => judge(facts, a).findings.map((f) => `${f.host}: ${f.problem}. Fix: ${f.fix}`);
 
 describe('preflight findings', () => {
+  it('size settings in bytes, as PostgreSQL writes them', () => {
+    assert.deepEqual(['8GB', '256MB', '1024', '-1', '64kB', 'lots', undefined].map((v) => settingBytes(v)), [8 * 1024 ** 3, 256 * 1024 ** 2, 1024 ** 3, -1, 64 * 1024, null, null]);
+  });
+
   it('a primary and replicas ready to clone: no finding', () => {
     const v = judge({ primary: primary(), replicas: [replica(2), replica(3)] });
     assert.deepEqual(v.findings, []);
@@ -126,6 +130,22 @@ describe('preflight findings', () => {
     assert.ok(found.some((l) => /^pg2: no answer from 10\.0\.0\.11:5432 to pg2 within 2 s \(timed out\)/.test(l)), found.join('\n'));
     assert.ok(found.some((l) => /^pg2: PostgreSQL's programs do not run on pg2/.test(l)), found.join('\n'));
     assert.ok(found.some((l) => /^pg3: 10\.0\.0\.11:5432 refused the connection from pg3/.test(l)), found.join('\n'));
+  });
+
+  it('the room under pg_wal for what the slots may keep: a note from slotWalRoomRisk, not a finding', () => {
+    const walSettings = { max_slot_wal_keep_size: '-1', max_wal_size: '1024', wal_keep_size: '0' };
+    const small = primary({ settings: { ...primary().settings, ...walSettings }, walFree: 2 * 1024 ** 3 });
+    const withSlots: PreflightArgs = { ...args, slots: true };
+    const v = judge({ primary: small, replicas: [replica(2), replica(3)] }, withSlots);
+    assert.deepEqual(v.findings, []);
+    assert.ok(v.notes.some((n) => /^pg1: max_slot_wal_keep_size is unlimited \(-1\): a replication slot whose standby is gone keeps WAL until the disk under pg_wal \(2\.0 GB free\) is full/.test(n)), v.notes.join('\n'));
+    // The bound site.yml sets (8GB, in the playbook's words) against 2 GB free: still too little; against 20 GB, room enough.
+    const bounded: PreflightArgs = { ...withSlots, planned: { settings: { max_slot_wal_keep_size: '8GB', wal_keep_size: '256MB' } } };
+    assert.ok(judge({ primary: small, replicas: [replica(2)] }, { ...bounded, replicas: ['pg2'] }).notes.some((n) => /less than max_slot_wal_keep_size \(8\.0 GB\)/.test(n)));
+    const roomy = primary({ settings: { ...primary().settings, ...walSettings }, walFree: 20 * 1024 ** 3 });
+    assert.deepEqual(judge({ primary: roomy, replicas: [replica(2)] }, { ...bounded, replicas: ['pg2'] }).notes.filter((n) => /pg_wal/.test(n)), []);
+    // No slot now and none asked for: nothing to say.
+    assert.deepEqual(judge({ primary: small, replicas: [replica(2)] }, { ...args, replicas: ['pg2'] }).notes.filter((n) => /pg_wal/.test(n)), []);
   });
 
   it('WAL senders and slots count what streams now and two senders and one slot per copy; a standby of this primary needs no copy', () => {
