@@ -72,7 +72,9 @@ describe('preflight on the network-namespace lab', () => {
     writeFileSync(join(bin16, 'postgres'), '#!/bin/sh\necho "postgres (PostgreSQL) 16.4"\n');
     chmodSync(join(bin16, 'postgres'), 0o755);
     const doc = parse(readFileSync(lab.inventory, 'utf8')) as { all: { children: { replicas: { hosts: Record<string, Record<string, unknown>> } } } };
-    Object.assign(doc.all.children.replicas.hosts.pg3, { pg_data_dir: join(small(), 'data'), pg_bin_dir: bin16 });
+    // pg_manage_packages: false: the lab's hosts have their server, and pg3's programs are the point here (no
+    // package or cluster task is to make one with them when site.yml runs below).
+    Object.assign(doc.all.children.replicas.hosts.pg3, { pg_data_dir: join(small(), 'data'), pg_bin_dir: bin16, pg_manage_packages: false });
     const inventory = join(LAB_ROOT, 'problems.yml');
     writeFileSync(inventory, stringify(doc));
     const hba = readFileSync(`${pg1.configDir}/pg_hba.conf`, 'utf8');
