@@ -204,9 +204,9 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
       assert.ok(Date.now() - started < 20_000, `${Date.now() - started} ms`);
       assert.match(r.stdout, /^failed\s+pg1 \| /m);
       assert.match(r.stdout, new RegExp(`pg3: not checked: it was unreachable earlier in this run: ${refused}`));
-      assert.match(recapLine(r.stdout, 'pg1'), /changed=0 unreachable=0 failed=1/);
+      assert.match(recapLine(r.stdout, 'pg1'), /changed=0\s+unreachable=0\s+failed=1/);
       // pg2's six tasks: package, cluster, rejoin, base backup, settings, start.
-      assert.match(recapLine(r.stdout, 'pg2'), /ok=6 changed=0 unreachable=0 failed=0/);
+      assert.match(recapLine(r.stdout, 'pg2'), /ok=6\s+changed=0 unreachable=0 failed=0/);
       // The preflight notes pg3 out of reach and lets the others go on: pg3's own tasks report it.
       assert.match(r.stdout, new RegExp(`^ok\\s+pg1 \\| Preflight .* checks passed for pg2, pg3; noted: pg3 not checked: ${refused}`, 'm'));
     } finally {
