@@ -8,7 +8,8 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ROOT, runCli } from '../helpers/cli';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fixture, ROOT, runCli } from '../helpers/cli';
 import { netnsInventory, netnsInventoryIni } from '../lab/inventory';
 import { netnsLabDown, netnsLabUp, psql, type NetnsLab } from '../lab/netns-lab';
 
@@ -50,8 +51,15 @@ async function convergeTwice(lab: NetnsLab, inventory: string): Promise<void> {
   assert.equal(again.code, 0, again.stdout + again.stderr);
   for (const h of lab.hosts) assert.match(recapLine(again.stdout, h.name), /changed=0 unreachable=0 failed=0/, again.stdout);
   for (const text of [first.stdout, first.stderr, again.stdout]) assert.equal(text.includes(PASSWORD), false);
-  // The lock file is a host setting templated in group_vars: it reached the hosts from the rendered scope.
-  for (const h of lab.hosts) assert.ok(existsSync(`${h.dataDir}.pgplay.lock`), `${h.name}: no lock at ${h.dataDir}.pgplay.lock`);
+  // The lock file is a host setting templated in group_vars: it reached the hosts from the rendered scope. pgplay
+  // removes its lock when a run ends, so it is looked for while a run holds every host.
+  const locks = () => lab.hosts.filter((h) => existsSync(`${h.dataDir}.pgplay.lock`)).length;
+  const held = runCli(['run', fixture('lab', 'sleep.yml'), '-i', inventory, '-e', 'target=all', '-e', 'seconds=3'], { env, timeoutMs: 60_000 });
+  const deadline = Date.now() + 10_000;
+  while (locks() < lab.hosts.length && Date.now() < deadline) await sleep(50);
+  assert.equal(locks(), lab.hosts.length, `each host held its lock at ${lab.hosts[0].dataDir}.pgplay.lock and alike`);
+  assert.equal((await held).code, 0);
+  assert.equal(locks(), 0, 'and gave it back');
   assert.equal(psql(lab.hosts[0], "SELECT count(*) FROM pg_roles WHERE rolname = 'replicator' AND rolreplication"), '1');
   for (const h of lab.hosts.slice(1)) assert.equal(psql(h, 'SELECT pg_is_in_recovery()'), 't');
   assert.equal(psql(lab.hosts[0], "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"), '2');
