@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Secret } from '../secrets';
 import { bootPayload, decodeList, encodeFrame, encodeList, FrameReader, FrameType, PROTOCOL_VERSION, type Frame } from './agent-protocol';
 import { describeArgv } from './command';
-import { HostOpError, type FileContent, type GuardAction, type FileStat, type HostFacts, type RunOptions, type RunResult, type WriteOptions } from './types';
+import { HostOpError, type FileContent, type GuardAction, type FileStat, type HostFacts, type RunOptions, type RunResult, type TcpConnectResult, type WriteOptions } from './types';
 
 /** A started agent process: its streams, and how it ends. */
 export interface AgentTransport {
@@ -312,6 +312,33 @@ export class AgentClient {
     for (const chunk of pendingData) stream.push(chunk);
     if (pendingEnd) stream.push(null);
     return stream;
+  }
+
+  /** A TCP connection opened from the host itself; refused, timed out or unreachable is data, as the exit code of a command is. */
+  async connectTcp(host: string, port: number, timeoutMs: number): Promise<TcpConnectResult> {
+    let stream: AgentStream | null = null;
+    const pendingData: Buffer[] = [];
+    let pendingEnd = false;
+    const handlers: StreamHandlers = {
+      data: (_type, chunk) => (stream ? stream.push(Buffer.from(chunk)) : pendingData.push(Buffer.from(chunk))),
+      exit: () => (stream ? stream.push(null) : (pendingEnd = true)),
+      lost: (err) => stream?.destroy(err),
+    };
+    const { id, answer } = await this.#start(`connect to ${host} port ${port}`, ['tcp', host, String(port), String(timeoutMs)], handlers);
+    const [state, ...fields] = (await answer).map((f) => f.toString('utf8'));
+    if (state !== 'connected') {
+      this.#streams.delete(id);
+      const [code, message, localAddress] = fields;
+      return { connected: false, code, message, localAddress };
+    }
+    stream = new AgentStream(
+      (chunk) => this.#send(id, FrameType.input, chunk),
+      () => this.#send(id, FrameType.endInput),
+      () => this.#send(id, FrameType.kill, Buffer.from('TERM')),
+    );
+    for (const chunk of pendingData) stream.push(chunk);
+    if (pendingEnd) stream.push(null);
+    return { connected: true, stream, localAddress: fields[0] };
   }
 
   /** End the agent's input: it stops what still runs and exits; wait for that, then let go of the transport. */

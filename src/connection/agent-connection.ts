@@ -2,7 +2,7 @@
 import type { Duplex } from 'node:stream';
 import type { Secret } from '../secrets';
 import { AgentClient } from './agent-client';
-import type { Connection, FileContent, GuardAction, FileStat, HostFacts, RunOptions, RunResult, WriteOptions } from './types';
+import type { Connection, FileContent, GuardAction, FileStat, HostFacts, RunOptions, RunResult, TcpConnectResult, WriteOptions } from './types';
 
 export abstract class AgentConnection implements Connection {
   abstract readonly kind: 'local' | 'ssh';
@@ -87,6 +87,10 @@ export abstract class AgentConnection implements Connection {
 
   async connectUnix(path: string, options: { as?: string } = {}): Promise<Duplex> {
     return (await this.agent()).connectUnix(path, options.as);
+  }
+
+  async connectTcp(host: string, port: number, options: { timeoutMs?: number } = {}): Promise<TcpConnectResult> {
+    return (await this.agent()).connectTcp(host, port, options.timeoutMs ?? 5000);
   }
 
   /** Stop the agent (and what it runs); a later call starts a new one. */

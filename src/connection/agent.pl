@@ -8,7 +8,7 @@ use strict;
 use warnings;
 no warnings qw(once);
 use Fcntl qw(O_WRONLY O_RDWR O_CREAT O_EXCL O_RDONLY O_NOFOLLOW O_NONBLOCK F_GETFL F_SETFL LOCK_EX LOCK_NB);
-use Errno qw(EINTR EAGAIN EEXIST ENOENT EXDEV ENOSYS EINVAL);
+use Errno qw(EINTR EAGAIN EEXIST ENOENT EXDEV ENOSYS EINVAL EINPROGRESS ETIMEDOUT ECANCELED);
 
 # Sub-second time where the host has Time::HiRes (not part of Debian's perl-base); whole seconds, rounded up, else.
 my $FINE_TIME = eval { require Time::HiRes; 1 };
@@ -27,7 +27,7 @@ binmode STDOUT;
 
 my $inbuf = '';
 my $outbuf = '';    # frames for the client, written together once per turn of the main loop
-my %jobs;       # id => job: { kind => 'run' | 'unix', ... }
+my %jobs;       # id => job: { kind => 'run' | 'unix' | 'tcp', ... }
 my %readers;    # fileno => [id, frame type, handle]
 my %pid_job;    # pid => id
 my %locks;      # path => { fh, dir }, held until unlock or until the agent exits
@@ -495,12 +495,67 @@ sub op_unix {
   answer($id, 'connected');
 }
 
+# A TCP connection opened from this host (its address, routes and firewall), for the preflight: connected, or why
+# not (refused, timed out, no route) as data, with the address it left from. The connect does not block: other
+# requests are served while it waits, and its deadline is kept by the main loop (a host name's lookup does block,
+# briefly; an address needs none).
+sub op_tcp {
+  my ($id, $host, $port, $timeout_ms) = @_;
+  # Socket loads only here: the preflight is the one caller (Socket.pm costs 10 ms to load).
+  require Socket;
+  my ($gerr, @ai) = Socket::getaddrinfo($host, $port, { socktype => Socket::SOCK_STREAM() });
+  return answer($id, 'failed', 'EAI', "cannot resolve $host: $gerr", '') if $gerr || !@ai;
+  socket(my $s, $ai[0]{family}, Socket::SOCK_STREAM(), 0) or return refuse_errno($id, 'socket');
+  nonblocking($s);
+  return tcp_connected($id, $s) if connect($s, $ai[0]{addr});
+  return tcp_failed($id, $s, $! + 0) unless $! == EINPROGRESS;
+  $jobs{$id} = { kind => 'tcp', sock => $s, open => 1, queue => '', deadline => now() + ($timeout_ms || 5000) / 1000 };
+}
+
+sub local_address {
+  my ($s) = @_;
+  my $sockaddr = getsockname($s) or return '';
+  my ($err, $address) = Socket::getnameinfo($sockaddr, Socket::NI_NUMERICHOST(), Socket::NIx_NOSERV());
+  return $err || $address =~ /^(0\.0\.0\.0|::)$/ ? '' : $address;
+}
+
+sub tcp_connected {
+  my ($id, $s) = @_;
+  $jobs{$id} = { kind => 'tcp', sock => $s, open => 1, queue => '', in => $s };
+  watch($id, 'O', $s);
+  answer($id, 'connected', local_address($s));
+}
+
+sub tcp_failed {
+  my ($id, $s, $errno) = @_;
+  my $local = local_address($s);
+  close($s);
+  delete $jobs{$id};
+  local $! = $errno;
+  answer($id, 'failed', errno_name(), "$!", $local);
+}
+
+# Connections waiting for an answer: connected, failed, or past their deadline.
+sub check_connecting {
+  my ($wout) = @_;
+  for my $id (grep { $jobs{$_}{deadline} } keys %jobs) {
+    my $job = $jobs{$id};
+    if (defined $wout && vec($wout, fileno($job->{sock}), 1)) {
+      my $err = unpack('i', getsockopt($job->{sock}, Socket::SOL_SOCKET(), Socket::SO_ERROR()) // pack('i', 0));
+      if ($err) { tcp_failed($id, $job->{sock}, $err) } else { tcp_connected($id, $job->{sock}) }
+    } elsif (now() >= $job->{deadline}) {
+      tcp_failed($id, $job->{sock}, ETIMEDOUT);
+    }
+  }
+}
+
 sub signal_number { my %n = (TERM => 15, KILL => 9, INT => 2, HUP => 1, QUIT => 3); return $n{ $_[0] } || 15 }
 
 sub kill_job {
   my ($id, $signal) = @_;
   my $job = $jobs{$id} or return;
-  if ($job->{kind} eq 'unix') { finish_stream($id); return }
+  if ($job->{deadline}) { tcp_failed($id, $job->{sock}, ECANCELED); return }
+  if ($job->{kind} ne 'run') { finish_stream($id); return }
   kill(-signal_number($signal), $job->{pid}) unless defined $job->{status};
 }
 
@@ -521,7 +576,7 @@ sub flush_input {
     substr($job->{queue}, 0, $n, '');
   }
   if ($job->{end_input}) {
-    if ($job->{kind} eq 'unix') { shutdown($fh, 1) } else { close($fh) }
+    if ($job->{kind} ne 'run') { shutdown($fh, 1) } else { close($fh) }
     delete $job->{in};
   }
 }
@@ -537,7 +592,7 @@ sub finish_stream {
 sub maybe_done {
   my ($id) = @_;
   my $job = $jobs{$id} or return;
-  if ($job->{kind} eq 'unix') { finish_stream($id) if $job->{open} == 0; return }
+  if ($job->{kind} ne 'run') { finish_stream($id) if $job->{open} == 0; return }
   return unless defined $job->{status};
   # What the command left running in the background may hold its output open: give it a moment, then stop it
   # (its process group) and stop reading. A daemon is started with setsid or a service manager, not with &.
@@ -575,7 +630,7 @@ sub hello {
   frame(0, 'H', enc('pgplay-agent', $PROTOCOL, $>, name_of_uid($>), $hostname, $os{ID} || '', $os{ID_LIKE} || '', $os{VERSION_ID} || '', $MACHINE, sprintf('%vd', $^V)));
 }
 
-my %OPS = (unlock => \&op_unlock, guard => \&op_guard, stat => \&op_stat, read => \&op_read, list => \&op_list, write => \&op_write, move => \&op_move, mkdir => \&op_mkdir, remove => \&op_remove, lock => \&op_lock, run => \&op_run, unix => \&op_unix);
+my %OPS = (unlock => \&op_unlock, guard => \&op_guard, stat => \&op_stat, read => \&op_read, list => \&op_list, write => \&op_write, move => \&op_move, mkdir => \&op_mkdir, remove => \&op_remove, lock => \&op_lock, run => \&op_run, unix => \&op_unix, tcp => \&op_tcp);
 
 sub dispatch {
   my ($id, $type, $payload) = @_;
@@ -622,15 +677,19 @@ while (1) {
   vec($rin, fileno($wake_r), 1) = 1;
   vec($rin, $_, 1) = 1 for keys %readers;
   for my $job (values %jobs) { vec($win, fileno($job->{in}), 1) = 1 if $job->{in} && length $job->{queue} }
+  my @connecting = grep { $_->{deadline} } values %jobs;
+  vec($win, fileno($_->{sock}), 1) = 1 for @connecting;
   # Perl runs signal handlers between its own steps, so a SIGCHLD that lands just before select() is only handled
   # after it returns: while commands run, select wakes up by itself too (soon when a command's output has ended).
   my @runs = grep { $_->{kind} eq 'run' } values %jobs;
   my $ending = grep { defined $_->{status} || $_->{open} == 0 } @runs;
   my $timeout = $ending ? 0.02 : (@waiting_locks || @runs) ? 0.1 : undef;
+  for my $job (@connecting) { my $left = $job->{deadline} - now(); $timeout = $left < 0 ? 0 : $left if !defined $timeout || $left < $timeout }
   my $n = select(my $rout = $rin, my $wout = $win, undef, $timeout);
   next if $n < 0;    # interrupted by a signal: its handler has run now
   if (vec($rout, fileno($wake_r), 1)) { my $drain; 1 while sysread($wake_r, $drain, 512) }
   reap();
+  check_connecting($wout) if @connecting;
   if ($stdin_open && vec($rout, fileno(STDIN), 1)) {
     my $got = sysread(STDIN, $inbuf, 1 << 20, length $inbuf);
     if (defined $got && $got == 0) { stop_everything(0) }
@@ -651,7 +710,7 @@ while (1) {
     next if !defined $got && ($! == EAGAIN || $! == EINTR);
     if ($got) { frame($id, $type, $buf); next }
     delete $readers{$fd};
-    close($fh) unless $jobs{$id} && $jobs{$id}{kind} eq 'unix';
+    close($fh) unless $jobs{$id} && $jobs{$id}{kind} ne 'run';
     if ($jobs{$id}) { $jobs{$id}{open}--; maybe_done($id) }
   }
   for my $id (keys %jobs) { flush_input($id) if $jobs{$id} && $jobs{$id}{in} && vec($wout, fileno($jobs{$id}{in}), 1) }

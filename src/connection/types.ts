@@ -53,6 +53,11 @@ export interface WriteOptions {
   mode?: string; // octal, e.g. "0600"; default: the existing file's, else 0644
 }
 
+/** A TCP connect from a host: the stream, or why not (ECONNREFUSED, ETIMEDOUT, EHOSTUNREACH, EAI...); the address it left from. */
+export type TcpConnectResult =
+  | { connected: true; stream: Duplex; localAddress: string }
+  | { connected: false; code: string; message: string; localAddress: string };
+
 export type GuardAction = { kind: 'remove'; path: string } | { kind: 'move'; from: string; to: string };
 
 /** What the host's agent said about itself when it started. */
@@ -93,6 +98,8 @@ export interface Connection {
   guard(name: string, actions: GuardAction[] | null): Promise<void>;
   /** A byte stream to a unix socket on the host, connected as that user (PostgreSQL's peer authentication). */
   connectUnix(path: string, options?: { as?: string }): Promise<Duplex>;
+  /** A TCP connection opened from the host itself (its address, routes and firewall): whether it connected is data. */
+  connectTcp(host: string, port: number, options?: { timeoutMs?: number }): Promise<TcpConnectResult>;
   close(): Promise<void>;
 }
 

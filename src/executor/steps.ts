@@ -38,7 +38,9 @@ export async function applySteps(steps: Step[], ctx: TaskContext, onUndo: (repor
   } catch (err) {
     const undos = await undoAll(done, ctx, onUndo);
     const message = ctx.signal.aborted && !(err instanceof InterruptedError) ? `interrupted: ${errorMessage(err)}` : errorMessage(err);
-    throw new StepsFailedError(`${message}${summary(undos)}`, undos, { ...result, ...((err as { result?: Record<string, unknown> }).result ?? {}) }, { cause: err });
+    // Whether the host is back as it was belongs beside the failure, before any lines that explain it.
+    const [first, ...rest] = message.split('\n');
+    throw new StepsFailedError([`${first}${summary(undos)}`, ...rest].join('\n'), undos, { ...result, ...((err as { result?: Record<string, unknown> }).result ?? {}) }, { cause: err });
   }
 }
 

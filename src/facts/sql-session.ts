@@ -10,8 +10,8 @@ export function socketPath(pg: PgSettings): string {
   return `${pg.socketDir}/.s.PGSQL.${pg.port}`;
 }
 
-/** The agent's stream, shaped like the net.Socket pg expects: connect() answers at once, the stream is open. */
-function pgSocket(stream: Duplex): Duplex {
+/** An agent stream (unix or TCP), shaped like the net.Socket pg expects: connect() answers at once, the stream is open. */
+export function pgSocket(stream: Duplex): Duplex {
   return Object.assign(stream, {
     connect(this: Duplex) {
       process.nextTick(() => this.emit('connect'));

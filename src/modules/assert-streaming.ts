@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SqlSession } from '../facts/sql';
+import { explainFailure } from './pg/failure-evidence';
 import { quoteLiteral } from '../facts/sql-session';
 import { walReceiverCause, type WalReceiverCause } from '../facts/wal-receiver-errors';
 import { slotName } from './pg/slots';
@@ -29,6 +30,8 @@ export interface CheckOutcome {
 export interface AssertStreamingFacts {
   primary: string;
   checks: CheckOutcome[];
+  /** For a replica that failed a check: the cause and its fix, as the troubleshooter reads them from both logs. */
+  causes?: Record<string, string>;
 }
 
 interface ReplicationRow {
@@ -92,7 +95,16 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
     const token = randomBytes(8).toString('hex');
     await writeMarker(primary, ctx.name, token);
     for (const found of await Promise.all(replicas.map(({ name, handle }) => replicaChecks(ctx, name, handle, token, timeoutMs)))) checks.push(...found);
-    return { primary: ctx.name, checks };
+    const failing = replicas.filter(({ name }) => checks.some((c) => c.host === name && !c.ok));
+    if (failing.length === 0 || ctx.signal.aborted) return { primary: ctx.name, checks };
+    const causes: Record<string, string> = {};
+    await Promise.all(
+      failing.map(async ({ name, handle }) => {
+        const cause = await explainFailure(handle, ctx, { clientAddress: clientAddressOf(ctx, name) });
+        if (cause) causes[name] = cause;
+      }),
+    );
+    return { primary: ctx.name, checks, causes };
   },
   plan(args, facts) {
     const failed = facts.checks.filter((c) => !c.ok);
@@ -102,13 +114,25 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
         const mine = failed.filter((c) => c.host === host);
         if (mine.length === 0) return [];
         if (mine[0].check === 'not checked') return [`${host}: not checked: it ${mine[0].seen}`];
-        return [`${host}: ${mine.map((c) => `${c.check} failed (${c.seen})`).join('; ')}`];
+        const cause = facts.causes?.[host];
+        return [`${host}: ${mine.map((c) => `${c.check} failed (${c.seen})`).join('; ')}`, ...(cause ? cause.split('\n').map((line, i) => `${host}: ${i === 0 ? 'why: ' : ''}${line}`) : [])];
       });
       return fail(lines.join('\n'), { checks: facts.checks });
     }
     return noop(`${facts.checks.length} checks passed on ${args.replicas.join(', ')}`, { checks: facts.checks });
   },
 };
+
+/** The address a replica's connections come from, when the inventory says (pg_client_address). */
+function clientAddressOf(ctx: TaskContext, name: string): string | undefined {
+  const hosts = ctx.vars.hostvars as Record<string, Record<string, unknown>> | undefined;
+  try {
+    const given = hosts?.[name]?.pg_client_address;
+    return typeof given === 'string' && given ? given : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 async function primarySeesReplica(ctx: TaskContext, sql: SqlSession, name: string, address: string, args: AssertStreamingArgs, timeoutMs: number): Promise<CheckOutcome[]> {
   const deadline = Date.now() + timeoutMs;

@@ -1,10 +1,12 @@
 import { posix } from 'node:path';
 import { HostOpError } from '../connection/types';
+import { errorMessage } from '../errors';
 import { bytesToText, fromUtf8, textToBytes } from '../facts/bytes';
 import { readClusterDir, type ClusterDirFacts } from '../facts/cluster-dir';
 import { confValues, setConfValues } from '../facts/conf-file';
 import { readControlData, type ControlData } from '../facts/control-data';
 import { Secret } from '../secrets';
+import { explainFailure, markLogs, type LogPlace } from './pg/failure-evidence';
 import { conninfoWithPassfile, conninfoWithTls, sameConninfo } from './pg/conninfo';
 import { ensureConfModule, type EnsureConfFacts } from './ensure-conf';
 import { passfileText } from './pg/passfile';
@@ -24,6 +26,8 @@ export interface BasebackupArgs {
   timeout?: number;
   /** pg_basebackup --max-rate, to spare a busy primary's disks and network. */
   max_rate?: string;
+  /** Seconds pg_basebackup (and the standby, through primary_conninfo) waits for the primary to answer a connection. */
+  connect_timeout?: number;
   /** libpq sslmode of the copy and of primary_conninfo (verify-full for replication over TLS). */
   sslmode?: 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
   /** The CA certificate on this host that the primary's certificate must chain to (sslrootcert); empty: none. */
@@ -42,6 +46,8 @@ export interface PrimaryFacts {
   sameDir: boolean;
   /** --check before the run started a stopped primary: its identity came from its files. */
   stopped?: boolean;
+  /** Why the primary is out of this run (it failed or was unreachable earlier): nothing is cloned from it. */
+  outOfRun?: string;
 }
 
 export interface BasebackupFacts {
@@ -90,6 +96,13 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       start: { type: 'boolean', default: false, description: 'Start the standby after the copy.' },
       wait: { type: 'boolean', default: true, description: 'With start: wait until the standby streams from the primary.' },
       timeout: { type: 'integer', minimum: 10, default: 3600, description: 'Seconds pg_basebackup may take.' },
+      connect_timeout: {
+        type: 'integer',
+        minimum: 2,
+        maximum: 600,
+        default: 10,
+        description: "Seconds pg_basebackup waits for the primary to answer a connection (libpq's connect_timeout, kept in primary_conninfo for the standby): a firewall that drops the packets fails the copy then, not after the kernel's two minutes.",
+      },
       max_rate: { type: 'string', pattern: '^[0-9]+[kM]?$', patternErrorMessage: 'a rate like 32k or 100M (kB/s without a suffix)', description: 'Highest transfer rate of the copy (pg_basebackup --max-rate), to spare a busy primary: 32k to 1024M.', examples: ['100M'] },
       sslmode: {
         type: 'string',
@@ -111,6 +124,9 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     return [];
   },
   async check(ctx, args) {
+    // A primary that failed earlier in this run (its preflight, its settings) is not cloned from.
+    const out = args.primary === ctx.name ? null : ctx.outOfRun(args.primary);
+    if (out) return readFacts(ctx, { name: args.primary, address: '', port: 0, sameDir: false, outOfRun: out.split('\n')[0] });
     const primary = await readPrimary(ctx, args);
     // --check before the run has started a stopped primary: its identity is in its files.
     if (primary.error && ctx.checkMode) Object.assign(primary, await stoppedPrimaryIdentity(ctx, args.primary));
@@ -126,6 +142,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     const { primary } = facts;
     // Checked before anything is stopped or moved: the passfile holds one entry per line.
     if (/[\r\n]/.test(args.user) || /[\r\n]/.test(args.password)) return fail('user and password cannot hold a line break: libpq reads the passfile line by line');
+    if (primary.outOfRun) return fail(`not cloned: the primary ${primary.name} ${primary.outOfRun}`);
     if (primary.sameDir) return fail(`${facts.host} is the primary ${primary.name} itself: refusing to clone it onto its own data directory`);
     if (primary.error || !primary.systemId) return fail(`cannot read the system identifier of the primary ${primary.name}: ${primary.error ?? 'no answer'}`);
     if (args.discard_old && (!args.start || args.wait === false)) return fail('discard_old needs start: true and wait: true: the old directory is deleted only once the new standby streams');
@@ -216,7 +233,7 @@ async function stoppedPrimaryIdentity(ctx: TaskContext, name: string): Promise<P
 async function readFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<BasebackupFacts> {
   const { pg } = ctx;
   const base = { host: ctx.name, dataDir: pg.dataDir, primary };
-  if (primary.sameDir) return { ...base, state: 'stopped', control: null, dir: await readClusterDir(ctx.conn, pg.dataDir), slots: [] };
+  if (primary.sameDir || primary.outOfRun) return { ...base, state: 'stopped', control: null, dir: await readClusterDir(ctx.conn, pg.dataDir), slots: [] };
   let sqlError: string | null = null;
   try {
     const sql = await ctx.sql();
@@ -280,13 +297,35 @@ export function refuse(replace: 'empty' | 'fresh' | 'any', facts: BasebackupFact
   return null;
 }
 
+/** Seconds pg_basebackup (and, through primary_conninfo, the standby) waits for the primary to answer a connection. */
+const CONNECT_TIMEOUT_S = 10;
+
+/** The address this host's connections come from, when the inventory says (pg_client_address). */
+function clientAddress(ctx: TaskContext): string | undefined {
+  try {
+    const given = ctx.vars.pg_client_address;
+    return typeof given === 'string' && given ? given : undefined;
+  } catch {
+    return undefined; // a value that cannot be rendered: the troubleshooter does without it
+  }
+}
+
 const timestamp = () => new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
 
 /** The steps of a clone, each with its undo: when one fails the host goes back to what it was. */
 function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
   const dataDir = planned.dataDir;
   const guardName = `basebackup ${dataDir}`;
-  const s: { lock?: string; wasRunning: boolean; old: string | null; before?: { entries: string[]; id?: string }; passfile?: string; oldPassfile?: Buffer | null; created?: boolean } = {
+  const s: {
+    lock?: string;
+    wasRunning: boolean;
+    old: string | null;
+    before?: { entries: string[]; id?: string };
+    passfile?: string;
+    oldPassfile?: Buffer | null;
+    created?: boolean;
+    primaryLog?: LogPlace;
+  } = {
     wasRunning: false,
     old: null,
   };
@@ -376,17 +415,23 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
         const tlsEnv: Record<string, string> = {};
         if (args.sslmode) tlsEnv.PGSSLMODE = args.sslmode;
         if (args.sslrootcert) tlsEnv.PGSSLROOTCERT = args.sslrootcert;
+        // Where the primary's log ends now: what the copy makes it write tells why a copy failed.
+        const primaryHandle = await ctx.otherHost(primary.name);
+        s.primaryLog = await markLogs(primaryHandle);
         const copy = await runPg(ctx.conn, ctx.pg, 'pg_basebackup', argv, {
-          env: { PGPASSFILE: s.passfile as string, PGAPPNAME: ctx.name, ...tlsEnv },
+          // A firewall that drops the packets fails the copy in seconds, not after the kernel's two minutes.
+          env: { PGPASSFILE: s.passfile as string, PGAPPNAME: ctx.name, PGCONNECT_TIMEOUT: String(args.connect_timeout ?? CONNECT_TIMEOUT_S), LC_MESSAGES: 'C', ...tlsEnv },
           timeoutMs: (args.timeout ?? 3600) * 1000,
           signal: ctx.signal,
           onOutput: throttledProgress(ctx),
         });
         if (copy.failed) {
-          const why = copy.timedOut
-            ? `timed out after ${args.timeout ?? 3600} s`
-            : copy.stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l && !/^\d+\/\d+ kB/.test(l)).join('; ') || lastLine(copy);
-          throw new Error(`pg_basebackup from ${primary.name} failed: ${why}`);
+          const said = copy.stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l && !/^\d+\/\d+ kB/.test(l)).join('; ') || lastLine(copy);
+          const why = copy.timedOut ? `timed out after ${args.timeout ?? 3600} s` : said;
+          const cause = ctx.signal.aborted
+            ? null
+            : await explainFailure(ctx, primaryHandle, { user: args.user, clientError: copy.stderr, client: 'pg_basebackup', clientAddress: clientAddress(ctx), since: { primary: s.primaryLog }, replicaServer: false });
+          throw new Error(`pg_basebackup from ${primary.name} failed: ${cause ?? why}`);
         }
         await rewriteConninfo(ctx, s.passfile as string, { sslmode: args.sslmode, sslrootcert: args.sslrootcert });
         const kept = s.old && samePath(ctx.pg.configDir, dataDir) ? await keepOwnConfig(ctx, s.old) : [];
@@ -398,8 +443,20 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
       async apply(ctx) {
         if (!args.start) return;
         ctx.progress('starting the standby');
+        const ownLog = await markLogs(ctx);
         await controlServer(ctx.conn, ctx.pg, 'start', ctx.signal);
-        if (args.wait !== false) await waitStreaming(ctx, 60_000);
+        if (args.wait === false) return;
+        try {
+          await waitStreaming(ctx, 60_000);
+        } catch (err) {
+          if (ctx.signal.aborted) throw err;
+          const cause = await explainFailure(ctx, await ctx.otherHost(args.primary), {
+            user: args.user,
+            clientAddress: clientAddress(ctx),
+            since: { primary: s.primaryLog, replica: ownLog },
+          });
+          throw cause ? new Error(`${errorMessage(err)}: ${cause}`, { cause: err }) : err;
+        }
       },
       async undo(ctx) {
         if (!args.start) return;

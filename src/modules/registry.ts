@@ -9,6 +9,7 @@ import { ensureHbaLineModule } from './ensure-hba-line';
 import { basebackupModule } from './basebackup';
 import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
+import { preflightModule } from './preflight';
 import { replicationSlotModule } from './replication-slot';
 import { synchronousReplicationModule } from './synchronous-replication';
 import { tlsCertificateModule } from './tls-certificate';
@@ -31,6 +32,7 @@ const all: ModuleDefinition[] = [
   tlsCertificateModule,
   synchronousReplicationModule,
   assertStreamingModule,
+  preflightModule,
   assertPrimaryModule,
   grantRewindModule,
   promoteModule,

@@ -66,6 +66,8 @@ describe('site.yml on a Debian primary with a Debian and a RHEL-like replica, ea
     const ids = [pg2, pg3].map(controlSystemId);
     const r = await run(['run', site, ...inv(), '--check', '--diff']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The preflight, first and read-only, runs in check mode too; pg3 (RHEL-like) is stopped, which is no finding.
+    assert.match(r.stdout, /^ok\s+pg1 \| Preflight .* checks passed for pg2, pg3; noted: /m);
     assert.match(r.stdout, /^ok\s+pg1 \| Start the primary .* PostgreSQL is running/m);
     assert.match(r.stdout, /^changed pg1 \| Replication role .* create role replicator/m);
     for (const h of [pg2, pg3]) assert.match(r.stdout, new RegExp(`^\\+host\\s+replication\\s+replicator\\s+${re(h.address)}/32\\s+scram-sha-256$`, 'm'));
@@ -147,7 +149,10 @@ describe('site.yml on a Debian primary with a Debian and a RHEL-like replica, ea
     const logLine = readFileSync(pg1.logFile, 'utf8').split('\n').find((l) => l.includes(refusal));
     assert.ok(logLine, `the primary's log has: ${refusal}`);
     const quoted = /FATAL:\s+(.*)$/.exec(logLine)?.[1] ?? '';
-    assert.match(r.stdout, new RegExp(`^failed\\s+pg3 \\| Base backup from the primary .*${re(quoted)}.*is back as it was`, 'm'));
+    // The cause and its fix on the failure's line, with the address the primary saw; the primary's own line below it.
+    const cause = `pg_basebackup from pg1 failed: pg1's pg_hba.conf has no rule for replication connections from ${re(pg3.address)} \\(user replicator\\)\\. Fix: add "host replication replicator ${re(pg3.address)}/32 scram-sha-256"`;
+    assert.match(r.stdout, new RegExp(`^failed\\s+pg3 \\| Base backup from the primary .* - ${cause}.*is back as it was`, 'm'));
+    assert.match(r.stdout, new RegExp(`^\\s+seen in pg1's log: FATAL:\\s+${re(quoted)}$`, 'm'));
     assert.equal(controlSystemId(pg3), id, 'the replica is as it was');
     // The rule back by site.yml, the standby marked again: the replica is started and streams from its own address.
     execFileSync('runuser', ['-u', 'postgres', '--', 'touch', `${pg3.dataDir}/standby.signal`]);
@@ -177,6 +182,8 @@ describe('site.yml from a RHEL-like primary left stopped, with a RHEL-like and a
     const r = await run(['run', site, ...inv(), '--check']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^changed pg1 \| Start the primary .* PostgreSQL started/m);
+    // On a stopped primary the preflight reads its settings and rules from its files (postgres -C, pg_hba.conf).
+    assert.match(r.stdout, /^ok\s+pg1 \| Preflight .* checks passed for pg2, pg3; noted: pg1 is stopped now; a later task starts it/m);
     assert.match(r.stdout, /^changed pg1 \| Replication role .* create or alter role replicator once the server runs \(PostgreSQL is stopped, so its roles cannot be read\)/m);
     assert.match(r.stdout, new RegExp(`^changed pg1 \\| Let each replica stream from the primary \\(item=pg2\\) .* add rule host replication replicator ${re(host('pg2').address)}/32`, 'm'));
     assert.match(r.stdout, /^changed pg2 \| Base backup from the primary .* clone pg1 into /m);

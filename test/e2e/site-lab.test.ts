@@ -1,21 +1,52 @@
-// playbooks/site.yml end to end over real ssh on a lab of 1 primary + 2 replicas, then the faults DBAs meet.
-// Slow (about 90 s): three sshd + PostgreSQL 15 hosts on 127.0.0.81-83, a dozen pgplay runs.
+// playbooks/site.yml end to end over real ssh on a lab of 1 primary + 2 replicas, each in its own network namespace
+// (Debian, Debian, RHEL-like), then the faults DBAs meet, each named by pgplay with its cause and fix: a wrong
+// password, listen_addresses = 'localhost', a firewall that drops port 5432 (nftables in the primary's namespace), a
+// missing pg_hba.conf rule, a primary_conninfo that points at another address, a standby started without standby.signal.
+// Slow (about 70 s): a dozen pgplay runs, server restarts, a 2 s connect timeout and a few 3 s assert timeouts.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fixture, PGPLAY, ROOT, runCli, type CliResult } from '../helpers/cli';
 import { parseXml } from '../unit/reporters/xml-check';
-import { acceptedConnections, labDown, labUp, psql, startSshd, stopSshd, type Lab, type LabHost } from '../lab/lab';
+import { acceptedConnections, netnsLabDown, netnsLabUp, onHost, psql, startSshd, stopSshd, type NetnsLab, type NetnsLabHost } from '../lab/netns-lab';
 
 const LAB_ROOT = '/tmp/pgplay-site-lab-test';
+const LAB_ID = 'sitelab';
 const PASSWORD = 'Rx8-streaming-secret-83';
+const PG = '/usr/lib/postgresql/15/bin';
 const site = join(ROOT, 'playbooks', 'site.yml');
 
-let lab: Lab;
-const host = (name: string): LabHost => lab.hosts.find((h) => h.name === name) as LabHost;
+let lab: NetnsLab;
+const host = (name: string): NetnsLabHost => lab.hosts.find((h) => h.name === name) as NetnsLabHost;
+const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** Where pgplay moves a data directory aside, and where it keeps the passfile: beside the data directory (on Debian
+ * that directory holds every cluster of the machine: only this host's own names count). */
+const besideData = (h: NetnsLabHost) => readdirSync(dirname(h.dataDir));
+const passfileOf = (h: NetnsLabHost) => join(dirname(h.dataDir), `.pgpass-pgplay-${basename(h.dataDir)}`);
+
+/** Stop, start or restart a host's server as its layout does, inside its namespace (it listens there). */
+function server(h: NetnsLabHost, action: 'start' | 'stop' | 'restart'): void {
+  const argv = h.cluster
+    ? ['pg_ctlcluster', '15', h.cluster, action]
+    : ['runuser', '-u', 'postgres', '--', `${PG}/pg_ctl`, '-D', h.dataDir, '-l', h.logFile, '-m', 'fast', '-w', action];
+  const full = onHost(h, argv);
+  execFileSync(full[0], full.slice(1), { stdio: 'ignore' });
+}
+
+/** nftables in the primary's namespace: drop (not reject) every packet to port 5432, as a closed firewall does. */
+function firewall(h: NetnsLabHost, closed: boolean): void {
+  const nft = (...args: string[]) => {
+    const full = onHost(h, ['nft', ...args]);
+    execFileSync(full[0], full.slice(1), { stdio: 'ignore' });
+  };
+  if (!closed) return nft('delete', 'table', 'inet', 'pgplay_test');
+  nft('add', 'table', 'inet', 'pgplay_test');
+  nft('add', 'chain', 'inet', 'pgplay_test', 'input', '{ type filter hook input priority 0; }');
+  nft('add', 'rule', 'inet', 'pgplay_test', 'input', 'tcp', 'dport', '5432', 'drop');
+}
 const env = { PGPLAY_REPLICATION_PASSWORD: PASSWORD };
 const run = (args: string[], extraEnv: Record<string, string> = {}, timeoutMs = 180_000) => runCli(args, { env: { ...env, ...extraEnv }, timeoutMs });
 const inv = () => ['-i', lab.inventory];
@@ -46,8 +77,10 @@ function recapLine(stdout: string, name: string): string {
   return new RegExp(`^${name}\\s+ok=.*$`, 'm').exec(stdout.slice(stdout.lastIndexOf('PLAY RECAP')))?.[0] ?? '';
 }
 
-function systemId(h: LabHost): string {
-  return psql(h, 'SELECT system_identifier FROM pg_control_system()');
+/** From the control file, so a stopped host (pg3, RHEL-like, is left stopped as its package leaves it) has one too. */
+function systemId(h: NetnsLabHost): string {
+  const out = execFileSync('runuser', ['-u', 'postgres', '--', `${PG}/pg_controldata`, '-D', h.dataDir], { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' } });
+  return /^Database system identifier:\s+(\d+)/m.exec(out)?.[1] ?? '';
 }
 
 function everyLog(): string {
@@ -56,10 +89,10 @@ function everyLog(): string {
 
 describe('site.yml on 1 primary + 2 replicas over ssh', () => {
   before(async () => {
-    lab = await labUp(3, { root: LAB_ROOT, base: 80 });
+    lab = await netnsLabUp(3, { id: LAB_ID, root: LAB_ROOT, layout: 'mixed' });
   });
   after(async () => {
-    if (!process.env.PGPLAY_KEEP_LAB) await labDown(LAB_ROOT);
+    if (!process.env.PGPLAY_KEEP_LAB) await netnsLabDown(LAB_ROOT, LAB_ID);
   });
 
   it('--check on fresh hosts reports what would change and changes nothing', async () => {
@@ -67,17 +100,19 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
     const ids = ['pg2', 'pg3'].map((n) => systemId(host(n)));
     const r = await run(['run', site, ...inv(), '--check', '--diff']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
+    // The preflight runs in check mode too: what the tasks below set up is noted, not found.
+    assert.match(r.stdout, /^ok\s+pg1 \| Preflight .* checks passed for pg2, pg3; noted: the role replicator does not exist on pg1; a later task sets it up/m);
     assert.match(r.stdout, /^changed pg1 \| Replication settings .* set via ALTER SYSTEM; needs restart/m);
     assert.match(r.stdout, /^changed pg1 \| Replication role .* create role replicator/m);
     assert.match(r.stdout, /^changed pg1 \| Let each replica stream from the primary \(item=pg2\)/m);
-    assert.match(r.stdout, /^\+host\s+replication\s+replicator\s+127\.0\.0\.1\/32\s+scram-sha-256$/m);
+    for (const name of ['pg2', 'pg3']) assert.match(r.stdout, new RegExp(`^\\+host\\s+replication\\s+replicator\\s+${re(host(name).address)}/32\\s+scram-sha-256$`, 'm'));
     assert.match(r.stdout, /^changed pg2 \| Base backup from the primary .* clone pg1 into /m);
     assert.match(r.stdout, /^skipped pg1 \| Replicas stream/m);
     assert.equal(readFileSync(`${host('pg1').configDir}/pg_hba.conf`, 'utf8'), hba);
     assert.equal(psql(host('pg1'), "SELECT count(*) FROM pg_roles WHERE rolname = 'replicator'"), '0');
     assert.equal(psql(host('pg1'), "SELECT setting FROM pg_settings WHERE name = 'max_wal_senders'"), '10');
     assert.deepEqual(['pg2', 'pg3'].map((n) => systemId(host(n))), ids);
-    assert.deepEqual(readdirSync(host('pg2').dir).filter((e) => e.includes('pgplay-old')), []);
+    assert.deepEqual(besideData(host('pg2')).filter((e) => e.startsWith(`${basename(host('pg2').dataDir)}.pgplay-old`)), []);
   });
 
   it('the first run converges, in JSON with --diff and JUnit, and the password is in no output, ps line or log', async () => {
@@ -103,9 +138,9 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
     const auto = readFileSync(`${host('pg2').dataDir}/postgresql.auto.conf`, 'utf8');
     assert.match(auto, /primary_conninfo = '.*passfile=/);
     assert.equal(auto.includes(PASSWORD), false);
-    const passfile = readdirSync(host('pg2').dir).find((e) => e.startsWith('.pgpass-pgplay'));
-    assert.ok(passfile, 'a passfile beside the data directory');
-    assert.equal((statSync(join(host('pg2').dir, passfile)).mode & 0o777).toString(8), '600');
+    const passfile = passfileOf(host('pg2'));
+    assert.ok(existsSync(passfile), 'a passfile beside the data directory');
+    assert.equal((statSync(passfile).mode & 0o777).toString(8), '600');
     assert.equal((statSync(host('pg2').dataDir).mode & 0o777).toString(8), '700');
   });
 
@@ -134,15 +169,17 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
 
   it('the replicas\' old data directories are kept, moved aside', () => {
     for (const name of ['pg2', 'pg3']) {
-      const old = readdirSync(host(name).dir).filter((e) => e.startsWith('data.pgplay-old-'));
+      const h = host(name);
+      const old = besideData(h).filter((e) => e.startsWith(`${basename(h.dataDir)}.pgplay-old-`));
       assert.equal(old.length, 1, name);
-      assert.ok(existsSync(join(host(name).dir, old[0], 'PG_VERSION')));
+      assert.ok(existsSync(join(dirname(h.dataDir), old[0], 'PG_VERSION')));
     }
   });
 
   it('pg_hba.conf has the playbook\'s narrow rule, and --check warns about a rule open to every address', async () => {
-    const rules = readFileSync(`${host('pg1').configDir}/pg_hba.conf`, 'utf8').split('\n').filter((l) => /^host\s+replication/.test(l));
-    assert.deepEqual(rules.map((l) => l.split(/\s+/).join(' ')), ['host replication replicator 127.0.0.1/32 scram-sha-256']);
+    // Debian's own loopback replication rules (127.0.0.1, ::1) stay as the package wrote them.
+    const rules = readFileSync(`${host('pg1').configDir}/pg_hba.conf`, 'utf8').split('\n').filter((l) => /^host\s+replication/.test(l) && !/\s(127\.0\.0\.1\/32|::1\/128)\s/.test(l));
+    assert.deepEqual(rules.map((l) => l.split(/\s+/).join(' ')), ['pg2', 'pg3'].map((n) => `host replication replicator ${host(n).address}/32 scram-sha-256`));
     const r = await run(['run', fixture('lab', 'wide-hba.yml'), ...inv(), '--check']);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /\[WARNING\] pg1: rule host all all 0\.0\.0\.0\/0 admits every address/);
@@ -164,15 +201,18 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
       const started = Date.now();
       const r = await run(['run', site, ...inv()]);
       assert.equal(r.code, 2, r.stdout);
-      assert.match(r.stdout, /^unreachable pg3 \| .* ssh to pg3 \(127\.0\.0\.83:22\): connection refused/m);
+      const refused = `ssh to pg3 \\(${re(host('pg3').address)}:22\\): connection refused`;
+      assert.match(r.stdout, new RegExp(`^unreachable pg3 \\| .* ${refused}`, 'm'));
       assert.match(recapLine(r.stdout, 'pg3'), /unreachable=1/);
       // Not the 30 s streaming timeout: pg3 is known to be out of the run.
       assert.ok(Date.now() - started < 20_000, `${Date.now() - started} ms`);
       assert.match(r.stdout, /^failed\s+pg1 \| /m);
-      assert.match(r.stdout, /pg3: not checked: it was unreachable earlier in this run: ssh to pg3 \(127\.0\.0\.83:22\): connection refused/);
-      assert.match(recapLine(r.stdout, 'pg1'), /changed=0 unreachable=0 failed=1/);
+      assert.match(r.stdout, new RegExp(`pg3: not checked: it was unreachable earlier in this run: ${refused}`));
+      assert.match(recapLine(r.stdout, 'pg1'), /changed=0\s+unreachable=0\s+failed=1/);
       // pg2's six tasks: package, cluster, rejoin, base backup, settings, start.
       assert.match(recapLine(r.stdout, 'pg2'), /ok=6\s+changed=0 unreachable=0 failed=0/);
+      // The preflight notes pg3 out of reach and lets the others go on: pg3's own tasks report it.
+      assert.match(r.stdout, new RegExp(`^ok\\s+pg1 \\| Preflight .* checks passed for pg2, pg3; noted: pg3 not checked: ${refused}`, 'm'));
     } finally {
       await startSshd(host('pg3'));
     }
@@ -183,12 +223,13 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
     const otherKey = join(tmpdir(), `pgplay-other-${process.pid}`);
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', otherKey]);
     const forged = readFileSync(otherKey + '.pub', 'utf8').split(' ').slice(0, 2).join(' ');
-    writeFileSync(known, readFileSync(lab.knownHosts, 'utf8').replace(/^127\.0\.0\.82 .*$/m, `127.0.0.82 ${forged}`));
+    const pg2 = host('pg2').address;
+    writeFileSync(known, readFileSync(lab.knownHosts, 'utf8').replace(new RegExp(`^${re(pg2)} .*$`, 'm'), `${pg2} ${forged}`));
     for (const extra of [[], ['--accept-new-host-keys']]) {
       const r = await run(['run', site, ...inv(), '--known-hosts', known, ...extra]);
       assert.equal(r.code, 2, r.stdout);
-      assert.match(r.stdout, /^unreachable pg2 \| .*HOST KEY CHANGED for 127\.0\.0\.82/m);
-      assert.match(r.stdout, /pg2: not checked: it was unreachable earlier in this run: .*HOST KEY CHANGED for 127\.0\.0\.82/);
+      assert.match(r.stdout, new RegExp(`^unreachable pg2 \\| .*HOST KEY CHANGED for ${re(pg2)}`, 'm'));
+      assert.match(r.stdout, new RegExp(`pg2: not checked: it was unreachable earlier in this run: .*HOST KEY CHANGED for ${re(pg2)}`));
       assert.match(recapLine(r.stdout, 'pg1'), /unreachable=0 failed=1/);
       assert.match(recapLine(r.stdout, 'pg3'), /unreachable=0 failed=0/);
     }
@@ -197,27 +238,101 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
   });
 
   it('the primary stopped before assert_streaming: a clear failure naming the host', async () => {
-    execFileSync('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', host('pg1').dataDir, '-m', 'fast', '-w', 'stop']);
+    server(host('pg1'), 'stop');
     try {
       const r = await run(['run', fixture('lab', 'assert.yml'), ...inv()]);
       assert.equal(r.code, 2);
       assert.match(r.stdout, /^failed\s+pg1 \| Replicas stream .* PostgreSQL on pg1 is not accepting connections/m);
     } finally {
-      execFileSync('runuser', ['-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', host('pg1').configDir, '-l', host('pg1').logFile, '-w', 'start']);
+      server(host('pg1'), 'start');
     }
     const again = await run(['run', fixture('lab', 'assert.yml'), ...inv()]);
     assert.equal(again.code, 0, again.stdout);
   });
 
-  it('a wrong replication password fails clearly, prints no password, and puts the old replica back', async () => {
+  it('a wrong replication password: the failure names it, quoting the primary, prints no password, and puts the old replica back', async () => {
     unlinkSync(`${host('pg3').dataDir}/standby.signal`); // a replica that lost its standby.signal: rebuilt with replace: any
     const id = systemId(host('pg3'));
     const wrong = 'Wrong-pass-77-zz';
     const r = await run(['run', fixture('lab', 'rebuild-replica.yml'), ...inv()], { REBUILD_PASSWORD: wrong });
     assert.equal(r.code, 2);
-    assert.match(r.stdout, /^failed\s+pg3 \| Base backup from the primary .*password authentication failed for user "replicator".*is back as it was/m);
+    assert.match(r.stdout, /^failed\s+pg3 \| Base backup from the primary .* - pg_basebackup from pg1 failed: the password for replicator is not the one pg1 has\. Fix: .*ensure_role.*; undone: .*is back as it was/m);
+    assert.match(r.stdout, /^\s+seen in pg1's log: FATAL:\s+password authentication failed for user "replicator"$/m);
     assert.equal(r.stdout.includes(wrong) || r.stderr.includes(wrong), false);
     assert.equal(systemId(host('pg3')), id);
+    // The preflight says the same before anything is stopped.
+    const pre = await run(['run', fixture('lab', 'preflight.yml'), ...inv()], { PREFLIGHT_PASSWORD: wrong });
+    assert.equal(pre.code, 2, pre.stdout);
+    assert.match(pre.stdout, /^\s+pg2: the password given does not log in as replicator on pg1 from pg2 \(.*password authentication failed.*\)\. Fix: /m);
+    assert.equal(pre.stdout.includes(wrong), false);
+  });
+
+  it("listen_addresses = 'localhost' on the primary: the preflight and a failed clone both name it", async () => {
+    const [pg1, pg3] = [host('pg1'), host('pg3')];
+    psql(pg1, "ALTER SYSTEM SET listen_addresses = 'localhost'");
+    server(pg1, 'restart');
+    try {
+      const id = systemId(pg3);
+      const r = await run(['run', fixture('lab', 'rebuild-replica.yml'), ...inv()], { REBUILD_PASSWORD: PASSWORD });
+      assert.equal(r.code, 2, r.stdout);
+      const cause = `pg1 does not listen on ${re(pg1.address)}: listen_addresses is 'localhost', so ${re(pg1.address)}:5432 refused the connection\\. Fix: set listen_addresses = '\\*'`;
+      assert.match(r.stdout, new RegExp(`^failed\\s+pg3 \\| Base backup from the primary .* - pg_basebackup from pg1 failed: ${cause}`, 'm'));
+      assert.match(r.stdout, /^\s+seen in pg_basebackup on pg3: connection to server at .* failed: Connection refused$/m);
+      assert.equal(systemId(pg3), id);
+      const pre = await run(['run', fixture('lab', 'preflight.yml'), ...inv()], { PREFLIGHT_PASSWORD: PASSWORD });
+      assert.equal(pre.code, 2, pre.stdout);
+      assert.match(pre.stdout, new RegExp(`^\\s+pg1: pg1 does not listen on ${re(pg1.address)}: listen_addresses is 'localhost', so ${re(pg1.address)}:5432 refused pg2, pg3\\. Fix: `, 'm'));
+    } finally {
+      psql(pg1, 'ALTER SYSTEM RESET listen_addresses');
+      server(pg1, 'restart');
+    }
+  });
+
+  it('a firewall that drops port 5432 on the primary (nftables in its namespace): the preflight and a failed clone say so, in seconds', async () => {
+    const [pg1, pg3] = [host('pg1'), host('pg3')];
+    firewall(pg1, true);
+    try {
+      let started = Date.now();
+      const pre = await run(['run', fixture('lab', 'preflight.yml'), ...inv()], { PREFLIGHT_PASSWORD: PASSWORD });
+      assert.ok(Date.now() - started < 10_000, `${Date.now() - started} ms`);
+      assert.equal(pre.code, 2, pre.stdout);
+      for (const name of ['pg2', 'pg3']) {
+        assert.match(pre.stdout, new RegExp(`^\\s+${name}: no answer from ${re(pg1.address)}:5432 to ${name} within 2 s \\(timed out\\): a firewall drops the connection`, 'm'));
+      }
+      started = Date.now();
+      const r = await run(['run', fixture('lab', 'rebuild-replica.yml'), ...inv(), '-e', 'connect_timeout=2'], { REBUILD_PASSWORD: PASSWORD });
+      assert.ok(Date.now() - started < 15_000, `${Date.now() - started} ms`);
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stdout, new RegExp(`^failed\\s+pg3 \\| Base backup from the primary .* - pg_basebackup from pg1 failed: no answer from ${re(pg1.address)}:5432 to pg3 \\(timed out\\): a firewall drops the connection.*\\. Fix: open TCP port 5432 on pg1 to ${re(pg3.address)}`, 'm'));
+    } finally {
+      firewall(pg1, false);
+    }
+  });
+
+  it("pg3's rule gone from the primary's pg_hba.conf: the preflight and a failed clone name it, with the address the primary saw", async () => {
+    const [pg1, pg3] = [host('pg1'), host('pg3')];
+    const hbaFile = `${pg1.configDir}/pg_hba.conf`;
+    const hba = readFileSync(hbaFile, 'utf8');
+    const rule = new RegExp(`^host\\s+replication\\s+replicator\\s+${re(pg3.address)}/32.*\\n`, 'm');
+    assert.match(hba, rule);
+    writeFileSync(hbaFile, hba.replace(rule, ''));
+    psql(pg1, 'SELECT pg_reload_conf()');
+    try {
+      const pre = await run(['run', fixture('lab', 'preflight.yml'), ...inv()], { PREFLIGHT_PASSWORD: PASSWORD });
+      assert.equal(pre.code, 2, pre.stdout);
+      assert.match(pre.stdout, new RegExp(`^\\s+pg3: no rule in pg1's pg_hba\\.conf admits replication connections from pg3 \\(${re(pg3.address)}, user replicator\\)\\. Fix: add "host replication replicator ${re(pg3.address)}/32 scram-sha-256"`, 'm'));
+      assert.doesNotMatch(pre.stdout, /^\s+pg2: /m, 'pg2 keeps its rule');
+      const id = systemId(pg3);
+      const r = await run(['run', fixture('lab', 'rebuild-replica.yml'), ...inv()], { REBUILD_PASSWORD: PASSWORD });
+      assert.equal(r.code, 2, r.stdout);
+      const cause = `pg_basebackup from pg1 failed: pg1's pg_hba.conf has no rule for replication connections from ${re(pg3.address)} \\(user replicator\\)\\. Fix: add "host replication replicator ${re(pg3.address)}/32 scram-sha-256"`;
+      assert.match(r.stdout, new RegExp(`^failed\\s+pg3 \\| Base backup from the primary .* - ${cause}.*is back as it was`, 'm'));
+      assert.match(r.stdout, new RegExp(`^\\s+seen in pg1's log: FATAL:\\s+no pg_hba\\.conf entry for replication connection from host "${re(pg3.address)}", user "replicator"`, 'm'));
+      assert.equal(systemId(pg3), id, 'the replica is as it was');
+    } finally {
+      writeFileSync(hbaFile, hba);
+      psql(pg1, 'SELECT pg_reload_conf()');
+    }
   });
 
   it('pg_basebackup killed half-way: the run fails, nothing is lost, and the next run completes and streams', async () => {
@@ -234,6 +349,35 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
     const verify = await run(['run', site, ...inv()]);
     assert.equal(verify.code, 0, verify.stdout);
     assert.match(recapLine(verify.stdout, 'pg3'), /changed=0/);
+  });
+
+  it('a replica whose primary_conninfo points at another address: assert_streaming names it', async () => {
+    const pg2 = host('pg2');
+    const conninfo = psql(pg2, 'SHOW primary_conninfo');
+    const elsewhere = pg2.address.replace(/\.\d+$/, '.99'); // in the lab's subnet, where no host is
+    psql(pg2, `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/host=\S+/, `host=${elsewhere}`).replace(/'/g, "''")}'`);
+    psql(pg2, 'SELECT pg_reload_conf()');
+    try {
+      const r = await run(['run', fixture('lab', 'assert-quick.yml'), ...inv()]);
+      assert.equal(r.code, 2, r.stdout);
+      assert.match(r.stdout, new RegExp(`^\\s+pg2: why: primary_conninfo on pg2 points at ${re(elsewhere)}:5432, not at the primary pg1 \\(${re(host('pg1').address)}:5432\\)\\. Fix: `, 'm'));
+      assert.doesNotMatch(r.stdout, /pg3: /, 'pg3 streams');
+    } finally {
+      psql(pg2, `ALTER SYSTEM SET primary_conninfo = '${conninfo.replace(/'/g, "''")}'`);
+      psql(pg2, 'SELECT pg_reload_conf()');
+    }
+  });
+
+  it('a standby restarted without standby.signal runs as a primary: assert_streaming names it; a rebuild puts it back', async () => {
+    const pg3 = host('pg3');
+    unlinkSync(`${pg3.dataDir}/standby.signal`);
+    server(pg3, 'restart');
+    const r = await run(['run', fixture('lab', 'assert-quick.yml'), ...inv()]);
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stdout, new RegExp(`^\\s+pg3: why: standby\\.signal is missing from ${re(pg3.dataDir)}: pg3 started as a primary \\(pg_is_in_recovery\\(\\) is false\\)\\. Fix: rebuild pg3 from pg1 \\(basebackup with replace: any\\)`, 'm'));
+    const rebuilt = await run(['run', fixture('lab', 'rebuild-replica.yml'), ...inv()], { REBUILD_PASSWORD: PASSWORD });
+    assert.equal(rebuilt.code, 0, rebuilt.stdout);
+    assert.equal(psql(pg3, 'SELECT pg_is_in_recovery()'), 't');
   });
 
   it('a dropped connection fails the host clearly and quickly, never hangs', async () => {
@@ -257,7 +401,7 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
     await until('the first run sleeping', () => /^sleep 4$/m.test(ps()));
     const impatient = await run(['run', site, ...inv(), '-e', 'pgplay_lock_wait=1']);
     assert.equal(impatient.code, 2);
-    assert.match(impatient.stdout, /^failed\s+pg2 \| .*host pg2 is busy: another pgplay run holds \/run\/pgplay\/host-pg2\.lock \(waited 1 s\)/m);
+    assert.match(impatient.stdout, new RegExp(`^failed\\s+pg2 \\| .*host pg2 is busy: another pgplay run holds ${re(host('pg2').lockFile)} \\(waited 1 s\\)`, 'm'));
     const patient = await run(['run', site, ...inv()]);
     assert.equal((await first.done).code, 0);
     assert.equal(patient.code, 0, patient.stdout);
@@ -270,7 +414,7 @@ describe('site.yml on 1 primary + 2 replicas over ssh', () => {
     const r = await job.done;
     assert.equal(r.code, 99, r.stdout);
     await until('no sleep left', () => !/^sleep 37$/m.test(ps()), 6000);
-    const leftovers = execFileSync('find', [LAB_ROOT, '-name', '*.pgplay-tmp-*'], { encoding: 'utf8' });
+    const leftovers = execFileSync('find', [LAB_ROOT, host('pg2').configDir, '-name', '*.pgplay-tmp-*'], { encoding: 'utf8' });
     assert.equal(leftovers, '');
     assert.ok(existsSync(`${host('pg2').configDir}/pgplay-note.conf`));
   });

@@ -11,16 +11,19 @@ import { UnreachableError } from '../../src/errors';
 import { pgSettingsFrom } from '../../src/facts/pg-settings';
 import { openSqlSession } from '../../src/facts/sql-session';
 import { Secret } from '../../src/secrets';
-import { acceptedConnections, labDown, labUp, sessionsStarted, startSshd, stopSshd, type Lab, type LabHost } from '../lab/lab';
+import { acceptedConnections, netnsLabDown, netnsLabUp, startSshd, stopSshd, type NetnsLab, type NetnsLabHost } from '../lab/netns-lab';
+import { sessionsStarted } from '../lab/sshd';
 
-// Slow (about 15 s): two lab hosts (sshd + PostgreSQL 15) on 127.0.0.71 and .72, beside any default lab; processes are checked with ps.
+// Slow (about 15 s): two hosts of the network-namespace lab (sshd + PostgreSQL 15, Debian layout); processes are
+// checked with ps (the namespaces share the machine's process table).
 const ROOT = '/tmp/pgplay-ssh-lab-test';
-const BASE = 70;
+const LAB_ID = 'sshlab';
+const re = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 type Vars = Record<string, unknown>;
 
 /** A host's variables as the inventory resolves them (all.vars, then the host's own). */
-function inventoryVars(lab: Lab, name: string): Vars {
+function inventoryVars(lab: NetnsLab, name: string): Vars {
   const doc = parse(readFileSync(lab.inventory, 'utf8')) as { all: { vars: Vars; children: Record<string, { hosts: Record<string, Vars> }> } };
   const group = Object.values(doc.all.children).find((g) => g.hosts[name]);
   return { ...doc.all.vars, ...group?.hosts[name] };
@@ -51,24 +54,24 @@ async function untilRunning(...commands: string[]): Promise<void> {
   }
 }
 
-describe('ssh connection against the loopback lab', () => {
-  let lab: Lab;
-  let pg1: LabHost;
-  let pg2: LabHost;
+describe('ssh connection against the network-namespace lab', () => {
+  let lab: NetnsLab;
+  let pg1: NetnsLabHost;
+  let pg2: NetnsLabHost;
   const conns: SshConnection[] = [];
-  const connect = (host: LabHost, extra: Vars = {}, cli = { acceptNewHostKeys: false }) => {
+  const connect = (host: NetnsLabHost, extra: Vars = {}, cli = { acceptNewHostKeys: false }) => {
     const conn = new SshConnection(host.name, sshOptionsFrom(host.name, { ...inventoryVars(lab, host.name), ...extra }, cli));
     conns.push(conn);
     return conn;
   };
 
   before(async () => {
-    lab = await labUp(2, { root: ROOT, base: BASE });
+    lab = await netnsLabUp(2, { id: LAB_ID, root: ROOT, layout: 'debian' });
     [pg1, pg2] = lab.hosts;
   });
   after(async () => {
     await Promise.all(conns.map((c) => c.close()));
-    await labDown(ROOT);
+    await netnsLabDown(ROOT, LAB_ID);
   });
 
   it('runs a command on two hosts in parallel, stdout, stderr and exit code apart', async () => {
@@ -154,7 +157,7 @@ describe('ssh connection against the loopback lab', () => {
     const conn = connect(pg2, { ssh_known_hosts_file: file }, { acceptNewHostKeys: true });
     await assert.rejects(conn.run(['true']), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
-      assert.match(err.message, /^ssh to pg2 \(127\.0\.0\.72:22\): HOST KEY CHANGED for 127\.0\.0\.72: it presents ssh-ed25519 SHA256:/);
+      assert.match(err.message, new RegExp(`^ssh to pg2 \\(${re(pg2.address)}:22\\): HOST KEY CHANGED for ${re(pg2.address)}: it presents ssh-ed25519 SHA256:`));
       assert.equal(err.exitCode, 3);
       return true;
     });
@@ -168,7 +171,7 @@ describe('ssh connection against the loopback lab', () => {
     writeFileSync(file, `${lines[0]}\n`);
     await assert.rejects(connect(pg2, { ssh_known_hosts_file: file }).run(['true']), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
-      assert.match(err.message, new RegExp(`^ssh to pg2 \\(127\\.0\\.0\\.72:22\\): host key of 127\\.0\\.0\\.72 \\(ssh-ed25519 SHA256:\\S+\\) is not in ${file} \\(pass --accept-new-host-keys`));
+      assert.match(err.message, new RegExp(`^ssh to pg2 \\(${re(pg2.address)}:22\\): host key of ${re(pg2.address)} \\(ssh-ed25519 SHA256:\\S+\\) is not in ${file} \\(pass --accept-new-host-keys`));
       return true;
     });
     const r = await connect(pg2, { ssh_known_hosts_file: file, ssh_accept_new_host_keys: true }).run(['true']);
@@ -182,7 +185,7 @@ describe('ssh connection against the loopback lab', () => {
     const conn = connect(pg1, { ansible_ssh_private_key_file: key, ssh_password_env: 'PGPLAY_TEST_UNSET_PASSWORD' });
     await assert.rejects(conn.run(['true']), (err: unknown) => {
       assert.ok(err instanceof UnreachableError);
-      assert.equal(err.message, 'ssh to pg1 (127.0.0.71:22): authentication as root failed (tried publickey; ssh_password_env names PGPLAY_TEST_UNSET_PASSWORD, which is not set)');
+      assert.equal(err.message, `ssh to pg1 (${pg1.address}:22): authentication as root failed (tried publickey; ssh_password_env names PGPLAY_TEST_UNSET_PASSWORD, which is not set)`);
       return true;
     });
   });
@@ -195,7 +198,7 @@ describe('ssh connection against the loopback lab', () => {
       assert.ok(Date.now() - started < 3000);
       assert.equal(down.status, 'rejected');
       assert.ok(down.status === 'rejected' && down.reason instanceof UnreachableError);
-      assert.equal(down.status === 'rejected' && (down.reason as Error).message, 'ssh to pg2 (127.0.0.72:22): connection refused');
+      assert.equal(down.status === 'rejected' && (down.reason as Error).message, `ssh to pg2 (${pg2.address}:22): connection refused`);
       assert.equal(up.status === 'fulfilled' && up.value.stdout, 'fine\n');
     } finally {
       await startSshd(pg2);
@@ -204,7 +207,7 @@ describe('ssh connection against the loopback lab', () => {
 
   it('one login and one exec channel carry 30 commands, files and a SQL session (counted in sshd\'s log)', async () => {
     const logins = acceptedConnections(pg1);
-    const sessions = sessionsStarted(pg1);
+    const sessions = sessionsStarted(pg1.sshd);
     const opened = sshConnectionsOpened();
     const conn = connect(pg1);
     const runs = Array.from({ length: 30 }, (_, i) => conn.run(['echo', String(i)], { as: i % 2 ? 'postgres' : undefined }));
@@ -222,7 +225,7 @@ describe('ssh connection against the loopback lab', () => {
     assert.deepEqual(await sql.query('select 2 as two'), [{ two: 2 }]);
     await sql.close();
     assert.equal(acceptedConnections(pg1) - logins, 1);
-    assert.equal(sessionsStarted(pg1) - sessions, 1);
+    assert.equal(sessionsStarted(pg1.sshd) - sessions, 1);
     assert.equal(sshConnectionsOpened() - opened, 1);
   });
 
@@ -273,7 +276,7 @@ describe('ssh connection against the loopback lab', () => {
     const started = Date.now();
     await stopSshd(pg2, { dropSessions: true });
     try {
-      await assert.rejects(running, /^UnreachableError: ssh to pg2 \(127\.0\.0\.72:22\): connection lost while running: sleep 35$/);
+      await assert.rejects(running, new RegExp(`^UnreachableError: ssh to pg2 \\(${re(pg2.address)}:22\\): connection lost while running: sleep 35$`));
       assert.ok(ended - started < 2000);
       await noProcessLeft('sleep 35', 5000);
     } finally {

@@ -78,12 +78,13 @@ export interface NetnsInventoryHost extends InventoryHost {
   lockFile: string;
 }
 
-/**
- * The network-namespace lab's inventory: real addresses (no pg_client_address), listen_addresses '*' as the
- * guides write it, and per host the paths of its layout; Debian hosts are run with pg_ctlcluster.
- */
-export function netnsInventory(hosts: NetnsInventoryHost[], ssh: { key: string; knownHosts: string }): string {
-  const entry = (h: NetnsInventoryHost) => ({
+/** Options of the netns lab's inventory: without pgplay_lock_file, for a test whose group_vars name the lock. */
+export interface NetnsInventoryOptions {
+  lockFiles?: boolean;
+}
+
+function netnsHostVars(h: NetnsInventoryHost, options: NetnsInventoryOptions): Record<string, string> {
+  return {
     ansible_host: h.address,
     pg_address: h.address,
     lab_layout: h.layout,
@@ -93,8 +94,41 @@ export function netnsInventory(hosts: NetnsInventoryHost[], ssh: { key: string; 
     pg_socket_dir: h.socketDir,
     pg_log_file: h.logFile,
     // /tmp is one directory for every lab host: each keeps its run lock in its own.
-    pgplay_lock_file: h.lockFile,
-  });
+    ...(options.lockFiles === false ? {} : { pgplay_lock_file: h.lockFile }),
+  };
+}
+
+/** The network-namespace lab's inventory in Ansible's INI layout: one line per host, the shared variables under [all:vars]. */
+export function netnsInventoryIni(hosts: NetnsInventoryHost[], ssh: { key: string; knownHosts: string }, options: NetnsInventoryOptions = {}): string {
+  const line = (h: NetnsInventoryHost) => [h.name, ...Object.entries(netnsHostVars(h, options)).map(([k, v]) => `${k}=${v}`)].join(' ');
+  return [
+    "# The network-namespace lab's inventory in Ansible's INI layout.",
+    '[primary]',
+    ...hosts.slice(0, 1).map(line),
+    '',
+    '[replicas]',
+    ...hosts.slice(1).map(line),
+    '',
+    '[all:vars]',
+    'ansible_user=root',
+    `ansible_ssh_private_key_file=${ssh.key}`,
+    `ssh_known_hosts_file=${ssh.knownHosts}`,
+    'become_method=sudo',
+    'replication_user=replicator',
+    'pg_version=15',
+    `pg_bin_dir=${PG_BIN}`,
+    `pg_port=${PG_PORT}`,
+    "pg_listen_addresses='*'",
+    '',
+  ].join('\n');
+}
+
+/**
+ * The network-namespace lab's inventory: real addresses (no pg_client_address), listen_addresses '*' as the
+ * guides write it, and per host the paths of its layout; Debian hosts are run with pg_ctlcluster.
+ */
+export function netnsInventory(hosts: NetnsInventoryHost[], ssh: { key: string; knownHosts: string }, options: NetnsInventoryOptions = {}): string {
+  const entry = (h: NetnsInventoryHost) => netnsHostVars(h, options);
   const group = (list: NetnsInventoryHost[]) => ({ hosts: Object.fromEntries(list.map((h) => [h.name, entry(h)])) });
   const doc = {
     all: {

@@ -270,6 +270,25 @@ describe('the host agent, run locally', () => {
     await assert.rejects(conn.connectUnix(join(dir, 'missing.sock')), (err: unknown) => err instanceof HostOpError && err.code === 'ENOENT');
   });
 
+  it('opens a TCP connection from the host: a stream with the address it left from, or refused as data', async () => {
+    const server = createServer((c) => c.on('data', (d) => c.write(Buffer.concat([Buffer.from('tcp:'), d]))));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const opened = await conn.connectTcp('127.0.0.1', port, { timeoutMs: 2000 });
+    assert.ok(opened.connected);
+    assert.equal(opened.localAddress, '127.0.0.1');
+    const got = new Promise<Buffer>((r) => opened.stream.once('data', r));
+    opened.stream.write(Buffer.from([7, 0, 255]));
+    assert.deepEqual([...(await got)], [...Buffer.from('tcp:'), 7, 0, 255]);
+    opened.stream.end();
+    await new Promise((r) => opened.stream.on('close', r));
+    await new Promise((r) => server.close(r));
+    // The port is closed now: the kernel answers with a reset at once.
+    const refused = await conn.connectTcp('127.0.0.1', port, { timeoutMs: 2000 });
+    assert.deepEqual(refused.connected ? null : [refused.code, refused.message], ['ECONNREFUSED', 'Connection refused']);
+    assert.equal((await conn.run(['true'])).exitCode, 0, 'the agent still answers');
+  });
+
   it('ends with its input: what it runs is stopped, and its guards put things back', async () => {
     const local = new LocalConnection('dropped');
     const moved = join(dir, 'guarded.pgplay-old');
