@@ -1,0 +1,54 @@
+// The last build step: pgplay's code (dist/src) and the packages it loads, as one file (dist/src/bundle.js), with
+// V8's code cache for it (dist/src/bundle.cache) made by a trial start. Each pgplay start then reads two files
+// instead of resolving and compiling some 200 modules: about 100 ms less CPU per start (see bench/README.md).
+// bin/pgplay.js uses them only while every file they were made from is unchanged (dist/src/bundle.json); after a
+// build that did not run this step, it loads dist/src/main.js as before.
+import { spawnSync } from 'node:child_process';
+import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { buildSync } from 'esbuild';
+import { BUNDLE_CACHE, BUNDLE_FILE, BUNDLE_MANIFEST, bundleStamp, type BundleManifest } from '../bundle-start';
+
+const root = join(__dirname, '..', '..', '..');
+const dist = join(root, 'dist', 'src');
+const out = join(dist, BUNDLE_FILE);
+const manifestFile = join(dist, BUNDLE_MANIFEST);
+const cacheFile = join(dist, BUNDLE_CACHE);
+
+// A failed or partial run leaves no manifest: the next start falls back to the modules.
+rmSync(manifestFile, { force: true });
+rmSync(cacheFile, { force: true });
+
+const result = buildSync({
+  entryPoints: [join(dist, 'main.js')],
+  outfile: out,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // ssh2 and cpu-features load native bindings from beside their own files; pg-native is pg's optional driver.
+  external: ['ssh2', 'cpu-features', 'pg-native'],
+  metafile: true,
+  logLevel: 'warning',
+  absWorkingDir: root,
+});
+
+// Every file of pgplay's own code in the bundle, and the lock file that pins the packages in it: a start compares
+// their size and modification time with these.
+const own = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('dist/src/'));
+const files = [...own, 'package-lock.json'];
+const manifest: BundleManifest = { files: files.map((f) => [f, bundleStamp(statSync(join(root, f)))]) };
+
+// The code cache, from a start that validates the shipped playbook: the functions that run compiled, the rest left
+// for V8 to compile when first called. A cache V8 does not accept (another Node, other flags) is ignored by it.
+const trial = spawnSync(process.execPath, [join(__dirname, '..', 'bundle-start.js'), '--write-cache', cacheFile, 'validate', join(root, 'playbooks', 'site.yml'), '-i', join(root, 'inventory.example.yml')], {
+  cwd: root,
+  encoding: 'utf8',
+  env: { ...process.env, PGPLAY_REPLICATION_PASSWORD: 'bundle-trial-only' },
+});
+if (trial.status !== 0 || trial.error) {
+  process.stderr.write(`bundle: the trial start failed (${trial.error?.message ?? `exit ${trial.status}`}):\n${trial.stdout}${trial.stderr}`);
+  process.exit(1);
+}
+writeFileSync(manifestFile, `${JSON.stringify(manifest)}\n`);
+process.stdout.write(`wrote ${relative(root, out)} (${own.length} files of pgplay, ${Math.round(statSync(out).size / 1024)} KB) and its code cache (${Math.round(statSync(cacheFile).size / 1024)} KB)\n`);
