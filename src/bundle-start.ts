@@ -1,5 +1,6 @@
 // How bin/pgplay.js starts the bundled code (dist/src/bundle.js, written by src/tools/bundle.ts) with V8's code cache
 // for it. Only Node's own modules here: this runs before anything else of pgplay.
+import { createHash } from 'node:crypto';
 import { readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -9,13 +10,17 @@ export const BUNDLE_FILE = 'bundle.js';
 export const BUNDLE_CACHE = 'bundle.cache';
 export const BUNDLE_MANIFEST = 'bundle.json';
 
-/** The files the bundle was made from, each with bundleStamp of it then. */
+/** The files the bundle was made from, each with bundleStamp of it then and the SHA-256 of its bytes. */
 export interface BundleManifest {
-  files: Array<[string, string]>;
+  files: Array<[string, string, string]>;
 }
 
 export function bundleStamp(st: Stats): string {
   return `${st.size}:${st.mtimeMs}`;
+}
+
+export function bundleDigest(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 const dist = __dirname;
@@ -23,7 +28,8 @@ const root = join(dist, '..', '..');
 
 /**
  * Whether the bundle's manifest (in distDir) is there and every file it names under root is as it was when the bundle
- * was made; the lock file alone may be absent (an installed package has none).
+ * was made: the same size and time, or else (an installed package: npm sets every file's time) the same size and
+ * bytes. The lock file alone may be absent (an installed package has none).
  */
 export function bundleIsCurrent(root: string, distDir: string): boolean {
   let manifest: BundleManifest;
@@ -33,7 +39,7 @@ export function bundleIsCurrent(root: string, distDir: string): boolean {
     return false;
   }
   if (!Array.isArray(manifest.files) || manifest.files.length === 0) return false;
-  for (const [file, stamp] of manifest.files) {
+  for (const [file, stamp, digest] of manifest.files) {
     let st: Stats;
     try {
       st = statSync(join(root, file));
@@ -41,7 +47,13 @@ export function bundleIsCurrent(root: string, distDir: string): boolean {
       if (file === 'package-lock.json') continue;
       return false;
     }
-    if (bundleStamp(st) !== stamp) return false;
+    if (bundleStamp(st) === stamp) continue;
+    if (String(st.size) !== stamp.split(':')[0]) return false;
+    try {
+      if (bundleDigest(readFileSync(join(root, file))) !== digest) return false;
+    } catch {
+      return false;
+    }
   }
   return true;
 }

@@ -4,10 +4,10 @@
 // bin/pgplay.js uses them only while every file they were made from is unchanged (dist/src/bundle.json); after a
 // build that did not run this step, it loads dist/src/main.js as before.
 import { spawnSync } from 'node:child_process';
-import { rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
-import { BUNDLE_CACHE, BUNDLE_FILE, BUNDLE_MANIFEST, bundleStamp, type BundleManifest } from '../bundle-start';
+import { BUNDLE_CACHE, BUNDLE_FILE, BUNDLE_MANIFEST, bundleDigest, bundleStamp, type BundleManifest } from '../bundle-start';
 
 const root = join(__dirname, '..', '..', '..');
 const dist = join(root, 'dist', 'src');
@@ -50,10 +50,10 @@ async function main(): Promise<void> {
   });
 
   // Every file of pgplay's own code in the bundle, and the lock file that pins the packages in it: a start compares
-  // their size and modification time with these.
+  // their size and modification time with these (and their bytes, when only the time differs).
   const own = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('dist/src/'));
   const files = [...own, 'package-lock.json'];
-  const manifest: BundleManifest = { files: files.map((f) => [f, bundleStamp(statSync(join(root, f)))]) };
+  const manifest: BundleManifest = { files: files.map((f) => [f, bundleStamp(statSync(join(root, f))), bundleDigest(readFileSync(join(root, f)))]) };
 
   // The code cache, from a start that validates the shipped playbook: the functions that run compiled, the rest left
   // for V8 to compile when first called. A cache V8 does not accept (another Node, other flags) is ignored by it.

@@ -1,14 +1,14 @@
 // The bundled start (src/bundle-start.ts): used only while every file it was made from is unchanged.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BUNDLE_MANIFEST, bundleIsCurrent, bundleStamp } from '../../../src/bundle-start';
+import { BUNDLE_MANIFEST, bundleDigest, bundleIsCurrent, bundleStamp } from '../../../src/bundle-start';
 import { ROOT } from '../../helpers/cli';
 
-test('a bundle is current only while every file it was made from keeps its size and time; a missing lock file is allowed', () => {
+test('a bundle is current only while every file it was made from keeps its size and time (or, under another time, its bytes); a missing lock file is allowed', () => {
   const root = mkdtempSync(join(tmpdir(), 'pgplay-bundle-'));
   try {
     const dist = join(root, 'dist', 'src');
@@ -18,14 +18,17 @@ test('a bundle is current only while every file it was made from keeps its size 
     writeFileSync(join(root, 'package-lock.json'), '{}\n');
     const files = ['dist/src/main.js', 'dist/src/config/vars.js', 'package-lock.json'];
     const writeManifest = () =>
-      writeFileSync(join(dist, BUNDLE_MANIFEST), JSON.stringify({ files: files.map((f) => [f, bundleStamp(statSync(join(root, f)))]) }));
+      writeFileSync(join(dist, BUNDLE_MANIFEST), JSON.stringify({ files: files.map((f) => [f, bundleStamp(statSync(join(root, f))), bundleDigest(readFileSync(join(root, f)))]) }));
     assert.equal(bundleIsCurrent(root, dist), false, 'no manifest: the modules');
     writeManifest();
     assert.equal(bundleIsCurrent(root, dist), true);
-    // A rebuild by tsc alone rewrites a module: same size, a new time.
-    const later = new Date(statSync(join(dist, 'config', 'vars.js')).mtimeMs + 5000);
-    utimesSync(join(dist, 'config', 'vars.js'), later, later);
-    assert.equal(bundleIsCurrent(root, dist), false, 'a module newer than the bundle');
+    // An installed package: npm gives every file one old time; the bytes are the same.
+    const old = new Date('1985-10-26T08:15:00Z');
+    for (const f of files) utimesSync(join(root, f), old, old);
+    assert.equal(bundleIsCurrent(root, dist), true, 'the same bytes under another time');
+    // A rebuild by tsc alone rewrites a module: the same size, other bytes, a new time.
+    writeFileSync(join(dist, 'config', 'vars.js'), 'VARS\n');
+    assert.equal(bundleIsCurrent(root, dist), false, 'a module changed, same size');
     writeManifest();
     writeFileSync(join(dist, 'main.js'), 'main, longer\n');
     assert.equal(bundleIsCurrent(root, dist), false, 'a module of another size');
