@@ -34,3 +34,5 @@ node node_modules/typescript/bin/tsc -p tsconfig.json
 node dist/src/tools/build-validators.js >/dev/null
 # The host agent is Perl, sent to each host as it starts: it lives beside the code that sends it.
 cp src/connection/agent.pl dist/src/connection/agent.pl
+# pgplay's code as one file with V8's code cache for it (bin/pgplay.js starts from it while it is current).
+node dist/src/tools/bundle.js >/dev/null

@@ -1,7 +1,7 @@
 // The host agent's wire format: frames of (u32 length, u32 job id, one type byte, payload) both ways, and
 // lists of byte strings as u32-length-prefixed items. Pure: the agent itself is agent.pl.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { packageFile } from '../package-files';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -101,9 +101,9 @@ export const BOOT_SCRIPT = [
 
 let source: Buffer | null = null;
 
-/** The agent's source (agent.pl beside this file, in src/ and in dist/). */
+/** The agent's source (dist/src/connection/agent.pl, beside this file; found from the package root, as the bundle has it too). */
 export function agentSource(): Buffer {
-  source ??= readFileSync(join(__dirname, 'agent.pl'));
+  source ??= readFileSync(packageFile('dist', 'src', 'connection', 'agent.pl'));
   return source;
 }
 

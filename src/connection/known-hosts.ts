@@ -135,8 +135,21 @@ export function knownHostsLine(lookupName: string, key: HostKey): string {
   return `${lookupName} ${key.type} ${key.base64}`;
 }
 
+// Each file is parsed once per run, not once per host and lookup: its entries are kept with its text, and the file is
+// parsed again as soon as its text differs (a key recorded meanwhile, an edit). Reading it is cheap; parsing is not.
+const parsed = new Map<string, { text: string; entries: KnownHostEntry[] }>();
+
 export function readKnownHosts(file: string): KnownHostEntry[] {
-  return existsSync(file) ? parseKnownHosts(readFileSync(file, 'utf8')) : [];
+  if (!existsSync(file)) {
+    parsed.delete(file);
+    return [];
+  }
+  const text = readFileSync(file, 'utf8');
+  const kept = parsed.get(file);
+  if (kept && kept.text === text) return kept.entries;
+  const entries = parseKnownHosts(text);
+  parsed.set(file, { text, entries });
+  return entries;
 }
 
 /** Append one line, creating the file 0600 (and its directory 0700) when missing. */

@@ -1,6 +1,5 @@
 // SCRAM-SHA-256 verifiers made on the control machine (RFC 5802/7677), as PostgreSQL stores them in pg_authid.
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import saslprep from '@mongodb-js/saslprep';
 
 export interface ScramVerifier {
   iterations: number;
@@ -21,6 +20,9 @@ export function preparePassword(password: string): string {
   // pg_saslprep looks for prohibited characters before NFKC; only these two stop being prohibited under it (U+0300, U+0301).
   if (/[\u0340\u0341]/.test(password)) return password;
   try {
+    // Loaded only here: its tables cost about 10 ms at start, and most passwords are ASCII.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const saslprep = (require('@mongodb-js/saslprep') as typeof import('@mongodb-js/saslprep')).default;
     const prepared = saslprep(password);
     return prepared === '' ? password : prepared;
   } catch {

@@ -82,8 +82,18 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
     const want = args.backend ?? 'auto';
     const notes: string[] = [];
     const base = { host: ctx.name, owned: [] as string[], others: [] as string[] };
+    // Where each backend's program is: looked up together (one round trip) for those this task may use, each
+    // answer (or error) taken only when that backend's turn comes.
+    const lookup = (name: string, used: boolean) => {
+      const found = used ? findProgram(ctx.conn, name) : Promise.resolve(null);
+      found.catch(() => undefined);
+      return found;
+    };
+    const ufwProgram = lookup('ufw', want === 'auto' || want === 'ufw');
+    const firewallCmd = lookup('firewall-cmd', want === 'auto' || want === 'firewalld');
+    const nftProgram = lookup('nft', want === 'auto' || want === 'nftables');
     if (want === 'auto' || want === 'ufw') {
-      const program = await findProgram(ctx.conn, 'ufw');
+      const program = await ufwProgram;
       if (program) {
         const { status, tuples } = await readUfw(ctx, program);
         if (status.active || want === 'ufw') {
@@ -94,7 +104,7 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
       } else notes.push('ufw is not installed');
     }
     if (want === 'auto' || want === 'firewalld') {
-      const program = await findProgram(ctx.conn, 'firewall-cmd');
+      const program = await firewallCmd;
       const state = program ? await ctx.conn.run([program, '--state'], { env: { LC_ALL: 'C' }, timeoutMs: 30_000 }) : null;
       if (program && (state?.stdout.trim() === 'running' || want === 'firewalld')) {
         if (state?.stdout.trim() !== 'running') return { ...base, backend: 'firewalld', program, active: false, status: 'firewalld is not running' };
@@ -105,7 +115,7 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
       notes.push(program ? 'firewalld is not running' : 'firewalld is not installed');
     }
     if (want === 'auto' || want === 'nftables') {
-      const program = await findProgram(ctx.conn, 'nft');
+      const program = await nftProgram;
       if (program) {
         const r = await ctx.conn.run([program, '-j', 'list', 'ruleset'], { env: { LC_ALL: 'C' }, timeoutMs: 60_000 });
         if (r.failed) throw new Error(`nft list ruleset on ${ctx.name} failed: ${(r.stderr.trim() || r.stdout.trim()).split('\n').pop()}`);

@@ -48,10 +48,16 @@ function canonicalV6(address: string): string {
   return new URL(`http://[${address}]/`).hostname.slice(1, -1);
 }
 
-/** The first of these paths where a program is installed, or null. */
+/**
+ * The first of these paths where a program is installed, or null. The paths are looked at together (one round trip)
+ * and read in order: a path that cannot be looked at is an error only when every path before it is absent.
+ */
 export async function findProgram(conn: Connection, name: string): Promise<string | null> {
-  for (const dir of ['/usr/sbin', '/usr/bin', '/sbin', '/bin']) {
-    if (await conn.stat(`${dir}/${name}`)) return `${dir}/${name}`;
+  const paths = ['/usr/sbin', '/usr/bin', '/sbin', '/bin'].map((dir) => `${dir}/${name}`);
+  const found = await Promise.allSettled(paths.map((path) => conn.stat(path)));
+  for (const [i, r] of found.entries()) {
+    if (r.status === 'rejected') throw r.reason;
+    if (r.value) return paths[i];
   }
   return null;
 }

@@ -12,6 +12,7 @@ import {
   hostLookupName,
   knownKeyTypes,
   parseKnownHosts,
+  readKnownHosts,
   type HostKey,
 } from '../../../src/connection/known-hosts';
 
@@ -126,6 +127,29 @@ test('policy: unknown keys are refused unless opted in, then recorded; changed a
     const revoked = decideHostKey('10.9.9.9', 22, blob('f'), acceptNew);
     assert.match(revoked.trusted ? '' : revoked.reason, /is REVOKED in .*:8$/);
     assert.equal(readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('10.9.9.9 ')).length, 1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a known_hosts file is parsed once, and again as soon as its text changes (an edit in place, a removal)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-kh-'));
+  try {
+    const file = join(dir, 'known_hosts');
+    const blob = (name: string) => Buffer.from(key(name).base64, 'base64');
+    const strict = { knownHostsFile: file, acceptNewHostKeys: false };
+    writeFileSync(file, `10.9.9.9 ${key('a').type} ${key('a').base64}\n`);
+    const first = readKnownHosts(file);
+    assert.equal(readKnownHosts(file), first, 'the same entries while the file is unchanged');
+    assert.equal(decideHostKey('10.9.9.9', 22, blob('a'), strict).trusted, true);
+    // The host's key replaced in place (ssh-keygen -R, then the new key): the old key is refused at once.
+    writeFileSync(file, `10.9.9.9 ${key('b').type} ${key('b').base64}\n`);
+    assert.notEqual(readKnownHosts(file), first);
+    assert.equal(decideHostKey('10.9.9.9', 22, blob('a'), strict).trusted, false);
+    assert.equal(decideHostKey('10.9.9.9', 22, blob('b'), strict).trusted, true);
+    rmSync(file);
+    assert.deepEqual(readKnownHosts(file), []);
+    assert.equal(decideHostKey('10.9.9.9', 22, blob('b'), strict).trusted, false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,94 @@
+// How bin/pgplay.js starts the bundled code (dist/src/bundle.js, written by src/tools/bundle.ts) with V8's code cache
+// for it. Only Node's own modules here: this runs before anything else of pgplay.
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { Script } from 'node:vm';
+
+export const BUNDLE_FILE = 'bundle.js';
+export const BUNDLE_CACHE = 'bundle.cache';
+export const BUNDLE_MANIFEST = 'bundle.json';
+
+/** The files the bundle was made from, each with bundleStamp of it then and the SHA-256 of its bytes. */
+export interface BundleManifest {
+  files: Array<[string, string, string]>;
+}
+
+export function bundleStamp(st: Stats): string {
+  return `${st.size}:${st.mtimeMs}`;
+}
+
+export function bundleDigest(bytes: Buffer): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+const dist = __dirname;
+const root = join(dist, '..', '..');
+
+/**
+ * Whether the bundle's manifest (in distDir) is there and every file it names under root is as it was when the bundle
+ * was made: the same size and time, or else (an installed package: npm sets every file's time) the same size and
+ * bytes. The lock file alone may be absent (an installed package has none).
+ */
+export function bundleIsCurrent(root: string, distDir: string): boolean {
+  let manifest: BundleManifest;
+  try {
+    manifest = JSON.parse(readFileSync(join(distDir, BUNDLE_MANIFEST), 'utf8')) as BundleManifest;
+  } catch {
+    return false;
+  }
+  if (!Array.isArray(manifest.files) || manifest.files.length === 0) return false;
+  for (const [file, stamp, digest] of manifest.files) {
+    let st: Stats;
+    try {
+      st = statSync(join(root, file));
+    } catch {
+      if (file === 'package-lock.json') continue;
+      return false;
+    }
+    if (bundleStamp(st) === stamp) continue;
+    if (String(st.size) !== stamp.split(':')[0]) return false;
+    try {
+      if (bundleDigest(readFileSync(join(root, file))) !== digest) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+function run(cachedData: Buffer | undefined): Script {
+  const filename = join(dist, BUNDLE_FILE);
+  const source = readFileSync(filename, 'utf8');
+  const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
+  const script = new Script(wrapped, { filename, cachedData });
+  const module = { exports: {} };
+  (script.runInThisContext() as (...args: unknown[]) => void).call(module.exports, module.exports, createRequire(filename), module, filename, dist);
+  return script;
+}
+
+/** Start pgplay from the bundle when it is current; false (nothing started) otherwise. */
+export function startBundled(): boolean {
+  // `--version` answers from main.js before anything heavy loads: cheaper than reading the bundle and its cache.
+  const args = process.argv.slice(2);
+  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return false;
+  if (!bundleIsCurrent(root, dist)) return false;
+  let cachedData: Buffer | undefined;
+  try {
+    cachedData = readFileSync(join(dist, BUNDLE_CACHE));
+  } catch {
+    cachedData = undefined;
+  }
+  run(cachedData);
+  return true;
+}
+
+// The build's trial start: `node bundle-start.js --write-cache FILE ARGS...` runs pgplay ARGS from the bundle, then
+// writes the code cache of what ran to FILE.
+if (require.main === module && process.argv[2] === '--write-cache') {
+  const file = process.argv[3];
+  process.argv.splice(2, 2);
+  const script = run(undefined);
+  process.on('exit', () => writeFileSync(file, script.createCachedData()));
+}
