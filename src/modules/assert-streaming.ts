@@ -25,6 +25,8 @@ export interface CheckOutcome {
   check: string;
   ok: boolean;
   seen: string;
+  /** What the replica's own log says about it (the WAL receiver's last error, explained), shown when the troubleshooter has no cause. */
+  detail?: string;
 }
 
 export interface AssertStreamingFacts {
@@ -115,7 +117,9 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
         if (mine.length === 0) return [];
         if (mine[0].check === 'not checked') return [`${host}: not checked: it ${mine[0].seen}`];
         const cause = facts.causes?.[host];
-        return [`${host}: ${mine.map((c) => `${c.check} failed (${c.seen})`).join('; ')}`, ...(cause ? cause.split('\n').map((line, i) => `${host}: ${i === 0 ? 'why: ' : ''}${line}`) : [])];
+        // The troubleshooter's cause already reads the replica's log: its WAL receiver error is said once, with the fix.
+        const said = (c: CheckOutcome) => `${c.check} failed (${c.seen}${c.detail && !cause ? `: ${c.detail}` : ''})`;
+        return [`${host}: ${mine.map(said).join('; ')}`, ...(cause ? cause.split('\n').map((line, i) => `${host}: ${i === 0 ? 'why: ' : ''}${line}`) : [])];
       });
       return fail(lines.join('\n'), { checks: facts.checks });
     }
@@ -249,7 +253,8 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
     host: name,
     check: 'WAL receiver streaming',
     ok: receiving,
-    seen: `status ${state.status ?? 'none (no WAL receiver)'}${cause ? `: ${cause.meaning}; its log says: ${cause.line}` : ''}`,
+    seen: `status ${state.status ?? 'none (no WAL receiver)'}`,
+    ...(cause ? { detail: `${cause.meaning}; its log says: ${cause.line}` } : {}),
   });
   const deadline = Date.now() + timeoutMs;
   let seen = 'nothing';
