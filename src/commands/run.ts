@@ -47,7 +47,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   };
 
   const controller = new AbortController();
-  const pool = new HostPool(inventory, settings.get, connectionFor, (conn, handle) => openSqlSession(conn, handle.pg));
+  const pool = new HostPool(inventory, settings.get, connectionFor, (conn, handle) => openSqlSession(conn, handle.pg, { signal: controller.signal }));
   // Ctrl-C or SIGTERM: stop starting tasks and stop running commands; the steps already made are undone, then the
   // connections close and pgplay exits 99. A second signal exits at once (each host's agent still stops its commands).
   let signals = 0;

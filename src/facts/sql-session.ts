@@ -65,7 +65,7 @@ async function sameDirectory(conn: Connection, a: string, b: string): Promise<bo
 }
 
 /** Open a session as pg.osUser on database postgres; throws a plain message when the server is down. */
-export async function openSqlSession(conn: Connection, pg: PgSettings, options: { database?: string; checkDataDir?: boolean } = {}): Promise<SqlSession> {
+export async function openSqlSession(conn: Connection, pg: PgSettings, options: { database?: string; checkDataDir?: boolean; signal?: AbortSignal } = {}): Promise<SqlSession> {
   const path = socketPath(pg);
   let stream: Duplex;
   try {
@@ -114,22 +114,63 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
       );
     }
   }
+  // Ctrl-C while a statement runs (a lock wait, a commit waiting for a synchronous standby) cancels that statement,
+  // as psql does: the server gets a cancel request on a new connection, the query fails, and the session stays usable
+  // for the undos that follow. Statements sent after the interrupt run as usual.
+  let running = 0;
+  const onAbort = () => {
+    if (running > 0 && !closed) void sendCancel(conn, path, pg.osUser, client as unknown as BackendKey);
+  };
+  options.signal?.addEventListener('abort', onAbort);
   return {
     query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
-      const result = queue.then(() => client.query(text, params));
+      const result = queue.then(async () => {
+        running++;
+        try {
+          return await client.query(text, params);
+        } finally {
+          running--;
+        }
+      });
       queue = result.catch(() => undefined);
       return result.then((r) => r.rows as T[]);
     },
     async close() {
       if (closed) return;
       closed = true;
-      await client.end().catch(() => undefined);
+      options.signal?.removeEventListener('abort', onAbort);
+      // A server that does not answer the goodbye (a backend still busy) is not waited for long.
+      await Promise.race([client.end().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
       socket.destroy();
     },
     get closed() {
       return closed;
     },
   };
+}
+
+/** What a session's backend gave at its start to let it be cancelled (pg's Client keeps them). */
+interface BackendKey {
+  processID?: number;
+  secretKey?: number;
+}
+
+/** PostgreSQL's CancelRequest for one backend, on a connection of its own to the server's socket; best effort. */
+async function sendCancel(conn: Connection, path: string, osUser: string, key: BackendKey): Promise<void> {
+  if (key.processID === undefined || key.secretKey === undefined) return;
+  const packet = Buffer.alloc(16);
+  packet.writeInt32BE(16, 0);
+  packet.writeInt32BE(80877102, 4);
+  packet.writeInt32BE(key.processID, 8);
+  packet.writeInt32BE(key.secretKey, 12);
+  try {
+    const stream = await conn.connectUnix(path, { as: osUser });
+    stream.on('error', () => undefined);
+    stream.end(packet);
+    setTimeout(() => stream.destroy(), 1000).unref();
+  } catch {
+    // The host or its server is gone: nothing is left to cancel there.
+  }
 }
 
 /** Quote an identifier (role, table) for SQL text; values always go as parameters. */

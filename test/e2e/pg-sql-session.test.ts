@@ -43,6 +43,31 @@ describe('SQL session through the relay', () => {
     await sql.close();
   });
 
+  it('an interrupt cancels the statement that runs (as psql does), and the session stays usable for what follows', async () => {
+    const controller = new AbortController();
+    const sql = await openSqlSession(conn, cluster.pg, { signal: controller.signal });
+    const watcher = await openSqlSession(conn, cluster.pg);
+    try {
+      const started = Date.now();
+      const sleeping = sql.query('SELECT pg_sleep(60)');
+      // The statement is running on the server before the interrupt.
+      for (let i = 0; i < 100; i++) {
+        const [row] = await watcher.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'");
+        if (row.n === '1') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      controller.abort();
+      await assert.rejects(sleeping, /canceling statement due to user request/);
+      assert.ok(Date.now() - started < 10_000, `cancelled in ${Date.now() - started} ms`);
+      assert.deepEqual(await sql.query('SELECT 2 AS two'), [{ two: 2 }]);
+      // Without a statement running, an interrupt cancels nothing.
+      assert.equal(sql.closed, false);
+    } finally {
+      await sql.close();
+      await watcher.close();
+    }
+  });
+
   it('reads pg_controldata of a cluster and null for an empty directory', async () => {
     const data = await readControlData(conn, cluster.pg);
     assert.ok(data);
