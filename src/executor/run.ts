@@ -63,7 +63,7 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   // Each host's handle is first the one of the first play it is in: its lock and SQL session open there.
   const firstPlay = new Map<string, number>();
   playHosts.forEach((hosts, i) => hosts.forEach((h) => firstPlay.has(h) || firstPlay.set(h, i)));
-  const state: RunState = { recap, dead, registered, locks: new Map(), firstPlay, shared: new Map() };
+  const state: RunState = { recap, dead, registered, locks: new Map(), firstPlay, shared: new Map(), provisions: new Map() };
   // Connect to and lock every host of the run at once, so later plays find their hosts ready; open the SQL
   // sessions too when a task will read a server (a session that cannot open is tried again by that task).
   const readsServers = s.playbook.plays.some((p) => [...p.tasks, ...p.handlers].some((t) => findModule(t.module)?.readsServer));
@@ -110,6 +110,8 @@ interface RunState {
   firstPlay: Map<string, number>;
   /** Work done once per run for every host's task that asks (TaskContext.once). */
   shared: Map<string, Promise<unknown>>;
+  /** --check: hosts where a task would install or create what later tasks need (TaskEnv.awaitingProvision). */
+  provisions: Map<string, { task: string; what: string }>;
 }
 
 interface HostLock {
@@ -185,8 +187,17 @@ async function runHost(play: Play, playIndex: number, tasks: Task[], host: strin
       playbookDir: s.playbook.dir,
       emit: s.emit,
       signal: s.signal,
+      awaitingProvision: () => {
+        // This host's own first, else any host's (a replica's base backup reads the primary).
+        const own = state.provisions.get(host);
+        if (own) return { host, ...own };
+        const [other] = state.provisions.entries();
+        return other ? { host: other[0], ...other[1] } : null;
+      },
     });
     if (task.register) registered[task.register] = outcome.registered;
+    const provides = findModule(task.module)?.provides;
+    if (s.checkMode && provides && outcome.changed && !state.provisions.has(host)) state.provisions.set(host, { task: task.name, what: provides });
     count(state.recap[host], outcome, task.ignoreErrors);
     if (outcome.changed) for (const name of handlersToNotify(task, outcome)) {
       if (!notified.has(name)) s.emit({ kind: 'handler_notified', time: now(), host, handler: name });

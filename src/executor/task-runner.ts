@@ -24,6 +24,8 @@ export interface TaskEnv {
   playbookDir: string;
   emit(event: RunEvent): void;
   signal: AbortSignal;
+  /** --check only: a task of the run that would make what later tasks need (a package, a cluster), when one would. */
+  awaitingProvision?(): { host: string; task: string; what: string } | null;
 }
 
 export interface TaskOutcome {
@@ -133,17 +135,34 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       if (env.signal.aborted) throw new InterruptedError();
       const onUndo = (u: UndoReport) => env.emit({ kind: 'undo', time: now(), host: env.handle.name, task: task.name, step: u.step, ok: u.ok, message: redact(u.message) });
       last = await checkPlanApply(module.check.bind(module), module.plan.bind(module), args, ctx, env.checkMode, onUndo);
+      if (last.status === 'failed' && env.checkMode) last = notCheckable(last, env) ?? last;
       if (last.status !== 'failed' || attempt === attempts) break;
       await sleep((task.delay ?? 5) * 1000, env.signal);
     }
     return last;
   } catch (err) {
     // What the interrupt broke is not the task's fault: say so rather than how the command died.
+    if (env.checkMode && !env.signal.aborted && !(err instanceof UnreachableError)) {
+      const soft = notCheckable({ status: 'failed', message: errorMessage(err), result: {} }, env);
+      if (soft) return soft;
+    }
     if (env.signal.aborted) return { status: 'failed', message: /^interrupted/.test(errorMessage(err)) ? errorMessage(err) : `interrupted: ${errorMessage(err)}`, result: {} };
     if (err instanceof UnreachableError || (err as { cause?: unknown }).cause instanceof UnreachableError) return { status: 'unreachable', message: errorMessage(err), result: {} };
     const result = (err as { result?: Record<string, unknown> })?.result ?? {};
     return { status: 'failed', message: errorMessage(err), result };
   }
+}
+
+/**
+ * Under --check, a task that fails because something an earlier task would install or create is not there yet (no
+ * server programs, no cluster, a server that cannot start) is not checked, and says so with what it found: --check
+ * on bare hosts then shows the whole plan instead of stopping at the first task that needs the cluster.
+ */
+function notCheckable(outcome: ItemOutcome, env: TaskEnv): ItemOutcome | null {
+  const pending = env.awaitingProvision?.();
+  if (!pending) return null;
+  const by = pending.host === env.handle.name ? `'${pending.task}'` : `'${pending.task}' on ${pending.host}`;
+  return { status: 'skipped', message: `not checked: it needs ${pending.what} that ${by} would make first (--check makes nothing); now: ${outcome.message}`, result: outcome.result };
 }
 
 async function checkPlanApply(

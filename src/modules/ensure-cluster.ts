@@ -53,6 +53,7 @@ function optionProblems(args: EnsureClusterArgs): string[] {
 
 export const ensureClusterModule: ModuleDefinition<EnsureClusterArgs, EnsureClusterFacts> = {
   name: 'ensure_cluster',
+  provides: 'the cluster',
   summary: "Create the host's PostgreSQL cluster when there is none: pg_createcluster on Debian, the service's setup command or initdb elsewhere.",
   schema: {
     type: 'object',

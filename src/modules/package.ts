@@ -57,6 +57,7 @@ const NAMES_SCHEMA = {
 
 export const packageModule: ModuleDefinition<PackageArgs, PackageFacts> = {
   name: 'package',
+  provides: 'the packages',
   summary: "Install, upgrade or remove OS packages: apt on Debian/Ubuntu, dnf on RHEL-like hosts, chosen from the host's /etc/os-release.",
   schema: {
     type: 'object',

@@ -89,6 +89,11 @@ export interface ModuleDefinition<Args = any, Facts = any> {
   readsServer?: boolean;
   /** 'skip': the module cannot say what it would do without doing it, so --check skips it. */
   checkMode?: 'plan' | 'skip';
+  /**
+   * What the module's change makes exist for the tasks after it (the server's programs, a cluster). Under --check
+   * nothing is made, so a later task that cannot be checked without it is reported as not checked, not failed.
+   */
+  provides?: string;
   /** Checks that need no host (run by validate). Return messages keyed by argument name ('' for the task; a list for a path inside it). */
   validate?(args: Args): Array<{ arg: string | string[]; message: string }>;
   check(ctx: TaskContext, args: Args): Promise<Facts>;

@@ -162,6 +162,19 @@ describe('nftables dropping input; a RHEL-like primary and replica with the serv
     assert.equal((await tcpProbe(host('pg2'), host('pg1').address, 5432)).ok, false);
   });
 
+  it('--check on these hosts shows the whole plan: the clusters it would create, and the tasks that need them not checked rather than failed', async () => {
+    const r = await run(['run', site, '-i', lab.inventory, '--check']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    for (const name of ['pg1', 'pg2', 'pg3']) assert.match(r.stdout, new RegExp(`^changed ${name} \\| A cluster in the data directory .* create the PostgreSQL 15 cluster`, 'm'));
+    // pg1's own tasks after the cluster, and a replica's that read pg1, say what they wait for and what they found.
+    assert.match(r.stdout, /^skipped pg1 \| Start the primary .* not checked: it needs the cluster that 'A cluster in the data directory' would make first \(--check makes nothing\); now: there is no PostgreSQL cluster in /m);
+    assert.match(r.stdout, /^skipped pg2 \| Base backup from the primary .* not checked: it needs the cluster that 'A cluster in the data directory' would make first/m);
+    assert.doesNotMatch(r.stdout, /^failed /m);
+    // Nothing was made.
+    for (const name of ['pg1', 'pg2']) assert.deepEqual(sh(['ls', '-A', host(name).dataDir]), '');
+    assert.equal(existsSync(host('pg3').dataDir) || existsSync(host('pg3').configDir), false);
+  });
+
   it('site.yml creates the clusters (initdb with peer, scram-sha-256 and checksums; pg_createcluster on Debian), opens the port, and the replicas stream', async (t) => {
     const started = Date.now();
     const r = await run(['run', site, '-i', lab.inventory]);
