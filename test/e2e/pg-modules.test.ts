@@ -135,7 +135,13 @@ describe('PostgreSQL modules against real servers', () => {
     const marker = psql(replica, 'SELECT system_identifier FROM pg_control_system()');
     await assert.rejects(
       runModule(basebackupModule, hosts.context('pg2'), { primary: 'pg1', user: 'replicator', password: 'wrong-password' }),
-      /pg_basebackup from pg1 failed: .*password authentication failed for user "replicator".*; \/tmp\/pgplay-pgtest-pg2\/data is back as it was/,
+      (err: Error) => {
+        // The cause in words with its fix, the undo on the first line; the server's own words below it.
+        assert.match(err.message, /^pg_basebackup from pg1 failed: the password for replicator is not the one pg1 has\. Fix: .*; \/tmp\/pgplay-pgtest-pg2\/data is back as it was/);
+        assert.match(err.message, /^seen in .*password authentication failed for user "replicator"/m);
+        assert.equal(err.message.includes('wrong-password'), false);
+        return true;
+      },
     );
     assert.equal(isRunning(replica), true);
     assert.equal(psql(replica, 'SELECT system_identifier FROM pg_control_system()'), marker);
