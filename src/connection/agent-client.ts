@@ -41,6 +41,7 @@ export class AgentClient {
   #stderr = '';
   #dead: Error | null = null;
   #closing = false;
+  #pinger: NodeJS.Timeout | null = null;
   readonly ready: Promise<HostFacts>;
 
   constructor(
@@ -102,7 +103,20 @@ export class AgentClient {
     return this.#dead === null;
   }
 
+  /**
+   * Ask the agent to stop what it runs and put back what it guards once it hears nothing from pgplay for
+   * `timeoutSeconds` (a link cut without a word), and send it a ping every `intervalMs` meanwhile.
+   */
+  async watch(intervalMs: number, timeoutSeconds: number): Promise<void> {
+    await this.request('watchdog', ['watchdog', timeoutSeconds]);
+    if (this.#dead) return;
+    this.#pinger = setInterval(() => this.#send(0, FrameType.ping), intervalMs);
+    this.#pinger.unref();
+  }
+
   #fail(err: Error): void {
+    if (this.#pinger) clearInterval(this.#pinger);
+    this.#pinger = null;
     if (this.#dead) return;
     this.#dead = err;
     for (const p of this.#pending.values()) p.reject(err);
@@ -236,6 +250,8 @@ export class AgentClient {
       settle = resolve;
       fail = reject;
     });
+    // Awaited below once the agent said it started; when it never does, the answer carries the error.
+    finished.catch(() => undefined);
     const timers: NodeJS.Timeout[] = [];
     const handlers: StreamHandlers = {
       what: command,
@@ -301,6 +317,8 @@ export class AgentClient {
 
   /** End the agent's input: it stops what still runs and exits; wait for that, then let go of the transport. */
   async close(): Promise<void> {
+    if (this.#pinger) clearInterval(this.#pinger);
+    this.#pinger = null;
     this.#closing = true;
     this.transport.stdin.end();
     let timer: NodeJS.Timeout | undefined;

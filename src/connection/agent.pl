@@ -32,6 +32,10 @@ my %pid_job;    # pid => id
 my %locks;      # path => handle, held until the agent exits
 my @waiting_locks;
 my $stopping = 0;
+# The watchdog: when pgplay asks for it, silence from pgplay (no frame, pings included) for this many seconds means
+# pgplay is gone though the connection may not say so (a cut link): stop what runs and put back what is guarded.
+my $watch = 0;
+my $heard = now();
 
 pipe(my $wake_r, my $wake_w) or die "pipe: $!";
 nonblocking($wake_r);
@@ -298,6 +302,13 @@ sub op_lock {
   push @waiting_locks, { id => $id, fh => $fh, path => $path, deadline => now() + $wait + $COARSE };
 }
 
+sub op_watchdog {
+  my ($id, $seconds) = @_;
+  $watch = $seconds + 0;
+  $heard = now();
+  answer($id, 'watching');
+}
+
 sub op_unlock {
   my ($id, $path) = @_;
   my $fh = delete $locks{$path};
@@ -480,7 +491,7 @@ sub hello {
   frame(0, 'H', enc('pgplay-agent', $PROTOCOL, $>, name_of_uid($>), $u[1], $os{ID} || '', $os{ID_LIKE} || '', $os{VERSION_ID} || '', $u[4], sprintf('%vd', $^V)));
 }
 
-my %OPS = (unlock => \&op_unlock, guard => \&op_guard, stat => \&op_stat, read => \&op_read, list => \&op_list, write => \&op_write, move => \&op_move, mkdir => \&op_mkdir, remove => \&op_remove, lock => \&op_lock, run => \&op_run, unix => \&op_unix);
+my %OPS = (watchdog => \&op_watchdog, unlock => \&op_unlock, guard => \&op_guard, stat => \&op_stat, read => \&op_read, list => \&op_list, write => \&op_write, move => \&op_move, mkdir => \&op_mkdir, remove => \&op_remove, lock => \&op_lock, run => \&op_run, unix => \&op_unix);
 
 sub dispatch {
   my ($id, $type, $payload) = @_;
@@ -497,6 +508,7 @@ sub dispatch {
   } elsif ($type eq 'K') {
     kill_job($id, $payload);
   }
+  # 'P' (ping) only says pgplay is there: reading it was enough.
 }
 
 sub stop_everything {
@@ -529,12 +541,14 @@ while (1) {
   my @runs = grep { $_->{kind} eq 'run' } values %jobs;
   my $ending = grep { defined $_->{status} || $_->{open} == 0 } @runs;
   my $timeout = $ending ? 0.02 : (@waiting_locks || @runs) ? 0.1 : undef;
+  if ($watch) { my $left = $heard + $watch - now(); $timeout = $left < 0 ? 0 : $left if !defined $timeout || $left < $timeout }
   my $n = select(my $rout = $rin, my $wout = $win, undef, $timeout);
   next if $n < 0;    # interrupted by a signal: its handler has run now
   if (vec($rout, fileno($wake_r), 1)) { my $drain; 1 while sysread($wake_r, $drain, 512) }
   reap();
   if ($stdin_open && vec($rout, fileno(STDIN), 1)) {
     my $got = sysread(STDIN, $inbuf, 1 << 20, length $inbuf);
+    $heard = now() if $got;
     if (defined $got && $got == 0) { stop_everything(0) }
     elsif (!defined $got && $! != EINTR && $! != EAGAIN) { stop_everything(1) }
     while (length($inbuf) >= 9) {
@@ -545,6 +559,7 @@ while (1) {
       dispatch($id, $type, $payload);
     }
   }
+  stop_everything(0) if $watch && now() - $heard > $watch;
   for my $fd (keys %readers) {
     next unless vec($rout, $fd, 1) && $readers{$fd};
     my ($id, $type, $fh) = @{ $readers{$fd} };

@@ -294,6 +294,7 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
       async undo(ctx) {
         return putBack(ctx, dataDir, s, guardName);
       },
+      guarded: () => (s.old ? `${s.old} back at ${dataDir}` : s.created ? `${dataDir} removed` : null),
     },
     {
       description: 'write the passfile',

@@ -51,6 +51,8 @@ export interface Step {
    * step fails or the run is interrupted. It says what it restored (checked), and throws when it could not.
    */
   undo?(ctx: TaskContext): Promise<string | void>;
+  /** What the host's agent puts back by itself should pgplay lose the host after this step (a guard), for messages. */
+  guarded?(): string | null;
 }
 
 export type Plan =
