@@ -1,5 +1,6 @@
-// Applies a plan's steps in order; when one fails, or the run is interrupted, the completed steps' undos run in
-// reverse, each reported, and the failure says whether the host is back as it was.
+// Applies a plan's steps in order; when one fails, or the run is interrupted, the undos of the steps begun run in
+// reverse (the failed one's first: it may have done part of its work), each reported, and the failure says whether
+// the host is back as it was.
 import { errorMessage, InterruptedError, UnreachableError } from '../errors';
 import type { Step, TaskContext } from '../modules/types';
 
@@ -32,9 +33,10 @@ export async function applySteps(steps: Step[], ctx: TaskContext, onUndo: (repor
   try {
     for (const step of steps) {
       if (ctx.signal.aborted) throw new InterruptedError();
+      // A step that fails may have done part of its work: its own undo runs too, first.
+      done.push(step);
       const out = await step.apply(ctx);
       if (out) Object.assign(result, out);
-      done.push(step);
     }
     return result;
   } catch (err) {

@@ -277,9 +277,11 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
       async apply(ctx) {
         const { conn, pg } = ctx;
         if ((s.before?.entries.length ?? 0) > 0) {
-          s.old = `${dataDir}.pgplay-old-${timestamp()}`;
-          ctx.progress(`moving ${dataDir} to ${s.old}`);
-          await conn.move(dataDir, s.old);
+          const old = `${dataDir}.pgplay-old-${timestamp()}`;
+          ctx.progress(`moving ${dataDir} to ${old}`);
+          await conn.move(dataDir, old);
+          // Only once it moved: the undo puts back what this run moved, never a directory that was there before.
+          s.old = old;
           await conn.guard(guardName, [
             { kind: 'remove', path: dataDir },
             { kind: 'move', from: s.old, to: dataDir },
@@ -299,10 +301,12 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
     {
       description: 'write the passfile',
       async apply(ctx) {
-        s.passfile = `${posix.dirname(dataDir)}/.pgpass-pgplay-${posix.basename(dataDir)}`;
-        s.oldPassfile = (await ctx.conn.readFile(s.passfile))?.content ?? null;
+        const passfile = `${posix.dirname(dataDir)}/.pgpass-pgplay-${posix.basename(dataDir)}`;
+        s.oldPassfile = (await ctx.conn.readFile(passfile))?.content ?? null;
+        // Known from here on: the undo puts back what was read, or removes what this run made.
+        s.passfile = passfile;
         const line = passfileLine(planned.primary.address, planned.primary.port, args.user, args.password);
-        await ctx.conn.writeFile(s.passfile, new Secret(line), { owner: ctx.pg.osUser, mode: '0600' });
+        await ctx.conn.writeFile(passfile, new Secret(line), { owner: ctx.pg.osUser, mode: '0600' });
       },
       async undo(ctx) {
         if (!s.passfile) return;
@@ -367,25 +371,28 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
   return steps;
 }
 
-/** Undo of the move: what pgplay made at dataDir goes, the old directory comes back, and that is checked. */
 /** A running server's pid file is not part of what it holds. */
 function withoutPid(entries: string[]): string[] {
   return entries.filter((e) => e !== 'postmaster.pid' && e !== 'postmaster.opts');
 }
 
+/**
+ * Undo of the move: what pgplay made at dataDir goes, the old directory comes back, and that is checked. It also runs
+ * when the move itself failed: a directory never moved is left alone (and checked), never emptied.
+ */
 async function putBack(ctx: TaskContext, dataDir: string, s: { old: string | null; before?: { entries: string[]; id?: string }; created?: boolean }, guardName: string): Promise<string> {
   const { conn, pg } = ctx;
   await conn.guard(guardName, null);
-  if (!s.old) {
-    if (s.created) {
-      await conn.remove(dataDir, { recursive: true });
-      return `${dataDir} removed again (it did not exist before)`;
-    }
+  if (!s.old && s.created) {
+    await conn.remove(dataDir, { recursive: true });
+    return `${dataDir} removed again (it did not exist before)`;
+  }
+  if (!s.old && (s.before?.entries.length ?? 0) === 0) {
     // It was empty: empty it again.
     for (const name of (await conn.list(dataDir)) ?? []) await conn.remove(`${dataDir}/${name}`, { recursive: true });
     return `${dataDir} emptied again`;
   }
-  if (await conn.stat(s.old)) {
+  if (s.old && (await conn.stat(s.old))) {
     await conn.remove(dataDir, { recursive: true });
     await conn.move(s.old, dataDir);
   }
@@ -394,9 +401,9 @@ async function putBack(ctx: TaskContext, dataDir: string, s: { old: string | nul
   const control = s.before?.id ? await readControlData(conn, pg) : null;
   const wanted = s.before?.entries ?? [];
   if (entries.join('/') !== wanted.join('/') || (s.before?.id && control?.systemIdentifier !== s.before.id)) {
-    throw new Error(`${dataDir} holds ${entries.length} entries (system identifier ${control?.systemIdentifier ?? 'none'}) after putting ${s.old} back, not the ${wanted.length} it held (${s.before?.id ?? 'none'})`);
+    throw new Error(`${dataDir} holds ${entries.length} entries (system identifier ${control?.systemIdentifier ?? 'none'}) ${s.old ? `after putting ${s.old} back` : 'though it was never moved'}, not the ${wanted.length} it held (${s.before?.id ?? 'none'})`);
   }
-  return `${dataDir} is back as it was (system identifier ${s.before?.id ?? 'none'}, ${entries.length} entries)`;
+  return `${dataDir} is ${s.old ? 'back' : 'still'} as it was (system identifier ${s.before?.id ?? 'none'}, ${entries.length} entries)`;
 }
 
 const CONFIG_FILES = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];

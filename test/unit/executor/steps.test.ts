@@ -34,6 +34,13 @@ describe('steps and their undos', () => {
     await assert.rejects(applySteps(broken, ctx()), /^Error: c broke; undone: a put back; NOT back as it was: b: b is not as it was$/);
   });
 
+  it("a failed step's own undo runs first: it may have done part of its work", async () => {
+    const log: string[] = [];
+    const steps = [step('a', log, { undo: () => 'a put back' }), step('b', log, { fail: new Error('b broke half-way'), undo: () => 'what b began is put back' })];
+    await assert.rejects(applySteps(steps, ctx()), /^Error: b broke half-way; undone: what b began is put back; a put back$/);
+    assert.deepEqual(log, ['apply a', 'apply b', 'undo b', 'undo a']);
+  });
+
   it('when the host cannot be reached, the undos after the first that could not reach it are not tried, and nothing is said to be back', async () => {
     const log: string[] = [];
     const lost = new UnreachableError('ssh to pg2 (10.0.0.2:22): connection lost while running: pg_basebackup');
