@@ -23,6 +23,8 @@ export interface HostKeyPolicy {
   hostKeyAlias?: string;
   /** A run in check mode changes nothing, known_hosts included: a new key is trusted for this run, not recorded. */
   checkMode?: boolean;
+  /** HashKnownHosts=yes: record a new host under a hashed name (a hashed file gets hashed lines anyway). */
+  hashKnownHosts?: boolean;
 }
 
 /** The entries of every file of the policy, each with its file. */
@@ -77,7 +79,7 @@ export function decideHostKey(address: string, port: number, blob: Buffer, polic
       }
       if (policy.acceptNewHostKeys) {
         if (policy.checkMode) return { trusted: true, recorded: false, key };
-        appendKnownHost(file, name, key);
+        appendKnownHost(file, name, key, { hash: policy.hashKnownHosts });
         return { trusted: true, recorded: true, key };
       }
       return {

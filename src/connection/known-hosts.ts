@@ -143,17 +143,18 @@ export function readKnownHosts(file: string): KnownHostEntry[] {
 }
 
 /**
- * Append one line, creating the file 0600 (and its directory 0700) when missing. A hashed file (ssh-keygen -H, or
- * ssh with HashKnownHosts, which appends hashed lines) gets a hashed line: the file's last entry says which it is.
+ * Append one line, creating the file 0600 (and its directory 0700) when missing. It is hashed when asked
+ * (HashKnownHosts=yes) or when the file is hashed (ssh-keygen -H, or ssh with HashKnownHosts, which appends hashed
+ * lines): the file's last entry says which it is.
  */
-export function appendKnownHost(file: string, lookupName: string, key: HostKey): void {
+export function appendKnownHost(file: string, lookupName: string, key: HostKey, options: { hash?: boolean } = {}): void {
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     appendFileSync(file, '', { mode: 0o600 });
     chmodSync(file, 0o600);
   }
   const text = readFileSync(file);
-  const hashed = parseKnownHosts(text.toString('utf8')).pop()?.hashed != null;
+  const hashed = options.hash === true || parseKnownHosts(text.toString('utf8')).pop()?.hashed != null;
   const needsNewline = text.length > 0 && text[text.length - 1] !== 0x0a;
   appendFileSync(file, `${needsNewline ? '\n' : ''}${knownHostsLine(lookupName, key, hashed)}\n`);
 }

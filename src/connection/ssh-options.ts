@@ -37,6 +37,8 @@ export interface SshOptions {
   hostKeyAlias?: string;
   /** The run is in check mode: a new host key is trusted for the run but not recorded. */
   checkMode?: boolean;
+  /** HashKnownHosts: a new host's key is recorded under a hashed name. */
+  hashKnownHosts?: boolean;
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
@@ -211,6 +213,7 @@ function resolveOptions(name: string, command: Map<string, Given[]>, config: Res
     acceptNewHostKeys: strict === 'accept-new',
     hostKeyAlias: alias,
     ...(cli.checkMode ? { checkMode: true } : {}),
+    ...(yesNo('hashknownhosts', false) ? { hashKnownHosts: true } : {}),
     connectTimeoutMs: number('connecttimeout', 10, 1, 3600) * 1000,
     keepaliveIntervalMs: number('serveraliveinterval', 15, 0, 3600) * 1000,
     keepaliveCountMax: number('serveralivecountmax', 3, 1, 1000),

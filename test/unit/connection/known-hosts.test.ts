@@ -155,7 +155,7 @@ test('a host whose known ed25519 key is replaced by an RSA key is not new: refus
   }
 });
 
-test('a new host in a hashed known_hosts is recorded hashed; a plain file gets a plain line', () => {
+test('a new host in a hashed known_hosts is recorded hashed, with HashKnownHosts=yes too; a plain file gets a plain line', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgplay-kh-'));
   try {
     const hashed = join(dir, 'hashed');
@@ -172,6 +172,10 @@ test('a new host in a hashed known_hosts is recorded hashed; a plain file gets a
     writeFileSync(plain, `db1.example.com ${key('a').type} ${key('a').base64}\n`);
     decideHostKey('10.2.2.3', 22, Buffer.from(key('b').base64, 'base64'), { knownHostsFile: plain, acceptNewHostKeys: true });
     assert.match(readFileSync(plain, 'utf8'), /\n10\.2\.2\.3 ssh-ed25519 /);
+    // HashKnownHosts=yes hashes the line whatever the file holds.
+    decideHostKey('10.2.2.4', 22, Buffer.from(key('c').base64, 'base64'), { knownHostsFile: plain, acceptNewHostKeys: true, hashKnownHosts: true });
+    assert.match(readFileSync(plain, 'utf8').trim().split('\n').pop() ?? '', /^\|1\|\S+ ssh-ed25519 /);
+    assert.equal(readFileSync(plain, 'utf8').includes('10.2.2.4'), false);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -207,3 +207,9 @@ test("the run's check mode reaches the host key policy of each host and of its b
   assert.equal(checked.proxyJump[0].checkMode, true);
   assert.equal(sshOptionsFrom('pg1', vars, cli, {}).checkMode, undefined);
 });
+
+test('HashKnownHosts=yes, from -o or ssh_config, asks for hashed known_hosts lines', () => {
+  assert.equal(sshOptionsFrom('pg1', { ...base, ansible_ssh_common_args: '-o HashKnownHosts=yes' }, cli, {}).hashKnownHosts, true);
+  assert.equal(sshOptionsFrom('pg1', { ssh_config_file: config('Host *\n  HashKnownHosts yes\n') }, cli, {}).hashKnownHosts, true);
+  assert.equal(sshOptionsFrom('pg1', base, cli, {}).hashKnownHosts, undefined);
+});
