@@ -120,8 +120,13 @@ describe('basebackup cut short on network-namespace hosts', () => {
     if (madeStale) writeFileSync(stale, '', { mode: 0o666 });
     const squatter = spawn('runuser', ['-u', 'nobody', '--', 'flock', '-x', stale, 'sleep', '60']);
     const id = systemId(pg2);
-    const a = start(['run', clone, '-i', inventory, '--limit', 'replicas']);
+    let a: ReturnType<typeof start> | null = null;
     try {
+      await until('the squatter to hold its lock', () => readFileSync('/proc/locks', 'utf8').includes(`:${statSync(stale).ino} `));
+      const free = await run(['run', probe, '-i', inventory, '-e', 'target=primary', '-e', 'pgplay_lock_wait=1']);
+      assert.equal(free.code, 0, free.stdout + free.stderr);
+      squatter.kill('SIGKILL');
+      a = start(['run', clone, '-i', inventory, '--limit', 'replicas']);
       await until('the copy to start', () => copyOf(pg2) !== null);
       const dir = statSync('/run/pgplay');
       assert.deepEqual([dir.uid, dir.mode & 0o777], [0, 0o700]);
@@ -144,7 +149,7 @@ describe('basebackup cut short on network-namespace hosts', () => {
       assert.equal(serverRunning(pg2), true);
       assert.equal(existsSync(`/var/lib/postgresql/15/.pgpass-pgplay-${pg2.dataDir.split('/').pop()}`), false, 'the passfile is gone');
     } finally {
-      a.child.kill('SIGKILL');
+      a?.child.kill('SIGKILL');
       squatter.kill('SIGKILL');
       if (madeStale) rmSync(stale, { force: true });
     }
