@@ -218,9 +218,13 @@ export function refuse(replace: 'empty' | 'fresh' | 'any', facts: BasebackupFact
   const databases = facts.userDatabases?.length ? facts.userDatabases : facts.dir.userDatabaseOids.map((oid) => `OID ${oid}`);
   if (databases.length > 0) return `${dir} holds a cluster with user databases (${databases.join(', ')}): refusing to replace it unless replace: any`;
   if (facts.dir.tablespaces.length > 0) return `${dir} holds a cluster with tablespaces (${facts.dir.tablespaces.join(', ')}): refusing to replace it unless replace: any`;
-  const objects = Math.max(facts.userTables ?? 0, facts.dir.userRelationFiles);
-  if (objects > 0) {
-    return `${dir} holds a cluster with user tables (${facts.userTables !== undefined ? `${facts.userTables} relation(s)` : `${facts.dir.userRelationFiles} relation file(s)`} made by users): refusing to replace it unless replace: any`;
+  // The server's count covers only the database pgplay is connected to; the files cover every default database
+  // (template1 too), running or stopped. Say whichever found more.
+  const tables = facts.userTables ?? 0;
+  const files = facts.dir.userRelationFiles;
+  if (tables > 0 || files > 0) {
+    const found = tables >= files ? `${tables} relation(s)` : `${files} relation file(s)`;
+    return `${dir} holds a cluster with user tables (${found} made by users): refusing to replace it unless replace: any`;
   }
   return null;
 }
@@ -309,7 +313,7 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
         await ctx.conn.writeFile(passfile, new Secret(line), { owner: ctx.pg.osUser, mode: '0600' });
       },
       async undo(ctx) {
-        if (!s.passfile) return;
+        if (!s.passfile) return 'no passfile written';
         if (s.oldPassfile) await ctx.conn.writeFile(s.passfile, s.oldPassfile);
         else await ctx.conn.remove(s.passfile);
         return `${s.passfile} ${s.oldPassfile ? 'put back' : 'removed'}`;

@@ -77,6 +77,8 @@ describe('basebackup plan', () => {
   it('refuses what a DBA would not want replaced', () => {
     assert.match(message(basebackupModule.plan(args, fresh({ userDatabases: ['shop'] }))), /user databases \(shop\)/);
     assert.match(message(basebackupModule.plan(args, fresh({ userTables: 3 }))), /user tables \(3 relation\(s\) made by users\)/);
+    // On a running server, tables in a default database other than the session's (template1) show in the files only.
+    assert.match(message(basebackupModule.plan(args, fresh({ userTables: 0, dir: dir({ userRelationFiles: 2 }) }))), /user tables \(2 relation file\(s\) made by users\)/);
     assert.match(message(basebackupModule.plan(args, fresh({ dir: dir({ standbySignal: true }) }))), /standby of another primary/);
     assert.match(message(basebackupModule.plan(args, fresh({ control: { systemIdentifier: '7300000000000000001', state: 'in production' } }))), /copy of pg1 that is not a standby/);
     assert.match(message(basebackupModule.plan({ ...args, replace: 'any' }, fresh({ streamingReplicas: 2 }))), /running primary with 2 replica\(s\) streaming/);
