@@ -86,6 +86,16 @@ describe('the host agent, run locally', () => {
     await assert.rejects(conn.run(['true'], { as: 'no-such-user-here' }), (err: unknown) => err instanceof HostOpError && err.code === 'EUSER');
   });
 
+  it('runs in a directory whose name looks like an option, with a blank and an =: the agent changes into it, no shell reads it', async () => {
+    const odd = join(dir, '-P a=b');
+    mkdirSync(odd);
+    const r = await conn.run(['pwd'], { cwd: odd });
+    assert.deepEqual([r.failed, r.stdout], [false, `${odd}\n`]);
+    const missing = await conn.run(['pwd'], { cwd: join(dir, '-no such dir') });
+    assert.equal(missing.failed, true);
+    assert.match(missing.stderr, /cannot change directory to .*\/-no such dir: No such file or directory/);
+  });
+
   it('reports the end of every short command at once (a SIGCHLD just before select() once left one in 500 waiting forever)', async () => {
     const started = Date.now();
     const waiting: number[] = [];
