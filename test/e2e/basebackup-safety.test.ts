@@ -4,7 +4,7 @@
 // Slow (about 20 s): a primary on 127.0.0.57 and a replica on 127.0.0.58, stopped and started a dozen times.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { applySteps } from '../../src/executor/steps';
 import { basebackupModule } from '../../src/modules/basebackup';
@@ -70,6 +70,20 @@ describe('basebackup refuses what it cannot prove fresh, and puts back what it m
     assert.match(failure(stopped.plan), /holds a primary with replication slot\(s\) forgotten/);
     startCluster(replica);
     psql(replica, "SELECT pg_drop_replication_slot('forgotten')");
+  });
+
+  it('a running cluster with a table in template1 (not the database pgplay connects to) is refused: every database counts', async () => {
+    psql(replica, 'CREATE TABLE kept_in_template1 (i int)', 'template1');
+    try {
+      const plan = await runModule(basebackupModule, hosts.context('pg2', { checkMode: true }), args());
+      assert.match(failure(plan.plan), /holds a cluster with user tables \([1-9]\d* relation file\(s\) made by users\): refusing to replace it unless replace: any/);
+    } finally {
+      psql(replica, 'DROP TABLE kept_in_template1', 'template1');
+      psql(replica, 'CHECKPOINT'); // a dropped table's first file stays, empty, until the next checkpoint
+    }
+    // Without it the same cluster is fresh: the refusal above came from the table in template1.
+    const fresh = await runModule(basebackupModule, hosts.context('pg2', { checkMode: true }), args());
+    assert.equal(fresh.plan.kind, 'change', failure(fresh.plan));
   });
 
   it('a stopped cluster whose postgres database holds a table is refused under replace: fresh, and with discard_old nothing is deleted', async () => {
@@ -142,6 +156,24 @@ describe('basebackup refuses what it cannot prove fresh, and puts back what it m
     for (const dir of taken) rmdirSync(dir);
   });
 
+  it('the passfile cannot be written (a directory in its place): the old directory is back, checked, and what stood there is left alone', async () => {
+    const id = systemId(replica);
+    const inTheWay = `${replica.root}/.pgpass-pgplay-data`;
+    mkdirSync(`${inTheWay}/kept`, { recursive: true });
+    try {
+      await assert.rejects(
+        runModule(basebackupModule, hosts.context('pg2'), args()),
+        new RegExp(`cannot read ${inTheWay.replace(/\./g, '\\.')}: it is a directory; undone: no passfile written; /tmp/pgplay-pgtest-bbr/data is back as it was \\(system identifier ${id}, \\d+ entries\\); PostgreSQL started again; released the lock`),
+      );
+      assert.deepEqual(readdirSync(inTheWay), ['kept']);
+      assert.equal(isRunning(replica), true);
+      assert.equal(systemId(replica), id);
+      assert.deepEqual(oldDirs(), []);
+    } finally {
+      rmSync(inTheWay, { recursive: true, force: true });
+    }
+  });
+
   it('a wrong password: the old directory is back, checked (same system identifier and entries), the passfile gone, the server running', async () => {
     const id = systemId(replica);
     await assert.rejects(
@@ -167,5 +199,29 @@ describe('basebackup refuses what it cannot prove fresh, and puts back what it m
     const passfile = statSync(`${replica.root}/.pgpass-pgplay-data`);
     assert.deepEqual([passfile.mode & 0o777, passfile.uid], [0o600, Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }))]);
     assert.equal(statSync(replica.root).uid, 0, 'the parent is still root');
+  });
+
+  it('discard_old deletes the directory this run moved aside, only once the new standby streams, and no other', async () => {
+    // A fresh cluster again where the standby of the last test was.
+    await hosts.handle('pg2').dropSql();
+    const made = createCluster('bbr', '127.0.0.58', { extraConf: `port = ${REPLICA_PORT}\nunix_socket_directories = '${primary.pg.socketDir}'` });
+    replica = { ...made, pg: { ...made.pg, port: REPLICA_PORT, socketDir: primary.pg.socketDir } };
+    const before = systemId(replica);
+    // An older moved-aside directory, not this run's: it stays.
+    const earlier = `${replica.pg.dataDir}.pgplay-old-20200101T000000Z`;
+    mkdirSync(earlier);
+    writeFileSync(`${earlier}/PG_VERSION`, '15\n');
+    const from = hosts.progress.length;
+    const r = await runModule(basebackupModule, hosts.context('pg2'), args({ start: true, wait: true, discard_old: true }));
+    assert.equal(r.plan.kind, 'change', JSON.stringify(r.plan));
+    const said = hosts.progress.slice(from);
+    const at = (re: RegExp) => said.findIndex((line) => re.test(line));
+    assert.ok(at(/^pg2: moving .*\/data to .*\/data\.pgplay-old-/) >= 0, said.join('\n'));
+    assert.ok(at(/^pg2: deleting .*\/data\.pgplay-old-/) > at(/^pg2: starting the standby/), said.join('\n'));
+    assert.equal(systemId(replica), systemId(primary));
+    assert.notEqual(systemId(replica), before);
+    assert.equal(psql(primary, "SELECT state FROM pg_stat_replication WHERE application_name = 'pg2'"), 'streaming');
+    assert.deepEqual(oldDirs(), ['data.pgplay-old-20200101T000000Z'], 'only the directory this run moved aside is gone');
+    assert.equal(readFileSync(`${earlier}/PG_VERSION`, 'utf8'), '15\n');
   });
 });
