@@ -6,6 +6,9 @@ export interface ToolResult {
   first_s: number | null;
   noop_s: number[];
   noop_median_s: number | null;
+  /** pgplay only: `pgplay status` on the same hosts, right after the no-op re-runs. */
+  status_s?: number[];
+  status_median_s?: number | null;
   /** Peak resident memory over all runs of this tool at this size (pgplay only). */
   peak_rss_mb?: number;
   error?: string;
@@ -58,6 +61,10 @@ export function computeRatios(sizes: SizeResult[], versionMedian: number): { rat
     targets.push({ name: `first converge ${label}: pgplay / shell`, value: first, unit: 'x', limit: '<= 1.25', met: first === null ? null : first <= 1.25 });
     const noop = ratios[`noop_ansible_vs_pgplay_${label}`];
     targets.push({ name: `no-op re-run ${label}: Ansible / pgplay`, value: noop, unit: 'x', limit: '>= 15', met: noop === null ? null : noop >= 15 });
+    if (p?.status_median_s !== undefined) {
+      const status = (ratios[`status_vs_noop_pgplay_${label}`] = ratio(p.status_median_s, p.noop_median_s));
+      targets.push({ name: `pgplay status ${label} / pgplay no-op re-run`, value: status, unit: 'x', limit: '<= 1.2', met: status === null ? null : status <= 1.2 });
+    }
   }
   const biggest = sizes.reduce<SizeResult | undefined>((m, s) => (!m || s.replicas > m.replicas ? s : m), undefined);
   const smallest = sizes.reduce<SizeResult | undefined>((m, s) => (!m || s.replicas < m.replicas ? s : m), undefined);
@@ -87,6 +94,7 @@ export function markdown(r: Results): string {
     const label = `1+${s.replicas}`;
     lines.push(`| first converge, ${label} | ${cell(t.pgplay, 'first')} | ${cell(t.ansible, 'first')} | ${cell(t.shell, 'first')} | ${times(r.ratios[`first_pgplay_vs_shell_${label}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${label}`])} |`);
     lines.push(`| no-op re-run, ${label} (median of ${r.noop_runs}) | ${cell(t.pgplay, 'noop')} | ${cell(t.ansible, 'noop')} | ${cell(t.shell, 'noop')} | ${times(r.ratios[`noop_pgplay_vs_shell_${label}`])} | ${times(r.ratios[`noop_ansible_vs_pgplay_${label}`])} |`);
+    if (t.pgplay?.status_median_s != null) lines.push(`| \`pgplay status\`, ${label} (median of ${t.pgplay.status_s?.length ?? 0}) | ${sec(t.pgplay.status_median_s)} | | | | |`);
     const rss = t.pgplay?.peak_rss_mb;
     if (rss !== undefined) lines.push(`| peak memory, ${label} (${s.hosts} hosts) | ${rss.toFixed(0)} MB | | | | |`);
   }

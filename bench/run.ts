@@ -103,11 +103,28 @@ async function measureTool(tool: ToolName, hosts: number, opts: Options, workDir
     }
     result.noop_median_s = median(result.noop_s);
     say(`${label}: no-op re-runs ${result.noop_s.map((s) => s.toFixed(2)).join(', ')} s`);
+    if (tool === 'pgplay') await measureStatus(result, opts.noopRuns, log, label);
     return result;
   } finally {
     if (peaks.length > 0) result.peak_rss_mb = Math.round(Math.max(...peaks) * 10) / 10;
     session.close();
   }
+}
+
+/** `pgplay status` on the hosts the no-op re-runs just ran on: one connection and one query per host. */
+async function measureStatus(result: ToolResult, runs: number, log: string, label: string): Promise<void> {
+  result.status_s = [];
+  for (let i = 0; i < runs; i++) {
+    const r = await timed([process.execPath, join(ROOT, 'bin', 'pgplay.js'), 'status', '-i', inventoryPath(ROOT)], { cwd: ROOT, log, label: `${label} status ${i + 1}` });
+    if (r.code !== 0) {
+      result.status_median_s = null;
+      say(`${label}: pgplay status exited ${r.code}, see ${log}`);
+      return;
+    }
+    result.status_s.push(r.ms / 1000);
+  }
+  result.status_median_s = median(result.status_s);
+  say(`${label}: pgplay status ${result.status_s.map((s) => s.toFixed(2)).join(', ')} s`);
 }
 
 function gitCommit(): string {

@@ -62,6 +62,7 @@ if [ ! -f "$root/inventory.yml" ]; then
     echo "    pg_bin_dir: $bin"
     echo "    pg_port: 5432"
     echo "    pg_service: pg_ctl"
+    echo "    pg_manage_firewall: false   # both servers are this machine: its firewall is not the demo's"
     echo "  children:"
     for group in primary replicas; do
       echo "    $group:"

@@ -12,10 +12,12 @@ command -v perl >/dev/null || missing+=(perl-base)
 command -v pg_basebackup >/dev/null || missing+=(postgresql-client-15)
 [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql-15)
 # The network-namespace lab: Debian hosts are made and run by postgresql-common, namespaces and links by iproute2,
-# and nftables is there for the firewall cases.
+# and nftables and ufw are there for the firewall cases (ufw stays inactive on the machine itself: a lab host
+# enables its own copy of /etc/ufw). The package module's test installs and removes sl with apt.
 command -v pg_createcluster >/dev/null || missing+=(postgresql-common)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v nft >/dev/null || missing+=(nftables)
+command -v ufw >/dev/null || missing+=(ufw)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

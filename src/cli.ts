@@ -11,6 +11,8 @@ const USAGE = `Usage:
                       [--start-at-task NAME] [--accept-new-host-keys]
   pgplay validate PATH... [-i INVENTORY] [--format text|github]      parse + schema + semantic checks, no connection
   pgplay inventory [-i INVENTORY] [--graph] [--host NAME]            resolved hosts, groups and variables
+  pgplay status [-i INVENTORY] [--limit P] [--json] [--watch S] [--max-lag-bytes N] [--max-lag-seconds S]
+                                                                     roles, timelines, LSNs, lag, slots, TLS, from the servers
   pgplay init [DIR] --primary NAME=ADDRESS --replica NAME=ADDRESS... [--ini] [--force]
                                                                      write a starting project
   pgplay --version | --help | COMMAND --help
@@ -43,6 +45,23 @@ Prints file:line:col: message for every problem; exit 4 when any is found.
                             on stdout: GitHub Actions shows each as an annotation of the pull request)`,
   inventory: `pgplay inventory [-i INVENTORY] [--graph] [--host NAME]
 Print the resolved hosts, groups and variables (as JSON), or the group tree with --graph.`,
+  status: `pgplay status [-i INVENTORY] [--limit PATTERN] [--json] [--watch SECONDS] [--max-lag-bytes N] [--max-lag-seconds S]
+Ask every server what it is: one table per cluster with each host's role (primary, standby of X, stopped,
+unreachable, from the servers themselves, not the inventory), timeline, LSNs (current, sent, write, flush,
+replay), lag in bytes and seconds, sync state, slot (active, WAL kept) and TLS. One SSH connection and one
+query per host; nothing is written and no lock is taken.
+
+  -i, --inventory FILE      inventory (default: ./inventory.yml)
+  -l, --limit PATTERN       only these hosts
+      --json                one JSON object per host (an array; one line per round with --watch)
+      --watch SECONDS       read again every SECONDS until Ctrl-C (exits with the last round's code)
+      --max-lag-bytes N     degraded when a standby is more than N bytes of WAL behind
+      --max-lag-seconds S   degraded when a standby's replay lag is over S seconds
+      --accept-new-host-keys, --known-hosts FILE   as for run
+
+Exit codes: 0 healthy; 2 degraded (a standby not streaming, a lag bound exceeded, an inactive slot, a server
+stopped, two primaries, roles that disagree with the inventory); 3 a host unreachable; 4 an invalid inventory;
+5 bad options.`,
   init: `pgplay init [DIR] --primary NAME=ADDRESS --replica NAME=ADDRESS [--replica ...] [--ini] [--force]
 Write a starting project into DIR (default: the current directory) that validates at once:
   inventory.yml (or inventory.ini)  the hosts: the group primary (one host) and the group replicas
@@ -84,12 +103,14 @@ async function dispatch(argv: string[]): Promise<number> {
       return (await import('./commands/validate')).validateCommand(parseValidateOptions(rest));
     case 'inventory':
       return (await import('./commands/inventory')).inventoryCommand(parseInventoryOptions(rest));
+    case 'status':
+      return (await import('./commands/status')).statusCommand(parseStatusOptions(rest));
     case 'init': {
       const init = await import('./commands/init');
       return init.initCommand(parseInitOptions(rest, init.parseHost));
     }
     default:
-      throw new BadOptionsError(`unknown command '${command}' (expected run, validate, inventory or init)`);
+      throw new BadOptionsError(`unknown command '${command}' (expected run, validate, inventory, status or init)`);
   }
 }
 
@@ -205,6 +226,50 @@ function parseInventoryOptions(args: string[]): InventoryOptions {
   });
   if (positionals.length > 0) throw new BadOptionsError(`inventory takes no positional arguments, got ${positionals.join(' ')}`);
   return { inventory: values.inventory as string | undefined, graph: Boolean(values.graph), host: values.host as string | undefined };
+}
+
+export interface StatusOptions {
+  inventory?: string;
+  limit?: string;
+  json: boolean;
+  watch?: number;
+  maxLagBytes?: number;
+  maxLagSeconds?: number;
+  acceptNewHostKeys: boolean;
+  knownHosts?: string;
+}
+
+function parseStatusOptions(args: string[]): StatusOptions {
+  const { values, positionals } = parse(args, {
+    inventory: { type: 'string', short: 'i' },
+    limit: { type: 'string', short: 'l' },
+    json: { type: 'boolean' },
+    watch: { type: 'string' },
+    'max-lag-bytes': { type: 'string' },
+    'max-lag-seconds': { type: 'string' },
+    'accept-new-host-keys': { type: 'boolean' },
+    'known-hosts': { type: 'string' },
+  });
+  if (positionals.length > 0) throw new BadOptionsError(`status takes no positional arguments, got ${positionals.join(' ')}`);
+  const number = (name: string, integer: boolean, min: number): number | undefined => {
+    const raw = values[name] as string | undefined;
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(n) || n < min || (integer && !Number.isInteger(n))) {
+      throw new BadOptionsError(`--${name} must be ${integer ? 'a whole number' : 'a number'} of at least ${min}, got '${raw}'`);
+    }
+    return n;
+  };
+  return {
+    inventory: values.inventory as string | undefined,
+    limit: values.limit as string | undefined,
+    json: Boolean(values.json),
+    watch: number('watch', false, 0.1),
+    maxLagBytes: number('max-lag-bytes', true, 0),
+    maxLagSeconds: number('max-lag-seconds', false, 0),
+    acceptNewHostKeys: Boolean(values['accept-new-host-keys']),
+    knownHosts: values['known-hosts'] as string | undefined,
+  };
 }
 
 export interface InitOptions {

@@ -18,6 +18,17 @@ export interface Diagnostic {
   message: string;
 }
 
+/** The same problem found twice (by two checks, or for two playbooks) is said once. */
+export function dedupeDiagnostics(errors: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const key = `${e.file}:${e.line}:${e.col}:${e.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 export function formatDiagnostic(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.col}: ${d.message}`;
 }

@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ValidateOptions } from '../cli';
-import { BadOptionsError, ExitCode, InvalidInputError, type Diagnostic } from '../errors';
+import { BadOptionsError, dedupeDiagnostics, ExitCode, InvalidInputError, type Diagnostic } from '../errors';
 import { addPlaybookVars } from '../config/inventory';
 import { loadPlaybook } from '../config/playbook';
 import type { Inventory } from '../config/types';
@@ -10,15 +10,6 @@ import { githubAnnotation } from '../reporters/github';
 import { redact } from '../secrets';
 import { playHostsOf, requireInventory } from './common';
 
-function dedupe(errors: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return errors.filter((e) => {
-    const key = `${e.file}:${e.line}:${e.col}:${e.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
 
 /** Every playbook under the given paths; inventories, vars files (group_vars/, host_vars/ too) and templates are not playbooks. */
 function playbookFiles(paths: string[]): string[] {
@@ -53,7 +44,7 @@ export async function validateCommand(o: ValidateOptions): Promise<number> {
       errors.push(...loaded.errors);
       if (inv && loaded.value) errors.push(...planHostSettings({ inventory: inv, extraVars: {}, cli: { acceptNewHostKeys: false } }, playHostsOf(loaded.value, inv, {})).errors);
     }
-    if (errors.length > 0) throw new InvalidInputError(dedupe(errors));
+    if (errors.length > 0) throw new InvalidInputError(dedupeDiagnostics(errors));
     process.stdout.write(`${files.length} playbook${files.length === 1 ? '' : 's'} valid${inventory ? ` against ${inventory.file}` : ''}\n`);
     return ExitCode.ok;
   } catch (err) {

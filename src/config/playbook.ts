@@ -1,6 +1,6 @@
 // Playbooks: YAML with positions, checked against the schema built from the modules, then for meaning.
 import { dirname, resolve } from 'node:path';
-import type { Diagnostic } from '../errors';
+import { dedupeDiagnostics, type Diagnostic } from '../errors';
 import { checkPlaybook } from './playbook-checks';
 import { playbookContext } from './playbook-messages';
 import { HANDLER_KEYWORDS, TASK_KEYWORDS } from './schemas';
@@ -41,22 +41,13 @@ export function parsePlaybook(file: string, text: string, options: PlaybookOptio
   const wrongType = (path: YamlPath) => schemaErrors.some((e) => e.keyword === 'type' && startsWith(path, e.path));
   const errors: Diagnostic[] = [...strip(schemaErrors), ...checkPlaybook(playbook, src, { ...options, clean, wrongType })];
   errors.sort((a, b) => (a.file === b.file ? a.line - b.line || a.col - b.col : a.file.localeCompare(b.file)));
-  return { value: errors.length === 0 ? playbook : null, errors: dedupe(errors) };
+  return { value: errors.length === 0 ? playbook : null, errors: dedupeDiagnostics(errors) };
 }
 
 function strip(errors: SchemaDiagnostic[]): Diagnostic[] {
   return errors.map(({ file, line, col, message }) => ({ file, line, col, message }));
 }
 
-function dedupe(errors: Diagnostic[]): Diagnostic[] {
-  const seen = new Set<string>();
-  return errors.filter((e) => {
-    const key = `${e.file}:${e.line}:${e.col}:${e.message}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
-}
 
 function startsWith(path: YamlPath, prefix: YamlPath): boolean {
   return prefix.length <= path.length && prefix.every((p, i) => p === path[i]);

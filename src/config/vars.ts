@@ -38,6 +38,25 @@ export const DEFAULT_VARIABLES: Readonly<Record<string, unknown>> = {
   pg_service: 'pg_ctl',
   pg_log_file: '{{ pg_data_dir }}/pgplay-server.log',
   replication_user: 'replicator',
+  // Slots, TLS and synchronous standbys of playbooks/site.yml (see the README).
+  replication_slot: '{{ slot_name inventory_hostname }}',
+  unowned_slots: 'report',
+  max_slot_wal_keep_size: '8GB',
+  replication_tls: false,
+  tls_ca_dir: '',
+  tls_ca_cert: '',
+  tls_ca_key: '',
+  tls_cert_days: 365,
+  tls_rotate: false,
+  pg_dns_name: '',
+  synchronous_standbys: [],
+  synchronous_method: 'FIRST',
+  synchronous_count: 1,
+  synchronous_commit: 'on',
+  // site.yml's steps for fresh hosts, each turned off by a variable when something else does it.
+  pg_manage_packages: true,
+  pg_packages: { apt: ['postgresql-{{ pg_version }}'], dnf: ['postgresql{{ pg_version }}-server'] },
+  pg_manage_firewall: true,
 };
 
 export type VarKind = 'default' | 'inventory' | 'play' | 'registered' | 'extra';

@@ -91,7 +91,7 @@ export class AgentClient {
       const busy = [...[...this.#streams.values()].map((h) => h.what), ...[...this.#pending.values()].map((p) => p.what)].filter(Boolean)[0];
       const why = this.#closing
         ? new Error(`the agent on ${hostName} was closed`)
-        : this.lost(busy ? `connection lost while running: ${busy}` : 'the host agent ended', this.#stderr.trim() || (code === null ? '' : `exit ${code}`));
+        : this.lost(busy ? `connection lost while running: ${busy}` : 'the host agent ended', whyNoAgent(this.#stderr.trim(), code));
       helloFailed(why);
       this.#fail(why);
     });
@@ -359,6 +359,17 @@ export class AgentStream extends Duplex {
     this.kill_();
     done(err);
   }
+}
+
+/** What the agent's own start said, with what to do when it is a missing perl or a sudo that wants a password. */
+export function whyNoAgent(stderr: string, code: number | null): string {
+  if (/perl: (command )?not found|perl: No such file/.test(stderr) || code === 127) {
+    return `${stderr || 'perl was not found'}: pgplay's host agent needs perl (Debian and Ubuntu have it: perl-base; RHEL: dnf install perl-interpreter)`;
+  }
+  if (/a password is required|a terminal is required/.test(stderr)) {
+    return `${stderr}: the login user needs passwordless sudo, or give the sudo password with become_password_env: NAME`;
+  }
+  return stderr || (code === null ? '' : `exit ${code}`);
 }
 
 function statFrom(fields: string[]): FileStat {

@@ -1,12 +1,11 @@
 // ProxyJump through ssh2: a connection to each bastion (the next one through the one before), its host key
 // verified like any host's, and a direct-tcpip channel to the target that ssh2's Client.connect({ sock }) takes.
 // One connection per bastion serves every host behind it for the whole run; it ends when the last host lets go.
-import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
-import { Client, type AuthenticationType, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import { Client } from 'ssh2';
 import { UnreachableError } from '../errors';
 import { redact } from '../secrets';
-import { decideHostKey, hostKeyAlgorithms } from './host-key-policy';
+import { keyProblem, sshConnectConfig } from './ssh-connect-config';
 import { connectFailure } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
 
@@ -105,45 +104,15 @@ function connectBastion(o: SshOptions, sock?: Duplex): Promise<Client> {
     const client = new Client();
     let settled = false;
     let hostKeyProblem: string | null = null;
-    const methods: AuthenticationType[] = [];
     const fail = (what: string, cause?: unknown) => {
       if (settled) return;
       settled = true;
       client.destroy();
       reject(new UnreachableError(redact(`ssh through ${describe(o)}: ${what}`), { cause }));
     };
-    const config: ConnectConfig = {
-      host: o.address,
-      port: o.port,
-      username: o.user,
-      readyTimeout: o.connectTimeoutMs,
-      keepaliveInterval: o.keepaliveIntervalMs,
-      keepaliveCountMax: o.keepaliveCountMax,
-      algorithms: { serverHostKey: hostKeyAlgorithms(o.address, o.port, o) as ServerHostKeyAlgorithm[] },
-      hostVerifier: (key: Buffer) => {
-        const decision = decideHostKey(o.address, o.port, key, o);
-        if (!decision.trusted) hostKeyProblem = decision.reason;
-        return decision.trusted;
-      },
-    };
-    if (sock) config.sock = sock;
-    if (o.privateKeyFile) {
-      try {
-        config.privateKey = readFileSync(o.privateKeyFile);
-        methods.push('publickey');
-      } catch (err) {
-        return fail(`cannot read private key ${o.privateKeyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
-      }
-    }
-    if (o.agent) {
-      config.agent = o.agent;
-      methods.push('agent');
-    }
-    if (o.password) {
-      config.password = o.password.reveal();
-      methods.push('password');
-    }
-    config.authHandler = methods;
+    const made = sshConnectConfig(o, sock, (reason) => (hostKeyProblem = reason));
+    if ('problem' in made) return fail(made.problem, made.cause);
+    const { config, methods } = made;
     const target = { hostName: `bastion ${o.address}`, address: o.address, port: o.port, user: o.user };
     client.once('ready', () => {
       settled = true;
@@ -156,7 +125,7 @@ function connectBastion(o: SshOptions, sock?: Duplex): Promise<Client> {
       client.connect(config);
       if (!sock) client.setNoDelay(true);
     } catch (err) {
-      fail(`cannot use the private key: ${(err as Error).message}`, err);
+      fail(keyProblem(o, err), err);
     }
   });
 }

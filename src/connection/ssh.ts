@@ -1,10 +1,9 @@
 // One ssh connection per host for the whole run (ssh2), carrying one exec channel: the host agent. Host keys are checked first.
-import { readFileSync } from 'node:fs';
-import { Client, type AuthenticationType, type ClientChannel, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import { Client, type ClientChannel } from 'ssh2';
 import { AgentClient, KILL_GRACE_MS } from './agent-client';
 import { AgentConnection } from './agent-connection';
 import { agentCommandLine, type Become } from './command';
-import { decideHostKey, hostKeyAlgorithms } from './host-key-policy';
+import { keyProblem, sshConnectConfig } from './ssh-connect-config';
 import { connectFailure, unreachable, type SshTarget } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
 
@@ -118,41 +117,10 @@ export class SshConnection extends AgentConnection {
         release?.();
         reject(unreachable(target, what, cause));
       };
-      const methods: AuthenticationType[] = [];
-      const config: ConnectConfig = {
-        host: o.address,
-        port: o.port,
-        username: o.user,
-        readyTimeout: o.connectTimeoutMs,
-        keepaliveInterval: o.keepaliveIntervalMs,
-        keepaliveCountMax: o.keepaliveCountMax,
-        algorithms: { serverHostKey: hostKeyAlgorithms(o.address, o.port, o) as ServerHostKeyAlgorithm[], ...(o.compression ? { compress: ['zlib@openssh.com', 'zlib', 'none'] } : {}) },
-        ...(o.addressFamily ? { [o.addressFamily === 'inet' ? 'forceIPv4' : 'forceIPv6']: true } : {}),
-        ...(sock ? { sock } : {}),
-        hostVerifier: (key: Buffer) => {
-          const decision = decideHostKey(o.address, o.port, key, o);
-          if (!decision.trusted) hostKeyProblem = decision.reason;
-          return decision.trusted;
-        },
-      };
-      if (o.privateKeyFile) {
-        try {
-          config.privateKey = readFileSync(o.privateKeyFile);
-        } catch (err) {
-          return fail(`cannot read private key ${o.privateKeyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, err);
-        }
-        methods.push('publickey');
-      }
-      if (o.agent) {
-        config.agent = o.agent;
-        methods.push('agent');
-      }
-      if (o.password) {
-        config.password = o.password.reveal();
-        methods.push('password');
-      }
+      const made = sshConnectConfig(o, sock, (reason) => (hostKeyProblem = reason));
+      if ('problem' in made) return fail(made.problem, made.cause);
+      const { config, methods } = made;
       const unsetPassword = o.passwordEnv && !o.password ? o.passwordEnv : undefined;
-      config.authHandler = methods;
       client.once('ready', () => {
         settled = true;
         connectionsOpened++;
@@ -171,8 +139,7 @@ export class SshConnection extends AgentConnection {
         // for a delayed ACK: without this, every connection and every parameterised query stalled.
         client.setNoDelay(true);
       } catch (err) {
-        const message = (err as Error).message;
-        fail(/encrypted|passphrase/i.test(message) ? `private key ${o.privateKeyFile} is encrypted: load it into ssh-agent instead` : `cannot use the private key: ${message}`, err);
+        fail(keyProblem(o, err), err);
       }
     });
   }

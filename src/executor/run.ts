@@ -61,7 +61,7 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   // Each host's handle is first the one of the first play it is in: its lock and SQL session open there.
   const firstPlay = new Map<string, number>();
   playHosts.forEach((hosts, i) => hosts.forEach((h) => firstPlay.has(h) || firstPlay.set(h, i)));
-  const state: RunState = { recap, dead, registered, locks: new Map(), firstPlay };
+  const state: RunState = { recap, dead, registered, locks: new Map(), firstPlay, shared: new Map() };
   // Connect to and lock every host of the run at once, so later plays find their hosts ready; open the SQL
   // sessions too when a task will read a server (a session that cannot open is tried again by that task).
   const readsServers = s.playbook.plays.some((p) => [...p.tasks, ...p.handlers].some((t) => findModule(t.module)?.readsServer));
@@ -103,6 +103,8 @@ interface RunState {
   registered: Map<string, Record<string, unknown>>;
   locks: Map<string, Promise<HostLock>>;
   firstPlay: Map<string, number>;
+  /** Work done once per run for every host's task that asks (TaskContext.once). */
+  shared: Map<string, Promise<unknown>>;
 }
 
 interface HostLock {
@@ -168,6 +170,10 @@ async function runHost(play: Play, playIndex: number, tasks: Task[], host: strin
         return s.pool.handle(name);
       },
       outOfRun: (name) => state.dead.get(name) ?? null,
+      once: <T>(key: string, work: () => Promise<T>): Promise<T> => {
+        if (!state.shared.has(key)) state.shared.set(key, work());
+        return state.shared.get(key) as Promise<T>;
+      },
       scope,
       checkMode: s.checkMode,
       showDiff: s.showDiff,

@@ -16,6 +16,8 @@ export interface TaskEnv {
   handle: HostHandle;
   otherHost(name: string): Promise<HostHandle>;
   outOfRun(name: string): string | null;
+  /** Work shared by every host's task of the run (see TaskContext.once). */
+  once?<T>(key: string, work: () => Promise<T>): Promise<T>;
   scope: Record<string, unknown>;
   checkMode: boolean;
   showDiff: boolean;
@@ -123,6 +125,7 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
       outOfRun: env.outOfRun,
       progress: (message) => env.emit({ kind: 'task_progress', time: now(), task: task.name, host: env.handle.name, message: task.noLog ? NO_LOG_NOTE : redact(message) }),
       signal: env.signal,
+      once: env.once,
     };
     const attempts = Math.max(1, (task.retries ?? 0) + 1);
     let last: ItemOutcome = { status: 'failed', message: 'not run', result: {} };
@@ -153,7 +156,7 @@ async function checkPlanApply(
 ): Promise<ItemOutcome> {
   const facts = await check(ctx, args as never);
   const p = plan(args as never, facts as never);
-  if (p.kind === 'noop') return { status: 'ok', message: p.reason, result: p.result ?? {} };
+  if (p.kind === 'noop') return { status: 'ok', message: p.reason, result: p.result ?? {}, warnings: p.warnings };
   if (p.kind === 'fail') return { status: 'failed', message: p.message, result: p.result ?? {} };
   const outcome: ItemOutcome = { status: 'changed', message: p.summary, result: { ...(p.result ?? {}) }, needs: p.needs, diffs: p.diffs, warnings: p.warnings };
   if (checkMode) return outcome;
@@ -163,28 +166,8 @@ async function checkPlanApply(
 
 function emitResult(task: Task, env: TaskEnv, outcome: ItemOutcome, durationMs: number, item?: unknown): void {
   const ignored = outcome.status === 'failed' && task.ignoreErrors;
-  if (task.noLog) {
-    const warned = outcome.warnings?.length ?? 0;
-    env.emit({
-      kind: 'task_result',
-      time: now(),
-      play: env.play,
-      task: task.name,
-      index: env.taskIndex,
-      host: env.handle.name,
-      module: task.module,
-      status: outcome.status,
-      changed: outcome.status === 'changed',
-      durationMs,
-      message: NO_LOG_NOTE,
-      ...(item !== undefined ? { item: NO_LOG_ITEM } : {}),
-      ...(warned > 0 ? { warnings: [`${warned} warning(s) hidden: no_log is set`] } : {}),
-      ...(ignored ? { ignored: true } : {}),
-    });
-    return;
-  }
-  env.emit({
-    kind: 'task_result',
+  const base = {
+    kind: 'task_result' as const,
     time: now(),
     play: env.play,
     task: task.name,
@@ -194,11 +177,24 @@ function emitResult(task: Task, env: TaskEnv, outcome: ItemOutcome, durationMs: 
     status: outcome.status,
     changed: outcome.status === 'changed',
     durationMs,
+    ...(ignored ? { ignored: true } : {}),
+  };
+  if (task.noLog) {
+    const warned = outcome.warnings?.length ?? 0;
+    env.emit({
+      ...base,
+      message: NO_LOG_NOTE,
+      ...(item !== undefined ? { item: NO_LOG_ITEM } : {}),
+      ...(warned > 0 ? { warnings: [`${warned} warning(s) hidden: no_log is set`] } : {}),
+    });
+    return;
+  }
+  env.emit({
+    ...base,
     message: redact(outcome.message),
     ...(item !== undefined ? { item: shownItem(item) } : {}),
     ...(env.showDiff && outcome.diffs?.length ? { diffs: redactValue(outcome.diffs) } : {}),
     ...(outcome.warnings?.length ? { warnings: outcome.warnings.map(redact) } : {}),
-    ...(ignored ? { ignored: true } : {}),
   });
 }
 

@@ -30,6 +30,8 @@ export async function runUnlogged(sql: SqlSession, statement: string, options: {
     await sql.query('BEGIN');
     try {
       for (const [name, value] of off) await sql.query(`SET LOCAL ${name} = '${value}'`);
+      // A role change must not wait for synchronous standbys: with one down it would hang the run.
+      await sql.query('SET LOCAL synchronous_commit = local');
       await sql.query(statement);
       await sql.query('COMMIT');
     } catch (err) {

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { SqlSession } from '../facts/sql';
+import { quoteLiteral } from '../facts/sql-session';
+import { walReceiverCause, type WalReceiverCause } from '../facts/wal-receiver-errors';
+import { slotName } from './pg/slots';
 import { sleep } from './pg/server';
 import { fail, noop, type HostHandle, type ModuleDefinition, type TaskContext } from './types';
 
@@ -8,6 +11,12 @@ export interface AssertStreamingArgs {
   timeout?: number;
   max_lag_bytes?: number;
   max_lag_seconds?: number;
+  /** Each replica streams through its own slot: the one its replication_slot variable names (else named after it). */
+  slots?: boolean;
+  /** Each replica's walsender connection is encrypted (pg_stat_ssl). */
+  tls?: boolean;
+  /** What synchronous replication was asked for: each replica's sync_state must follow from it. */
+  synchronous?: { standbys: string[]; method?: string; count?: number };
 }
 
 export interface CheckOutcome {
@@ -26,8 +35,12 @@ interface ReplicationRow {
   application_name: string;
   client_addr: string | null;
   state: string;
+  sync_state: string;
   lag_bytes: string | null;
   replay_lag_seconds: number | null;
+  ssl: boolean | null;
+  ssl_version: string | null;
+  slot: string | null;
 }
 
 export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, AssertStreamingFacts> = {
@@ -38,12 +51,25 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
   schema: {
     type: 'object',
     description:
-      'Run on the primary. For each replica: it is `streaming` in pg_stat_replication (matched by application_name = its inventory name, or client_addr = its pg_address); pg_is_in_recovery() and its WAL receiver streams; a marker row written on the primary (table pgplay.marker, created if missing) is read on the replica within `timeout`; a write on the replica fails with SQLSTATE 25006; lag stays under the optional bounds. Changes nothing but the marker row; skipped in check mode.',
+      'Run on the primary. For each replica: it is `streaming` in pg_stat_replication (matched by application_name = its inventory name, or client_addr = its pg_address); pg_is_in_recovery() and its WAL receiver streams (when it does not, the last error of its WAL receiver in its log is quoted and explained); a marker row written on the primary (table pgplay.marker, created if missing) is read on the replica within `timeout`; a write on the replica fails with SQLSTATE 25006; lag stays under the optional bounds; with `slots`, `tls` and `synchronous`, it streams through its own slot, over TLS, with the sync_state asked for. Changes nothing but the marker row; skipped in check mode.',
     properties: {
       replicas: { type: 'array', items: { type: 'string' }, minItems: 1, description: 'Inventory names of the replicas.', examples: [['pg2', 'pg3'], '{{ groups.replicas }}'] },
       timeout: { type: 'number', minimum: 1, default: 30, description: 'Seconds to wait for streaming and for the marker on each replica.' },
       max_lag_bytes: { type: 'integer', minimum: 0, description: 'Largest replay lag allowed, in bytes of WAL.', examples: [16777216] },
       max_lag_seconds: { type: 'number', minimum: 0, description: 'Largest replay lag allowed, in seconds.', examples: [5] },
+      slots: { type: 'boolean', default: false, description: "Each replica streams through its own replication slot: the walsender holds the slot the replica's replication_slot variable names (by default its inventory name, lower case, [a-z0-9_])." },
+      tls: { type: 'boolean', default: false, description: "Each replica's walsender connection is encrypted: pg_stat_ssl.ssl is true for it on the primary." },
+      synchronous: {
+        type: 'object',
+        description: 'The synchronous replication asked for (as synchronous_replication takes it): each replica\'s sync_state must be what it implies (FIRST n: the first n listed are sync, the other listed potential; ANY n: listed are quorum; not listed: async).',
+        properties: {
+          standbys: { type: 'array', items: { type: 'string' }, description: 'Inventory names of the standbys that may be synchronous, in priority order.' },
+          method: { type: 'string', enum: ['FIRST', 'ANY', 'first', 'any'], default: 'FIRST', description: 'FIRST (priority) or ANY (quorum).' },
+          count: { type: 'integer', minimum: 1, default: 1, description: 'How many standbys confirm each commit.' },
+        },
+        required: ['standbys'],
+        additionalProperties: false,
+      },
     },
     required: ['replicas'],
     additionalProperties: false,
@@ -89,11 +115,14 @@ async function primarySeesReplica(ctx: TaskContext, sql: SqlSession, name: strin
   let row: ReplicationRow | undefined;
   for (;;) {
     const rows = await sql.query<ReplicationRow>(
-      `SELECT application_name, host(client_addr) AS client_addr, state,
-              pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::text AS lag_bytes,
-              extract(epoch FROM replay_lag)::float8 AS replay_lag_seconds
-         FROM pg_stat_replication WHERE application_name = $1 OR host(client_addr) = $2
-        ORDER BY (state = 'streaming') DESC, (application_name = $1) DESC`,
+      `SELECT r.application_name, host(r.client_addr) AS client_addr, r.state, r.sync_state,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::text AS lag_bytes,
+              extract(epoch FROM r.replay_lag)::float8 AS replay_lag_seconds,
+              s.ssl, s.version AS ssl_version,
+              (SELECT slot_name::text FROM pg_replication_slots WHERE active_pid = r.pid) AS slot
+         FROM pg_stat_replication r LEFT JOIN pg_stat_ssl s ON s.pid = r.pid
+        WHERE r.application_name = $1 OR host(r.client_addr) = $2
+        ORDER BY (r.state = 'streaming') DESC, (r.application_name = $1) DESC`,
       [name, address],
     );
     row = rows[0];
@@ -104,6 +133,17 @@ async function primarySeesReplica(ctx: TaskContext, sql: SqlSession, name: strin
   const out: CheckOutcome[] = [
     { host: name, check: `primary ${ctx.name} sees it streaming`, ok: row?.state === 'streaming', seen: row ? `state ${row.state}` : `no row in pg_stat_replication for application_name ${name} or client_addr ${address}` },
   ];
+  if (row && args.slots) {
+    const wanted = expectedSlot(ctx, name);
+    out.push({ host: name, check: `streams through its slot ${wanted}`, ok: row.slot === wanted, seen: row.slot ? `through the slot ${row.slot}` : 'through no slot' });
+  }
+  if (row && args.tls) {
+    out.push({ host: name, check: 'streams over TLS', ok: row.ssl === true, seen: row.ssl ? `pg_stat_ssl: ${row.ssl_version}` : 'pg_stat_ssl.ssl is false: the walsender connection is not encrypted' });
+  }
+  if (row && args.synchronous) {
+    const wanted = expectedSyncStates(args.synchronous, args.replicas).get(name) ?? 'async';
+    out.push({ host: name, check: `sync_state ${wanted}`, ok: row.sync_state === wanted, seen: `sync_state ${row.sync_state}` });
+  }
   if (row && args.max_lag_bytes !== undefined) {
     const lag = Number(row.lag_bytes ?? 0);
     out.push({ host: name, check: `lag under ${args.max_lag_bytes} bytes`, ok: lag <= args.max_lag_bytes, seen: `${lag} bytes` });
@@ -115,10 +155,58 @@ async function primarySeesReplica(ctx: TaskContext, sql: SqlSession, name: strin
   return out;
 }
 
+/** The slot a replica should stream through: its replication_slot variable, else the name pgplay gives it. */
+function expectedSlot(ctx: TaskContext, name: string): string {
+  try {
+    const vars = (ctx.vars.hostvars as Record<string, Record<string, unknown>> | undefined)?.[name];
+    const given = vars?.replication_slot;
+    if (typeof given === 'string' && given) return given;
+  } catch {
+    // A variable that cannot be rendered: the default name.
+  }
+  return slotName(name);
+}
+
+/** The sync_state pg_stat_replication shows for each replica when all of them stream. */
+export function expectedSyncStates(spec: { standbys: string[]; method?: string; count?: number }, replicas: string[]): Map<string, string> {
+  const out = new Map<string, string>(replicas.map((r) => [r, 'async']));
+  const listed = spec.standbys.filter((s) => replicas.includes(s));
+  if ((spec.method ?? 'FIRST').toUpperCase() === 'ANY') {
+    for (const s of listed) out.set(s, 'quorum');
+  } else {
+    listed.forEach((s, i) => out.set(s, i < (spec.count ?? 1) ? 'sync' : 'potential'));
+  }
+  return out;
+}
+
+/** The newest WAL receiver error in the replica's server log, when pgplay can read it. */
+async function lastReceiverError(handle: HostHandle): Promise<WalReceiverCause | null> {
+  try {
+    const tail = await handle.conn.run(['tail', '-c', '65536', handle.pg.logFile], { timeoutMs: 10_000 });
+    return tail.failed ? null : walReceiverCause(tail.stdout);
+  } catch {
+    return null;
+  }
+}
+
 async function writeMarker(sql: SqlSession, host: string, token: string): Promise<void> {
-  await sql.query('CREATE SCHEMA IF NOT EXISTS pgplay');
-  await sql.query('CREATE TABLE IF NOT EXISTS pgplay.marker (id text PRIMARY KEY, token text NOT NULL, written_at timestamptz NOT NULL DEFAULT now())');
-  await sql.query('INSERT INTO pgplay.marker (id, token) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, written_at = now()', [host, token]);
+  // One round, one transaction that commits locally: with a synchronous standby down, a marker that waited for it
+  // would hang the check instead of reporting that standby.
+  const statements = [
+    'BEGIN',
+    'SET LOCAL synchronous_commit = local',
+    'CREATE SCHEMA IF NOT EXISTS pgplay',
+    'CREATE TABLE IF NOT EXISTS pgplay.marker (id text PRIMARY KEY, token text NOT NULL, written_at timestamptz NOT NULL DEFAULT now())',
+    `INSERT INTO pgplay.marker (id, token) VALUES (${quoteLiteral(host)}, ${quoteLiteral(token)}) ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, written_at = now()`,
+    'COMMIT',
+  ];
+  try {
+    await sql.query(statements.join(';\n'));
+  } catch (err) {
+    // A failed statement leaves the transaction open and aborted: end it, so the session stays usable.
+    await sql.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle, token: string, timeoutMs: number): Promise<CheckOutcome[]> {
@@ -131,7 +219,14 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
   const out: CheckOutcome[] = [];
   const [state] = await sql.query<{ rec: boolean; status: string | null }>('SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status');
   out.push({ host: name, check: 'in recovery', ok: state.rec, seen: `pg_is_in_recovery() = ${state.rec}` });
-  out.push({ host: name, check: 'WAL receiver streaming', ok: state.status === 'streaming', seen: `status ${state.status ?? 'none (no WAL receiver)'}` });
+  const receiving = state.status === 'streaming';
+  const cause = receiving ? null : await lastReceiverError(handle);
+  out.push({
+    host: name,
+    check: 'WAL receiver streaming',
+    ok: receiving,
+    seen: `status ${state.status ?? 'none (no WAL receiver)'}${cause ? `: ${cause.meaning}; its log says: ${cause.line}` : ''}`,
+  });
   const deadline = Date.now() + timeoutMs;
   let seen = 'nothing';
   for (;;) {

@@ -5,9 +5,11 @@ import { readClusterDir, type ClusterDirFacts } from '../facts/cluster-dir';
 import { confValues, setConfValues } from '../facts/conf-file';
 import { readControlData, type ControlData } from '../facts/control-data';
 import { Secret } from '../secrets';
-import { conninfoWithPassfile, passfileLine } from './pg/conninfo';
+import { conninfoWithPassfile, conninfoWithTls, sameConninfo } from './pg/conninfo';
+import { ensureConfModule, type EnsureConfFacts } from './ensure-conf';
+import { passfileText } from './pg/passfile';
 import { controlServer, lastLine, runPg, serverState, sleep, type ServerState } from './pg/server';
-import { fail, noop, type ModuleDefinition, type Step, type TaskContext } from './types';
+import { fail, noop, type ModuleDefinition, type Plan, type Step, type TaskContext } from './types';
 
 export interface BasebackupArgs {
   primary: string;
@@ -22,6 +24,12 @@ export interface BasebackupArgs {
   timeout?: number;
   /** pg_basebackup --max-rate, to spare a busy primary's disks and network. */
   max_rate?: string;
+  /** libpq sslmode of the copy and of primary_conninfo (verify-full for replication over TLS). */
+  sslmode?: 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+  /** The CA certificate on this host that the primary's certificate must chain to (sslrootcert); empty: none. */
+  sslrootcert?: string;
+  /** Every PostgreSQL host of the cluster: the passfile gets an entry for each, so a switchover can re-point the standby. */
+  cluster?: string[];
 }
 
 export interface PrimaryFacts {
@@ -52,6 +60,10 @@ export interface BasebackupFacts {
   userTables?: number;
   /** Replication slots, from the server when it runs, else from pg_replslot. */
   slots: string[];
+  /** Already a standby of the primary: its primary_conninfo and primary_slot_name, as ensure_conf reads them. */
+  standbyConf?: EnsureConfFacts;
+  /** Addresses the passfile names besides the primary's (the other hosts of `cluster`). */
+  passfileHosts?: Array<{ address: string; port: number }>;
 }
 
 export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts> = {
@@ -72,13 +84,21 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
       primary: { type: 'string', description: 'Inventory name of the primary.', examples: ['pg1', '{{ groups.primary.[0] }}'] },
       user: { type: 'string', description: 'Replication role on the primary.', examples: ['replicator'] },
       password: { type: 'string', minLength: 4, description: 'Its password (secret: from the environment).', examples: ['{{ env.PGPLAY_REPLICATION_PASSWORD }}'] },
-      slot: { type: 'string', pattern: '^[a-z0-9_]{1,63}$', patternErrorMessage: 'a slot name: lower-case letters, digits and _, at most 63', description: 'Physical replication slot to use (created on the primary if missing).', examples: ['pg2'] },
+      slot: { type: 'string', pattern: '^[a-z0-9_]{1,63}$', patternErrorMessage: 'a slot name: lower-case letters, digits and _, at most 63', description: 'Physical replication slot to stream through (created on the primary if missing); it becomes primary_slot_name, also on a host that already is a standby.', examples: ['pg2'] },
       replace: { type: 'string', enum: ['empty', 'fresh', 'any'], default: 'fresh', description: 'Which existing cluster may be moved aside.' },
       discard_old: { type: 'boolean', default: false, description: 'Delete the moved-aside old data directory once the new standby streams (needs start and wait).' },
       start: { type: 'boolean', default: false, description: 'Start the standby after the copy.' },
       wait: { type: 'boolean', default: true, description: 'With start: wait until the standby streams from the primary.' },
       timeout: { type: 'integer', minimum: 10, default: 3600, description: 'Seconds pg_basebackup may take.' },
       max_rate: { type: 'string', pattern: '^[0-9]+[kM]?$', patternErrorMessage: 'a rate like 32k or 100M (kB/s without a suffix)', description: 'Highest transfer rate of the copy (pg_basebackup --max-rate), to spare a busy primary: 32k to 1024M.', examples: ['100M'] },
+      sslmode: {
+        type: 'string',
+        enum: ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'],
+        description: "libpq's sslmode for the copy and in primary_conninfo: verify-full makes the standby check that the primary's certificate chains to `sslrootcert` and names the primary's address. On a host that already is a standby, primary_conninfo is brought to it (and reloaded).",
+        examples: ['verify-full'],
+      },
+      sslrootcert: { type: 'string', description: "The CA certificate on this host (sslrootcert) the primary's certificate must chain to; empty: none.", examples: ['/var/lib/postgresql/15/main.pgplay-tls/root.crt'] },
+      cluster: { type: 'array', items: { type: 'string' }, description: "Every PostgreSQL host of the cluster: the passfile gets an entry for each one's address, so a switchover or a failover can re-point this standby at any of them.", examples: ['{{ union groups.primary groups.replicas }}'] },
     },
     required: ['primary', 'user', 'password'],
     additionalProperties: false,
@@ -94,7 +114,13 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     const primary = await readPrimary(ctx, args);
     // --check before the run has started a stopped primary: its identity is in its files.
     if (primary.error && ctx.checkMode) Object.assign(primary, await stoppedPrimaryIdentity(ctx, args.primary));
-    return readFacts(ctx, primary);
+    const facts = await readFacts(ctx, primary);
+    const standby = facts.control?.systemIdentifier === primary.systemId && facts.dir.standbySignal;
+    if (standby && (args.slot !== undefined || args.sslmode !== undefined || args.sslrootcert !== undefined)) {
+      facts.standbyConf = await ensureConfModule.check(ctx, { settings: { primary_conninfo: '', primary_slot_name: '' } });
+    }
+    facts.passfileHosts = await clusterAddresses(ctx, args.cluster ?? []);
+    return facts;
   },
   plan(args, facts) {
     const { primary } = facts;
@@ -104,7 +130,7 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     if (primary.error || !primary.systemId) return fail(`cannot read the system identifier of the primary ${primary.name}: ${primary.error ?? 'no answer'}`);
     if (args.discard_old && (!args.start || args.wait === false)) return fail('discard_old needs start: true and wait: true: the old directory is deleted only once the new standby streams');
     const here = facts.control?.systemIdentifier;
-    if (here === primary.systemId && facts.dir.standbySignal) return noop(`${facts.dataDir} is already a standby of ${primary.name} (system identifier ${here})`);
+    if (here === primary.systemId && facts.dir.standbySignal) return planStandbyConnection(args, facts);
     const refusal = refuse(args.replace ?? 'fresh', facts);
     if (refusal) return fail(refusal);
     const running = facts.state === 'running';
@@ -126,6 +152,33 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     };
   },
 };
+
+/** A host that already is a standby of the primary: nothing, or its primary_conninfo (TLS) and slot brought to what is asked. */
+function planStandbyConnection(args: BasebackupArgs, facts: BasebackupFacts): Plan {
+  const already = `${facts.dataDir} is already a standby of ${facts.primary.name} (system identifier ${facts.primary.systemId})`;
+  const conf = facts.standbyConf;
+  if (!conf) return noop(already);
+  const current = (name: string) => conf.inFiles[name]?.value ?? conf.info[name]?.active ?? '';
+  const settings: Record<string, string> = {};
+  const conninfo = current('primary_conninfo');
+  const wanted = conninfoWithTls(conninfo, { sslmode: args.sslmode, sslrootcert: args.sslrootcert });
+  if (!sameConninfo(conninfo, wanted)) settings.primary_conninfo = wanted;
+  if (args.slot !== undefined && current('primary_slot_name') !== args.slot) settings.primary_slot_name = args.slot;
+  if (Object.keys(settings).length === 0) return noop(already);
+  const plan = ensureConfModule.plan({ settings }, conf);
+  if (plan.kind !== 'change') return plan.kind === 'noop' ? noop(already) : plan;
+  const what = [
+    ...(settings.primary_conninfo !== undefined ? [`primary_conninfo with ${[args.sslmode && `sslmode=${args.sslmode}`, args.sslrootcert && `sslrootcert=${args.sslrootcert}`].filter(Boolean).join(' ') || 'no sslrootcert'}`] : []),
+    ...(settings.primary_slot_name !== undefined ? [`primary_slot_name = ${args.slot}`] : []),
+  ];
+  return { ...plan, summary: `${already}; ${what.join(', ')}${conf.running ? ' (reloaded: the WAL receiver reconnects)' : ''}` };
+}
+
+/** The address and port of each host of the cluster that this run can reach (the others get their entry from rejoin later). */
+async function clusterAddresses(ctx: TaskContext, names: string[]): Promise<Array<{ address: string; port: number }>> {
+  const found = await Promise.allSettled(names.map((n) => (n === ctx.name ? Promise.resolve(ctx) : ctx.otherHost(n))));
+  return found.flatMap((r) => (r.status === 'fulfilled' ? [{ address: r.value.pg.address, port: r.value.pg.port }] : []));
+}
 
 /** The primary's identity, through its own SQL session. */
 async function readPrimary(ctx: TaskContext, args: BasebackupArgs): Promise<PrimaryFacts> {
@@ -309,8 +362,8 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
         s.oldPassfile = (await ctx.conn.readFile(passfile))?.content ?? null;
         // Known from here on: the undo puts back what was read, or removes what this run made.
         s.passfile = passfile;
-        const line = passfileLine(planned.primary.address, planned.primary.port, args.user, args.password);
-        await ctx.conn.writeFile(passfile, new Secret(line), { owner: ctx.pg.osUser, mode: '0600' });
+        const text = passfileText([planned.primary, ...(planned.passfileHosts ?? [])], args.user, args.password);
+        await ctx.conn.writeFile(passfile, new Secret(text), { owner: ctx.pg.osUser, mode: '0600' });
       },
       async undo(ctx) {
         if (!s.passfile) return 'no passfile written';
@@ -327,8 +380,11 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
         if (args.slot) argv.push('-S', args.slot, ...(primary.slotExists ? [] : ['-C']));
         if (args.max_rate) argv.push('-r', args.max_rate);
         ctx.progress(`pg_basebackup from ${primary.name}`);
+        const tlsEnv: Record<string, string> = {};
+        if (args.sslmode) tlsEnv.PGSSLMODE = args.sslmode;
+        if (args.sslrootcert) tlsEnv.PGSSLROOTCERT = args.sslrootcert;
         const copy = await runPg(ctx.conn, ctx.pg, 'pg_basebackup', argv, {
-          env: { PGPASSFILE: s.passfile as string, PGAPPNAME: ctx.name },
+          env: { PGPASSFILE: s.passfile as string, PGAPPNAME: ctx.name, ...tlsEnv },
           timeoutMs: (args.timeout ?? 3600) * 1000,
           signal: ctx.signal,
           onOutput: throttledProgress(ctx),
@@ -339,7 +395,7 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
             : copy.stderr.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l && !/^\d+\/\d+ kB/.test(l)).join('; ') || lastLine(copy);
           throw new Error(`pg_basebackup from ${primary.name} failed: ${why}`);
         }
-        await rewriteConninfo(ctx, s.passfile as string);
+        await rewriteConninfo(ctx, s.passfile as string, { sslmode: args.sslmode, sslrootcert: args.sslrootcert });
         const kept = s.old && samePath(ctx.pg.configDir, dataDir) ? await keepOwnConfig(ctx, s.old) : [];
         return { passfile: s.passfile, ...(kept.length > 0 ? { config_kept: kept } : {}) };
       },
@@ -433,13 +489,14 @@ async function keepOwnConfig(ctx: TaskContext, old: string): Promise<string[]> {
 }
 
 /** pg_basebackup -R copies the password into primary_conninfo; point it at the passfile instead. */
-async function rewriteConninfo(ctx: TaskContext, passfile: string): Promise<void> {
+async function rewriteConninfo(ctx: TaskContext, passfile: string, tls: { sslmode?: string; sslrootcert?: string }): Promise<void> {
   const path = `${ctx.pg.dataDir}/postgresql.auto.conf`;
   const current = await ctx.conn.readFile(path);
   const text = current ? bytesToText(current.content) : '';
   const conninfo = confValues(text).get('primary_conninfo');
   if (conninfo === undefined) throw new Error(`pg_basebackup -R wrote no primary_conninfo to ${path}`);
-  const content = setConfValues(text, { primary_conninfo: fromUtf8(conninfoWithPassfile(Buffer.from(conninfo, 'latin1').toString('utf8'), passfile, ctx.name)) });
+  const rewritten = conninfoWithTls(conninfoWithPassfile(Buffer.from(conninfo, 'latin1').toString('utf8'), passfile, ctx.name), tls);
+  const content = setConfValues(text, { primary_conninfo: fromUtf8(rewritten) });
   await ctx.conn.writeFile(path, textToBytes(content), { owner: ctx.pg.osUser, mode: '0600' });
 }
 

@@ -9,6 +9,17 @@ import { ensureHbaLineModule } from './ensure-hba-line';
 import { basebackupModule } from './basebackup';
 import { serviceModule } from './service';
 import { assertStreamingModule } from './assert-streaming';
+import { replicationSlotModule } from './replication-slot';
+import { synchronousReplicationModule } from './synchronous-replication';
+import { tlsCertificateModule } from './tls-certificate';
+import { packageModule } from './package';
+import { ensureClusterModule } from './ensure-cluster';
+import { firewallModule } from './firewall';
+import { promoteModule } from './promote';
+import { rejoinModule } from './rejoin';
+import { assertPrimaryModule } from './assert-primary';
+import { grantRewindModule } from './grant-rewind';
+import { dropSlotsModule } from './drop-slots';
 
 const all: ModuleDefinition[] = [
   ensureConfModule,
@@ -16,10 +27,21 @@ const all: ModuleDefinition[] = [
   ensureHbaLineModule,
   basebackupModule,
   serviceModule,
+  replicationSlotModule,
+  tlsCertificateModule,
+  synchronousReplicationModule,
   assertStreamingModule,
+  assertPrimaryModule,
+  grantRewindModule,
+  promoteModule,
+  rejoinModule,
+  dropSlotsModule,
   templateModule,
   commandModule,
   assertModule,
+  packageModule,
+  ensureClusterModule,
+  firewallModule,
 ];
 
 export function allModules(): ModuleDefinition[] {

@@ -41,6 +41,16 @@ export interface TaskContext extends HostHandle {
   /** Progress of long steps, shown live. */
   progress(message: string): void;
   signal: AbortSignal;
+  /**
+   * Work done once per run and shared by every host's task that asks with the same key (a failover's election
+   * reads the cluster once, so every candidate sees the same answer). Absent: each call does the work.
+   */
+  once?<T>(key: string, work: () => Promise<T>): Promise<T>;
+}
+
+/** ctx.once when the run offers it, else the work itself. */
+export function onceInRun<T>(ctx: TaskContext, key: string, work: () => Promise<T>): Promise<T> {
+  return ctx.once ? ctx.once(key, work) : work();
 }
 
 export interface Step {
@@ -57,7 +67,7 @@ export interface Step {
 }
 
 export type Plan =
-  | { kind: 'noop'; reason: string; result?: Record<string, unknown> }
+  | { kind: 'noop'; reason: string; result?: Record<string, unknown>; warnings?: string[] }
   | {
       kind: 'change';
       summary: string;

@@ -6,6 +6,8 @@ export interface HelperOptions {
   data?: { root?: Record<string, unknown> };
 }
 
+import { slotName } from '../modules/pg/slots';
+
 type Helper = (...args: unknown[]) => unknown;
 
 /** Handlebars passes its options object as the last argument; drop it. */
@@ -85,6 +87,19 @@ export const HELPERS: Record<string, Helper> = {
     if (container && typeof container === 'object') return Object.prototype.hasOwnProperty.call(container, String(item));
     return false;
   },
+  /** union LIST LIST ...: the items of every list, each once, in order (Ansible's union filter). */
+  union: (...args) => {
+    const lists = values(args);
+    for (const l of lists) if (!Array.isArray(l)) throw new Error(`union needs lists, got ${describe(l)}`);
+    return [...new Set((lists as unknown[][]).flat())];
+  },
+  /** difference LIST ITEM_OR_LIST ...: the list without those items (Ansible's difference filter). */
+  difference: (...args) => {
+    const [list, ...rest] = values(args);
+    if (!Array.isArray(list)) throw new Error(`difference needs a list first, got ${describe(list)}`);
+    const drop = new Set(rest.flatMap((r) => (Array.isArray(r) ? r : [r])));
+    return list.filter((item) => !drop.has(item));
+  },
   /** list A B C: a list from its arguments. */
   list: (...args) => values(args),
   split: (...args) => {
@@ -108,6 +123,31 @@ export const HELPERS: Record<string, Helper> = {
       throw new Error(`hostvar: host ${String(host)} has no variable '${String(name)}'`);
     }
     return vars[String(name)];
+  },
+  /** extract HOSTS NAME: that variable of each host, in order (Ansible's map('extract', hostvars, NAME)). */
+  extract: (...args) => {
+    const [list, name] = values(args);
+    if (!Array.isArray(list)) throw new Error(`extract needs a list of hosts, got ${describe(list)}`);
+    return list.map((host) => HELPERS.hostvar(host, name, ...args.slice(2)));
+  },
+  /** slot_name NAME: the replication slot pgplay names after an inventory host (lower case, [a-z0-9_], at most 63). */
+  slot_name: (...args) => slotName(String(values(args)[0] ?? '')),
+  /**
+   * each_hostvar HOSTS NAME [NAME...]: for each host of the list, the first of these variables it sets (Ansible's
+   * `hosts | map('extract', hostvars, NAME)`): `each_hostvar groups.replicas 'pg_client_address' 'pg_address'`.
+   */
+  each_hostvar: (...args) => {
+    const [list, ...names] = values(args);
+    if (!Array.isArray(list)) throw new Error(`each_hostvar needs a list of hosts, got ${describe(list)}`);
+    if (names.length === 0) throw new Error('each_hostvar needs the name of a variable after the list of hosts');
+    const hosts = rootOf(args).hosts as Record<string, Record<string, unknown>> | undefined;
+    return list.map((host) => {
+      const vars = hosts?.[String(host)];
+      if (!vars) throw new Error(`each_hostvar: no host named '${String(host)}' in the inventory`);
+      const name = names.find((n) => String(n) in vars && vars[String(n)] !== undefined && vars[String(n)] !== null && vars[String(n)] !== '');
+      if (name === undefined) throw new Error(`each_hostvar: host ${String(host)} sets none of ${names.map(String).join(', ')}`);
+      return vars[String(name)];
+    });
   },
   /** lookup OBJECT KEY: Handlebars' own lookup, for keys held in variables. */
   lookup: (...args) => {

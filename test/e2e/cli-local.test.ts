@@ -20,7 +20,11 @@ test('--check on a template playbook changes nothing on disk and says what would
 test('a template playbook converges, and the second run reports changed=0', async () => {
   const first = await runCli(['run', fixture('cli', 'template.yml'), '-i', inventory]);
   assert.equal(first.code, 0, first.stdout + first.stderr);
-  assert.match(first.stdout, /alpha\s+ok=0 changed=2 /);
+  // Both hosts are this machine: whichever makes the shared directory first, the other finds it there.
+  assert.match(first.stdout, /alpha\s+ok=[01] changed=[12] /);
+  assert.match(first.stdout, /changed alpha \| Render the greeting/);
+  assert.match(first.stdout, /changed beta \| Render the greeting/);
+  assert.equal((first.stdout.match(/^changed (alpha|beta) \| Make the output directory/gm) ?? []).length >= 1, true);
   const beta = readFileSync(`${OUT}/beta.conf`, 'utf8');
   assert.equal(beta, "# written by pgplay for beta\ngreeting = 'bonjour'\nport = 5434\nreplicas = beta\n");
   assert.equal((statSync(`${OUT}/alpha.conf`).mode & 0o777).toString(8), '640');

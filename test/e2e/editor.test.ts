@@ -6,10 +6,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { allModules } from '../../src/modules/registry';
 import { ROOT, runCli } from '../helpers/cli';
 import { YamlLanguageServer, type Diagnostic } from '../helpers/lsp';
 
-const MODULES = ['ensure_conf', 'ensure_role', 'ensure_hba_line', 'basebackup', 'service', 'assert_streaming', 'template', 'command', 'assert'];
+const MODULES = allModules().map((m) => m.name);
 // Documents the editor holds open; they are never written to disk (the path only places the schema line).
 const PROBE = join(ROOT, 'playbooks', 'editor-probe.yml');
 const HEADER = '# yaml-language-server: $schema=../schemas/playbook.schema.json\n- name: probe\n  hosts: all\n  tasks:\n';

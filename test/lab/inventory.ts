@@ -35,6 +35,8 @@ export function labInventory(hosts: InventoryHost[], ssh: { key: string; knownHo
         pg_bin_dir: PG_BIN,
         pg_port: PG_PORT,
         pg_service: 'pg_ctl',
+        // Every loopback host is this machine: its firewall is not the lab's to open.
+        pg_manage_firewall: false,
       },
       children: { primary: group(hosts.slice(0, 1)), replicas: group(hosts.slice(1)) },
     },
@@ -64,6 +66,7 @@ export function labInventoryIni(hosts: InventoryHost[], ssh: { key: string; know
     `pg_bin_dir=${PG_BIN}`,
     `pg_port=${PG_PORT}`,
     'pg_service=pg_ctl',
+    'pg_manage_firewall=false',
     '',
   ].join('\n');
 }

@@ -1,9 +1,12 @@
 // The network-namespace lab: hosts pg1..pgN, each in its own namespace with its own address, its own sshd on
 // port 22 and its own PostgreSQL 15 on port 5432, laid out as a Debian or a RHEL package install leaves a host.
 //   debian: pg_createcluster 15 NAME --port 5432 (config in /etc/postgresql/15/NAME), running, run by pg_ctlcluster
-//   rhel:   initdb's layout (config inside the data directory), initialised but stopped
+//   rhel:   initdb's layout (config inside the data directory), initialised but stopped; or, for the hosts named
+//           in withoutCluster, binaries only (an empty data directory), as the RHEL package leaves a host
+// Hosts may get their own copies of entries of /etc (privateEtc: ufw keeps its rules and state in /etc/ufw and
+// /etc/default/ufw): `ip netns exec` binds /etc/netns/NAMESPACE/ENTRY over /etc/ENTRY for sshd and all it runs.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,6 +33,8 @@ export interface NetnsLabHost extends ClusterDirs {
   netns: string;
   /** The Debian cluster name (pg_lsclusters), null on a RHEL host. */
   cluster: string | null;
+  /** A RHEL host with the server binaries only: its data directory is empty. */
+  binariesOnly?: boolean;
   lockFile: string;
   sshPort: number;
   sshd: sshd.SshdFiles;
@@ -55,6 +60,10 @@ export interface NetnsLabOptions {
   layout?: HostLayout | 'mixed' | HostLayout[];
   /** A subnet in a documentation range; default: the first such range this machine does not use. */
   subnet?: string;
+  /** RHEL-layout hosts left with the binaries only (no initdb): their data directory exists, empty. */
+  withoutCluster?: string[];
+  /** Entries of /etc each host gets its own copy of (in /etc/netns/NAMESPACE), e.g. ['ufw', 'default']. */
+  privateEtc?: string[];
 }
 
 export function hostLayouts(n: number, layout: NetnsLabOptions['layout'] = 'debian'): HostLayout[] {
@@ -100,12 +109,14 @@ export function netnsLabLayout(n: number, options: NetnsLabOptions & { subnet: s
           logFile: `/var/log/postgresql/postgresql-${PG_VERSION}-${cluster}.log`,
         }
       : { address: port.address, dir, dataDir: `${dir}/data`, configDir: `${dir}/data`, socketDir: `${dir}/run`, logFile: `${dir}/server.log` };
+    const bare = layouts[i] === 'rhel' && (options.withoutCluster ?? []).includes(port.name);
     return {
       name: port.name,
       role: i === 0 ? 'primary' : 'replica',
       layout: layouts[i],
       netns: port.netns,
       cluster,
+      ...(bare ? { binariesOnly: true } : {}),
       lockFile: `${dir}/pgplay.lock`,
       ...dirs,
       sshPort: files.port,
@@ -123,11 +134,16 @@ export async function netnsLabUp(n: number, options: NetnsLabOptions = {}): Prom
   const root = resolve(options.root ?? NETNS_DEFAULT_ROOT);
   await netnsLabDown(root, id);
   const lab = netnsLabLayout(n, { ...options, id, root, subnet: await freeSubnet(options.subnet) });
+  for (const name of options.withoutCluster ?? []) {
+    const h = lab.hosts.find((x) => x.name === name);
+    if (!h || h.layout !== 'rhel') throw new Error(`withoutCluster: ${name} is not a RHEL-layout host of this lab`);
+  }
   mkdirSync(lab.root, { recursive: true, mode: 0o755 });
   writeFileSync(join(lab.root, MARKER), 'pgplay test lab: removed by `lab down`\n');
   writeFileSync(join(lab.root, ID_FILE), `${id}\n`);
   try {
     await createNetwork(lab.network);
+    for (const h of lab.hosts) copyEtc(h.netns, options.privateEtc ?? []);
     mkdirSync(`${lab.root}/ssh`, { mode: 0o700 });
     await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'pgplay-lab', '-f', lab.key]);
     writeFileSync(`${lab.root}/ssh/authorized_keys`, readFileSync(`${lab.key}.pub`), { mode: 0o600 });
@@ -168,6 +184,7 @@ async function createCluster(h: NetnsLabHost): Promise<void> {
   for (const d of [h.dataDir, h.socketDir]) mkdirSync(d, { recursive: true });
   await run('chown', ['-R', 'postgres:postgres', h.dir]);
   await run('chmod', ['0700', h.dataDir]);
+  if (h.binariesOnly) return; // as the RHEL package leaves a host: an empty data directory, nothing initialised
   await run('runuser', ['-u', 'postgres', '--', `${PG_BIN}/initdb`, '--no-sync', '-D', h.dataDir, '-U', 'postgres', '--auth-local=peer', '--auth-host=scram-sha-256', '-E', 'UTF8', '--locale=C']);
   const lines = ['', '# pgplay lab host (RHEL layout)', "listen_addresses = '*'", `port = ${PG_PORT}`, `unix_socket_directories = '${h.socketDir}'`, 'shared_buffers = 32MB', ''];
   writeFileSync(`${h.dataDir}/postgresql.conf`, readFileSync(`${h.dataDir}/postgresql.conf`, 'utf8') + lines.join('\n'));
@@ -220,6 +237,7 @@ export async function netnsLabDown(root = NETNS_DEFAULT_ROOT, id?: string): Prom
     const pidFiles = [...(rootExists ? postmasterPidFiles(root) : []), ...clusters.flatMap((c) => c.dataDirs.map((d) => `${d}/postmaster.pid`))];
     await Promise.all(pidFiles.filter((f) => readPidFile(f)).map(stopPostmaster));
     await destroyNetwork(prefix);
+    removeEtcCopies(prefix);
     for (const c of clusters) await dropCluster(c);
   }
   if (rootExists) rmSync(root, { recursive: true, force: true });
@@ -271,6 +289,27 @@ async function dropCluster(c: DebianCluster): Promise<void> {
     }
   }
   for (const path of c.leftovers) rmSync(path, { recursive: true, force: true });
+}
+
+const ETC_NETNS = '/etc/netns';
+
+/** The host's own copies of these /etc entries, which `ip netns exec` puts in place of the machine's. */
+function copyEtc(netns: string, entries: string[]): void {
+  if (entries.length === 0) return;
+  const dir = `${ETC_NETNS}/${netns}`;
+  mkdirSync(dir, { recursive: true });
+  for (const entry of entries) {
+    if (!/^[A-Za-z0-9._-]+$/.test(entry) || entry === 'netns') throw new Error(`privateEtc: '${entry}' is not an entry of /etc a host can have its own copy of`);
+    cpSync(`/etc/${entry}`, `${dir}/${entry}`, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+  }
+}
+
+/** The lab's /etc/netns/pgplay-ID-* directories (only the lab makes names with its prefix). */
+function removeEtcCopies(prefix: string): void {
+  const entries = safeList(ETC_NETNS);
+  for (const entry of entries) if (entry.startsWith(`${prefix}-`)) rmSync(`${ETC_NETNS}/${entry}`, { recursive: true, force: true });
+  // The directory too when the lab made it and nothing else is in it.
+  if (entries.length > 0 && safeList(ETC_NETNS).length === 0) rmSync(ETC_NETNS, { recursive: true, force: true });
 }
 
 function add(map: Map<string, Set<string>>, version: string, cluster: string): void {

@@ -24,3 +24,24 @@ export function passfileLine(host: string, port: number, user: string, password:
   const esc = (s: string) => s.replace(/\\/g, '\\\\').replace(/:/g, '\\:');
   return `${esc(host)}:${port}:*:${esc(user)}:${esc(password)}\n`;
 }
+
+/** The TLS keys a standby connects with, set in a conninfo (an empty value removes the key); other keys kept in place. */
+export function conninfoWithTls(text: string, tls: { sslmode?: string; sslrootcert?: string }): string {
+  const pairs = parseConninfo(text);
+  for (const key of ['sslmode', 'sslrootcert'] as const) {
+    const wanted = tls[key];
+    if (wanted === undefined) continue;
+    const at = pairs.findIndex(([k]) => k === key);
+    if (wanted === '') {
+      if (at >= 0) pairs.splice(at, 1);
+    } else if (at >= 0) pairs[at] = [key, wanted];
+    else pairs.push([key, wanted]);
+  }
+  return formatConninfo(pairs);
+}
+
+/** Two conninfos say the same: the same keys with the same values, in any order. */
+export function sameConninfo(a: string, b: string): boolean {
+  const norm = (t: string) => parseConninfo(t).map(([k, v]) => `${k}=${v}`).sort().join('\n');
+  return norm(a) === norm(b);
+}

@@ -68,7 +68,7 @@ test('misspelt module and keyword, two modules, no module: one message each, wit
     [
       "p.yml:4:7: unknown module 'ensure_rol' (did you mean 'ensure_role'?)",
       "p.yml:5:7: task 'b' has more than one module (command, template): a task runs exactly one, split it in two",
-      "p.yml:8:7: task 'c' has no module: add one of ensure_conf, ensure_role, ensure_hba_line, basebackup, service, assert_streaming, template, command, assert",
+      "p.yml:8:7: task 'c' has no module: add one of ensure_conf, ensure_role, ensure_hba_line, basebackup, service, replication_slot, tls_certificate, synchronous_replication, assert_streaming, assert_primary, grant_rewind, promote, rejoin, drop_slots, template, command, assert, package, ensure_cluster, firewall",
       "p.yml:11:7: unknown task keyword 'notfy' (did you mean 'notify'?)",
     ],
   );

@@ -16,11 +16,13 @@ import { HostOpError } from '../../../src/connection/types';
 import { Secret } from '../../../src/secrets';
 
 const ps = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
+/** A process whose whole command line is this (another session's `sleep 420` is not `sleep 42`). */
+const runs = (command: string) => ps().split('\n').some((line) => line.trim() === command);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function gone(text: string, withinMs = 5000): Promise<void> {
   const deadline = Date.now() + withinMs;
-  while (ps().includes(text)) {
+  while (runs(text)) {
     if (Date.now() > deadline) assert.fail(`still running: ${text}`);
     await sleep(50);
   }
@@ -28,7 +30,7 @@ async function gone(text: string, withinMs = 5000): Promise<void> {
 
 async function running(text: string, withinMs = 5000): Promise<void> {
   const deadline = Date.now() + withinMs;
-  while (!ps().includes(text)) {
+  while (!runs(text)) {
     if (Date.now() > deadline) assert.fail(`not running: ${text}`);
     await sleep(50);
   }
@@ -347,5 +349,14 @@ describe('the host agent, run locally', () => {
     stubborn.kill('SIGKILL');
     await lost.close();
     rmSync(path, { force: true });
+  });
+});
+
+describe('when the agent cannot start', () => {
+  it('says what to install or to set', async () => {
+    const { whyNoAgent } = await import('../../../src/connection/agent-client');
+    assert.match(whyNoAgent('sh: 1: perl: not found', 127), /needs perl \(Debian and Ubuntu have it: perl-base; RHEL: dnf install perl-interpreter\)/);
+    assert.match(whyNoAgent('sudo: a password is required', 1), /passwordless sudo, or give the sudo password with become_password_env/);
+    assert.equal(whyNoAgent('', 3), 'exit 3');
   });
 });

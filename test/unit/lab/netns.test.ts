@@ -51,6 +51,11 @@ describe('network-namespace lab layout', () => {
     assert.throws(() => hostLayouts(1, 'suse' as never), /debian, rhel or mixed/);
   });
 
+  it('marks the RHEL hosts left with the binaries only', () => {
+    const lab = netnsLabLayout(3, { id: 't1', root: '/tmp/lab-t1', layout: ['rhel', 'rhel', 'debian'], subnet: '198.51.100.0/24', withoutCluster: ['pg1'] });
+    assert.deepEqual(lab.hosts.map((h) => h.binariesOnly ?? false), [true, false, false]);
+  });
+
   it('writes an inventory with each layout\'s paths, pg_ctlcluster for Debian hosts and no pg_client_address', () => {
     const lab = netnsLabLayout(2, { id: 't1', root: '/tmp/lab-t1', layout: ['debian', 'rhel'], subnet: '198.51.100.0/24' });
     const doc = parse(netnsInventory(lab.hosts, { key: lab.key, knownHosts: lab.knownHosts })) as { all: { vars: Record<string, unknown>; children: Record<string, { hosts: Record<string, Record<string, unknown>> }> } };

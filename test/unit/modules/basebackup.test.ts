@@ -42,6 +42,40 @@ describe('basebackup plan', () => {
     assert.deepEqual(plan, { kind: 'noop', reason: '/var/lib/postgresql/15/main is already a standby of pg1 (system identifier 7300000000000000001)', result: undefined });
   });
 
+  it('brings a standby of that primary to the slot and TLS asked for: primary_conninfo and primary_slot_name, then a reload', () => {
+    const conninfo = 'user=replicator passfile=/var/lib/postgresql/15/.pgpass-pgplay-main host=10.0.0.11 port=5432 sslmode=prefer application_name=pg2';
+    const standbyConf = {
+      running: true,
+      info: {
+        primary_conninfo: { vartype: 'string' as const, unit: null, context: 'sighup', active: conninfo, display: conninfo },
+        primary_slot_name: { vartype: 'string' as const, unit: null, context: 'sighup', active: '', display: '' },
+      },
+      inFiles: { primary_conninfo: { value: conninfo, file: '/var/lib/postgresql/15/main/postgresql.auto.conf', line: 3 } },
+      file: null,
+      useAlterSystem: true,
+    };
+    const standby = fresh({ control: { systemIdentifier: '7300000000000000001', state: 'in archive recovery' }, dir: dir({ standbySignal: true }), inRecovery: true, standbyConf });
+    const tls = { ...args, slot: 'pg2', sslmode: 'verify-full' as const, sslrootcert: '/var/lib/postgresql/15/main.pgplay-tls/root.crt' };
+    const plan = basebackupModule.plan(tls, standby);
+    assert.equal(plan.kind, 'change');
+    if (plan.kind !== 'change') return;
+    assert.equal(plan.summary, '/var/lib/postgresql/15/main is already a standby of pg1 (system identifier 7300000000000000001); primary_conninfo with sslmode=verify-full sslrootcert=/var/lib/postgresql/15/main.pgplay-tls/root.crt, primary_slot_name = pg2 (reloaded: the WAL receiver reconnects)');
+    assert.match(plan.diffs?.[0].after ?? '', /primary_conninfo = user=replicator .* sslmode=verify-full application_name=pg2 sslrootcert=\/var\/lib\/postgresql\/15\/main\.pgplay-tls\/root\.crt\nprimary_slot_name = pg2/);
+    assert.equal(plan.steps.length, 2, 'ALTER SYSTEM, then the reload');
+    const auto = '/var/lib/postgresql/15/main/postgresql.auto.conf';
+    const tlsConninfo = conninfo.replace('sslmode=prefer', 'sslmode=verify-full') + ' sslrootcert=/var/lib/postgresql/15/main.pgplay-tls/root.crt';
+    // Written and in use (the server reloaded it): pg_settings says so too.
+    const done = {
+      ...standbyConf,
+      info: {
+        primary_conninfo: { ...standbyConf.info.primary_conninfo, active: tlsConninfo, display: tlsConninfo },
+        primary_slot_name: { ...standbyConf.info.primary_slot_name, active: 'pg2', display: 'pg2' },
+      },
+      inFiles: { primary_conninfo: { value: tlsConninfo, file: auto, line: 3 }, primary_slot_name: { value: 'pg2', file: auto, line: 4 } },
+    };
+    assert.equal(basebackupModule.plan(tls, { ...standby, standbyConf: done }).kind, 'noop');
+  });
+
   it('replaces a fresh default cluster, stopping it first, in steps that each can be undone', () => {
     const plan = basebackupModule.plan(args, fresh());
     assert.equal(plan.kind, 'change');

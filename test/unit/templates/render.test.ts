@@ -72,3 +72,11 @@ test('template files render strictly with noEscape', () => {
   writeFileSync(join(dir, 'bad.hbs'), 'x = {{ nope }}\n');
   assert.throws(() => renderTemplateFile(join(dir, 'bad.hbs'), scope), /'nope' is not defined/);
 });
+
+test("each_hostvar: for each host of a list, the first of the variables it sets", () => {
+  const hosts = { hosts: { pg2: { pg_address: '10.0.0.12' }, pg3: { pg_address: '10.0.0.13', pg_client_address: '10.0.1.13' } }, groups: scope.groups };
+  assert.deepEqual(renderString("{{ each_hostvar groups.replicas 'pg_client_address' 'pg_address' }}", hosts), ['10.0.0.12', '10.0.1.13']);
+  assert.deepEqual(renderString("{{ each_hostvar (list) 'pg_address' }}", hosts), []);
+  assert.throws(() => renderString("{{ each_hostvar groups.replicas 'pg_client_address' }}", hosts), /each_hostvar: host pg2 sets none of pg_client_address/);
+  assert.throws(() => renderString("{{ each_hostvar groups.primary 'pg_address' }}", hosts), /each_hostvar: no host named 'pg1' in the inventory/);
+});
