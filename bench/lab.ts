@@ -1,8 +1,113 @@
-// The loopback lab as the benchmark uses it: its CLI (not timed), its inventory, the shell script's host list.
-import { execFileSync } from 'node:child_process';
+// The lab as the benchmark uses it: its CLI (not timed), its hosts' sshd files, their login shell's profile, the
+// inventory, and the shell script's host list. The network-namespace lab by default, the loopback lab on request.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+
+export type LabKind = 'netns' | 'loopback';
+export type Variant = 'clean' | 'profile';
+
+/** What the bench needs of a lab host: its sshd (pid file, log) and the login user's HOME there. */
+export interface BenchHost {
+  name: string;
+  address: string;
+  sshdPidFile: string;
+  sshdLog: string;
+  home: string;
+}
+
+export interface BenchLab {
+  kind: LabKind;
+  root: string;
+  inventory: string;
+  hosts: BenchHost[];
+}
+
+/** The lab's own id: namespaces pgplay-bench-*, Debian clusters pgplay_bench_pgN, nothing shared with the tests' labs. */
+export const BENCH_LAB_ID = 'bench';
+
+function labCli(root: string): string[] {
+  return [process.execPath, join(root, 'dist', 'test', 'lab', 'cli.js')];
+}
+
+function labArgs(kind: LabKind, labRoot: string): string[] {
+  return kind === 'netns' ? ['--netns', '--id', BENCH_LAB_ID, '--root', labRoot] : ['--root', labRoot];
+}
+
+export function labDown(root: string, kind: LabKind, labRoot: string): void {
+  const [cmd, ...args] = labCli(root);
+  execFileSync(cmd, [...args, 'down', ...labArgs(kind, labRoot)], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
+}
+
+/**
+ * Fresh hosts: whatever ran before is torn down first. Another session's namespace lab may hold every free
+ * documentation range for a while: then wait for it (up to 5 minutes).
+ */
+export function labUp(root: string, kind: LabKind, labRoot: string, hosts: number, options: { sshdOnly?: boolean } = {}): BenchLab {
+  const [cmd, ...args] = labCli(root);
+  const extra = options.sshdOnly ? ['--sshd-only'] : [];
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const r = spawnSync(cmd, [...args, 'up', String(hosts), ...labArgs(kind, labRoot), ...extra], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 });
+    if (r.status === 0) return readBenchLab(kind, labRoot);
+    if (!/every documentation range is in use/.test(r.stderr) || Date.now() > deadline) throw new Error(`lab up ${hosts} failed: ${r.stderr.trim()}`);
+    process.stderr.write('bench: another lab holds every free address range; waiting for it\n');
+    spawnSync('sleep', ['10']);
+  }
+}
+
+interface LabJsonHost {
+  name: string;
+  address: string;
+  sshd: { pidFile: string; log: string; home: string };
+}
+
+export function readBenchLab(kind: LabKind, labRoot: string): BenchLab {
+  const lab = JSON.parse(readFileSync(join(labRoot, 'lab.json'), 'utf8')) as { root: string; inventory: string; hosts: LabJsonHost[] };
+  return {
+    kind,
+    root: lab.root,
+    inventory: lab.inventory,
+    hosts: lab.hosts.map((h) => ({ name: h.name, address: h.address, sshdPidFile: h.sshd.pidFile, sshdLog: h.sshd.log, home: h.sshd.home })),
+  };
+}
+
+/** The file each login shell on the host appends its pid to (see writeProfile). */
+export function shellStartsFile(host: BenchHost): string {
+  return join(host.home, '.pgplay-bench-shells');
+}
+
+/**
+ * The login user's ~/.bashrc on every host (bash reads it for every ssh command, as Debian builds it). Both variants
+ * count the shell; the profile variant then spends `loops` turns of a bash loop: real CPU, as a profile that runs
+ * `pyenv init` or `nvm` does, not a sleep.
+ */
+export function writeProfile(lab: BenchLab, variant: Variant, loops: number): void {
+  for (const h of lab.hosts) {
+    const lines = [
+      `# pgplay bench, ${variant} variant: count this shell${variant === 'profile' ? ', then spend about 100 ms of CPU' : ''}.`,
+      `printf '%s\\n' "$$" >> '${shellStartsFile(h)}'`,
+    ];
+    if (variant === 'profile') lines.push(`__i=0; while [ "$__i" -lt ${loops} ]; do __i=$((__i + 1)); done; unset __i`);
+    writeFileSync(join(h.home, '.bashrc'), `${lines.join('\n')}\n`);
+  }
+}
+
+/** Turns of the profile's loop that cost about `ms` of CPU in bash on this machine (the best of a few tries). */
+export function calibrateProfile(ms = 100): number {
+  const trial = 100_000;
+  // bash's `time` reports on the shell's own stderr: user+system CPU seconds of the loop.
+  const script = `TIMEFORMAT=%3U+%3S; time { __i=0; while [ "$__i" -lt ${trial} ]; do __i=$((__i + 1)); done; }`;
+  let best = Infinity;
+  for (let i = 0; i < 5; i++) {
+    const r = spawnSync('bash', ['--norc', '--noprofile', '-c', script], { encoding: 'utf8' });
+    const [user, sys] = r.stderr.trim().split('+').map(Number);
+    if (Number.isFinite(user + sys) && user + sys > 0) best = Math.min(best, user + sys);
+  }
+  if (!Number.isFinite(best)) throw new Error('could not time a bash loop');
+  return Math.max(1000, Math.round((trial * ms) / 1000 / best));
+}
 
 export interface LabHost {
   name: string;
@@ -10,26 +115,10 @@ export interface LabHost {
   vars: Record<string, unknown>;
 }
 
-/** `PGPLAY_BENCH_LAB` overrides the lab command (a stand-in lab while the real one is built). */
-function labCommand(root: string): string[] {
-  const custom = process.env.PGPLAY_BENCH_LAB;
-  return custom ? custom.split(' ') : [process.execPath, join(root, 'dist', 'test', 'lab', 'cli.js')];
-}
-
-export function inventoryPath(root: string): string {
-  return process.env.PGPLAY_BENCH_INVENTORY ?? join(root, '.lab', 'inventory.yml');
-}
-
-export function labDown(root: string): void {
-  const [cmd, ...args] = labCommand(root);
-  execFileSync(cmd, [...args, 'down'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 120_000 });
-}
-
-/** Fresh hosts: whatever ran before is torn down first. */
-export function labUp(root: string, hosts: number): void {
-  labDown(root);
-  const [cmd, ...args] = labCommand(root);
-  execFileSync(cmd, [...args, 'up', String(hosts)], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'], timeout: 300_000 });
+/** The variables the inventory sets for all hosts. */
+export function readLabHostsVars(path: string): Record<string, unknown> {
+  const doc = parse(readFileSync(path, 'utf8')) as { all?: { vars?: Record<string, unknown> } };
+  return doc.all?.vars ?? {};
 }
 
 type Group = { vars?: Record<string, unknown>; hosts?: Record<string, Record<string, unknown> | null> };
@@ -57,7 +146,20 @@ export function writeShellHosts(hosts: LabHost[], file: string): Record<string, 
     return String(value);
   };
   const lines = hosts.map((h) =>
-    [h.name, h.role, v(h, 'ansible_host'), v(h, 'pg_address'), v(h, 'pg_port'), v(h, 'pg_bin_dir'), v(h, 'pg_data_dir'), v(h, 'pg_config_dir'), v(h, 'pg_socket_dir'), v(h, 'pg_log_file'), String(h.vars.pg_client_address ?? v(h, 'pg_address'))].join(' '),
+    [
+      h.name,
+      h.role,
+      v(h, 'ansible_host'),
+      v(h, 'pg_address'),
+      v(h, 'pg_port'),
+      v(h, 'pg_bin_dir'),
+      v(h, 'pg_data_dir'),
+      v(h, 'pg_config_dir'),
+      v(h, 'pg_socket_dir'),
+      v(h, 'pg_log_file'),
+      String(h.vars.pg_client_address ?? v(h, 'pg_address')),
+      String(h.vars.pg_listen_addresses ?? v(h, 'pg_address')),
+    ].join(' '),
   );
   writeFileSync(file, `${lines.join('\n')}\n`);
   const first = hosts[0];

@@ -6,8 +6,10 @@ export interface Timed {
   ms: number;
   code: number | null;
   output: string;
-  /** Largest resident set of the process tree, in MB (only with peakMemory). */
+  /** Largest resident set of one process of the tree, in MB (only with peakMemory). */
   peakMb?: number;
+  /** CPU seconds (user + system) of the command and its children on this machine (only with peakMemory). */
+  cpuS?: number;
 }
 
 export interface TimedOptions {
@@ -47,8 +49,12 @@ export function timed(argv: string[], options: TimedOptions): Promise<Timed> {
       appendFileSync(options.log, `\n===== exit ${code} after ${(ms / 1000).toFixed(3)} s\n`);
       const result: Timed = { ms, code, output };
       if (options.peakMemory && existsSync(timeFile)) {
-        const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(readFileSync(timeFile, 'utf8'));
+        const text = readFileSync(timeFile, 'utf8');
+        const kb = /Maximum resident set size \(kbytes\): (\d+)/.exec(text);
         if (kb) result.peakMb = Number(kb[1]) / 1024;
+        const user = /User time \(seconds\): ([\d.]+)/.exec(text);
+        const sys = /System time \(seconds\): ([\d.]+)/.exec(text);
+        if (user && sys) result.cpuS = Number(user[1]) + Number(sys[1]);
         rmSync(timeFile, { force: true });
       }
       resolve(result);

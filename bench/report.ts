@@ -1,23 +1,45 @@
-// Results: ratios, the targets of the issue, a markdown table.
-import type { ToolName } from './tools';
+// Results: ratios, the targets of the issues, growth per added host, markdown tables.
+import type { RunCounts } from './counters';
+import type { LabKind, Variant } from './lab';
+import { TOOL_TITLES, type ToolName } from './tools';
+
+/** What a run cost one host at most: logins, exec channels, login shells, become invocations, processes. */
+export type Counts = RunCounts['max'];
+
+export interface RunMeasure {
+  s: number;
+  /** CPU seconds of the tool on the control machine (its children included: ssh clients, Python workers). */
+  cpu_s?: number;
+  peak_rss_mb?: number;
+  /** Per host, the most any host saw; and the sums over all hosts. */
+  counts: { max: Counts; total: Counts };
+}
 
 export interface ToolResult {
-  /** Seconds from fresh hosts to verified streaming; null when the run failed. */
-  first_s: number | null;
-  noop_s: number[];
+  first: RunMeasure | null;
+  noop: RunMeasure[];
   noop_median_s: number | null;
   /** pgplay only: `pgplay status` on the same hosts, right after the no-op re-runs. */
   status_s?: number[];
   status_median_s?: number | null;
-  /** Peak resident memory over all runs of this tool at this size (pgplay only). */
+  /** The most any host saw in any of the no-op runs. */
+  noop_counts_max: Counts | null;
+  /** The tool's peak resident memory over all its runs at this size, in MB. */
   peak_rss_mb?: number;
   error?: string;
   log?: string;
 }
 
 export interface SizeResult {
+  variant: Variant;
   replicas: number;
   hosts: number;
+  tools: Partial<Record<ToolName, ToolResult>>;
+}
+
+export interface FleetResult {
+  hosts: number;
+  noop_runs: number;
   tools: Partial<Record<ToolName, ToolResult>>;
 }
 
@@ -32,94 +54,187 @@ export interface Target {
 export interface Results {
   date: string;
   commit: string;
+  lab: LabKind;
   machine: { cpus: number; cpu_model: string; loadavg_before: number[]; loadavg_after: number[]; memory_gb: number };
   versions: Record<string, string>;
   noop_runs: number;
-  version_s: { runs: number[]; median: number };
+  /** Turns of the profile variant's bash loop, calibrated to about 100 ms of CPU on this machine. */
+  profile: { loops: number; cpu_ms: number };
+  startup: { node_s: number[]; pgplay_version_s: number[]; node_median_s: number; pgplay_version_median_s: number; ratio: number };
   sizes: SizeResult[];
+  fleet: FleetResult | null;
   ratios: Record<string, number | null>;
+  growth: Record<string, number | null>;
   targets: Target[];
+  accounting_problem: string | null;
   bench_duration_s: number;
 }
 
-const ratio = (a: number | null | undefined, b: number | null | undefined): number | null =>
-  a == null || b == null || b === 0 ? null : Math.round((a / b) * 100) / 100;
+const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
+const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : round(a / b));
+const label = (s: { replicas: number }) => `1+${s.replicas}`;
 
-export function computeRatios(sizes: SizeResult[], versionMedian: number): { ratios: Results['ratios']; targets: Target[] } {
+function target(name: string, value: number | null, unit: string, limit: string, ok: (v: number) => boolean): Target {
+  return { name, value, unit, limit, met: value === null ? null : ok(value) };
+}
+
+export function computeResults(
+  sizes: SizeResult[],
+  fleet: FleetResult | null,
+  startup: Results['startup'],
+): Pick<Results, 'ratios' | 'growth' | 'targets'> {
   const ratios: Results['ratios'] = {};
+  const growth: Results['growth'] = {};
   const targets: Target[] = [];
   for (const s of sizes) {
-    const p = s.tools.pgplay;
-    const a = s.tools.ansible;
-    const sh = s.tools.shell;
-    const label = `1+${s.replicas}`;
-    ratios[`first_pgplay_vs_shell_${label}`] = ratio(p?.first_s, sh?.first_s);
-    ratios[`first_ansible_vs_pgplay_${label}`] = ratio(a?.first_s, p?.first_s);
-    ratios[`noop_ansible_vs_pgplay_${label}`] = ratio(a?.noop_median_s, p?.noop_median_s);
-    ratios[`noop_pgplay_vs_shell_${label}`] = ratio(p?.noop_median_s, sh?.noop_median_s);
-    const first = ratios[`first_pgplay_vs_shell_${label}`];
-    targets.push({ name: `first converge ${label}: pgplay / shell`, value: first, unit: 'x', limit: '<= 1.25', met: first === null ? null : first <= 1.25 });
-    const noop = ratios[`noop_ansible_vs_pgplay_${label}`];
-    targets.push({ name: `no-op re-run ${label}: Ansible / pgplay`, value: noop, unit: 'x', limit: '>= 15', met: noop === null ? null : noop >= 15 });
-    if (p?.status_median_s !== undefined) {
-      const status = (ratios[`status_vs_noop_pgplay_${label}`] = ratio(p.status_median_s, p.noop_median_s));
-      targets.push({ name: `pgplay status ${label} / pgplay no-op re-run`, value: status, unit: 'x', limit: '<= 1.2', met: status === null ? null : status <= 1.2 });
+    const t = s.tools;
+    const key = `${s.variant}_${label(s)}`;
+    ratios[`first_pgplay_vs_shell_${key}`] = ratio(t.pgplay?.first?.s, t.shell?.first?.s);
+    ratios[`first_ansible_vs_pgplay_${key}`] = ratio(t.ansible?.first?.s, t.pgplay?.first?.s);
+    ratios[`first_mitogen_vs_pgplay_${key}`] = ratio(t.mitogen?.first?.s, t.pgplay?.first?.s);
+    ratios[`noop_pgplay_vs_shell_${key}`] = ratio(t.pgplay?.noop_median_s, t.shell?.noop_median_s);
+    ratios[`noop_ansible_vs_pgplay_${key}`] = ratio(t.ansible?.noop_median_s, t.pgplay?.noop_median_s);
+    ratios[`noop_mitogen_vs_pgplay_${key}`] = ratio(t.mitogen?.noop_median_s, t.pgplay?.noop_median_s);
+    if (t.pgplay?.status_median_s !== undefined) ratios[`status_vs_noop_pgplay_${key}`] = ratio(t.pgplay.status_median_s, t.pgplay.noop_median_s);
+  }
+  for (const s of sizes) {
+    const key = `${s.variant}_${label(s)}`;
+    const first = ratios[`first_pgplay_vs_shell_${key}`];
+    targets.push(target(`first converge ${label(s)}, ${s.variant}: pgplay / shell`, first, 'x', '<= 1.25', (v) => v <= 1.25));
+    const status = ratios[`status_vs_noop_pgplay_${key}`];
+    if (status !== undefined) targets.push(target(`pgplay status ${label(s)}, ${s.variant} / pgplay no-op`, status, 'x', '<= 1.2', (v) => v <= 1.2));
+  }
+  for (const s of sizes.filter((x) => x.replicas === 8)) {
+    const key = `${s.variant}_${label(s)}`;
+    if (s.variant === 'clean') {
+      const noop = s.tools.pgplay?.noop_median_s ?? null;
+      targets.push(target(`pgplay no-op ${label(s)}, clean`, noop, 's', '< 0.5', (v) => v < 0.5));
+    }
+    targets.push(target(`no-op ${label(s)}, ${s.variant}: Ansible / pgplay`, ratios[`noop_ansible_vs_pgplay_${key}`], 'x', '>= 20', (v) => v >= 20));
+  }
+  const fleetNoop = fleet?.tools.pgplay?.noop_median_s ?? null;
+  if (fleet) targets.push(target(`pgplay no-op over ${fleet.hosts} sshd-only hosts`, fleetNoop, 's', '< 2', (v) => v < 2));
+  targets.push(target('pgplay --version / node -e 0', startup.ratio, 'x', '<= 1.1', (v) => v <= 1.1));
+  const biggest = sizes.reduce((m, s) => Math.max(m, s.replicas), 0);
+  const rss = sizes.filter((s) => s.replicas === biggest).map((s) => s.tools.pgplay?.peak_rss_mb ?? null);
+  if (biggest > 0) targets.push(target(`pgplay peak memory at 1+${biggest}`, rss.some((r) => r === null) ? null : Math.max(...(rss as number[])), 'MB', '< 150', (v) => v < 150));
+  // What each host saw from pgplay, at every size and in both variants.
+  const pg = sizes.map((s) => s.tools.pgplay).filter((t): t is ToolResult => !!t);
+  const most = (pick: (t: ToolResult) => number | null | undefined) => {
+    const values = pg.map(pick);
+    return values.length === 0 || values.some((v) => v == null) ? null : Math.max(...(values as number[]));
+  };
+  targets.push(target('pgplay no-op: ssh logins per host', most((t) => t.noop_counts_max?.logins), '', '<= 1', (v) => v <= 1));
+  targets.push(target('pgplay no-op: exec channels per host', most((t) => t.noop_counts_max?.channels), '', '<= 2', (v) => v <= 2));
+  targets.push(target('pgplay no-op: login shells per host', most((t) => t.noop_counts_max?.shells), '', '<= 1', (v) => v <= 1));
+  targets.push(target('pgplay first converge: ssh logins per host', most((t) => t.first?.counts.max.logins), '', '<= 1', (v) => v <= 1));
+  targets.push(target('pgplay first converge: exec channels per host', most((t) => t.first?.counts.max.channels), '', '<= 3', (v) => v <= 3));
+
+  // Seconds per added host, from 1+2 to 1+8 and from 1+8 to 1+16.
+  const variants = [...new Set(sizes.map((s) => s.variant))];
+  for (const variant of variants) {
+    const mine = sizes.filter((s) => s.variant === variant).sort((a, b) => a.replicas - b.replicas);
+    for (let i = 1; i < mine.length; i++) {
+      const [a, b] = [mine[i - 1], mine[i]];
+      for (const tool of Object.keys(b.tools) as ToolName[]) {
+        const step = (x: number | null | undefined, y: number | null | undefined) => (x == null || y == null ? null : round((y - x) / (b.replicas - a.replicas), 3));
+        growth[`first_${tool}_${variant}_${label(a)}_to_${label(b)}`] = step(a.tools[tool]?.first?.s, b.tools[tool]?.first?.s);
+        growth[`noop_${tool}_${variant}_${label(a)}_to_${label(b)}`] = step(a.tools[tool]?.noop_median_s, b.tools[tool]?.noop_median_s);
+      }
     }
   }
-  const biggest = sizes.reduce<SizeResult | undefined>((m, s) => (!m || s.replicas > m.replicas ? s : m), undefined);
-  const smallest = sizes.reduce<SizeResult | undefined>((m, s) => (!m || s.replicas < m.replicas ? s : m), undefined);
-  if (biggest) {
-    const label = `1+${biggest.replicas}`;
-    const noop = biggest.tools.pgplay?.noop_median_s ?? null;
-    targets.push({ name: `pgplay no-op re-run ${label}`, value: noop, unit: 's', limit: '< 0.5', met: noop === null ? null : noop < 0.5 });
-    const rss = biggest.tools.pgplay?.peak_rss_mb ?? null;
-    targets.push({ name: `pgplay peak memory, ${biggest.hosts} hosts`, value: rss, unit: 'MB', limit: '< 150', met: rss === null ? null : rss < 150 });
-  }
-  targets.push({ name: 'pgplay --version', value: versionMedian, unit: 's', limit: '< 0.1', met: versionMedian < 0.1 });
-  if (biggest && smallest && biggest !== smallest) {
-    ratios[`noop_pgplay_1+${biggest.replicas}_vs_1+${smallest.replicas}`] = ratio(biggest.tools.pgplay?.noop_median_s, smallest.tools.pgplay?.noop_median_s);
-  }
-  return { ratios, targets };
+  return { ratios, growth, targets };
 }
 
 const sec = (v: number | null | undefined) => (v == null ? '—' : `${v.toFixed(2)} s`);
 const times = (v: number | null | undefined) => (v == null ? '—' : `${v.toFixed(2)}x`);
 
+function cell(t: ToolResult | undefined, which: 'first' | 'noop'): string {
+  if (!t) return '—';
+  const failed = `failed${t.error ? ` (${t.error.split('\n')[0].slice(0, 80)})` : ''}`;
+  if (which === 'first') return t.first === null ? failed : sec(t.first.s);
+  return t.noop_median_s === null ? (t.first === null ? '—' : failed) : sec(t.noop_median_s);
+}
+
+function countCell(c: Counts | null | undefined): string {
+  if (!c) return '—';
+  const n = (v: number | null) => (v === null ? '?' : String(v));
+  return `${c.logins} / ${c.channels} / ${c.shells} / ${n(c.become)}`;
+}
+
 export function markdown(r: Results): string {
   const lines: string[] = [];
-  lines.push('| measurement | pgplay | Ansible | shell (ssh) | pgplay / shell | Ansible / pgplay |');
-  lines.push('|---|---:|---:|---:|---:|---:|');
-  for (const s of r.sizes) {
-    const t = s.tools;
-    const label = `1+${s.replicas}`;
-    lines.push(`| first converge, ${label} | ${cell(t.pgplay, 'first')} | ${cell(t.ansible, 'first')} | ${cell(t.shell, 'first')} | ${times(r.ratios[`first_pgplay_vs_shell_${label}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${label}`])} |`);
-    lines.push(`| no-op re-run, ${label} (median of ${r.noop_runs}) | ${cell(t.pgplay, 'noop')} | ${cell(t.ansible, 'noop')} | ${cell(t.shell, 'noop')} | ${times(r.ratios[`noop_pgplay_vs_shell_${label}`])} | ${times(r.ratios[`noop_ansible_vs_pgplay_${label}`])} |`);
-    if (t.pgplay?.status_median_s != null) lines.push(`| \`pgplay status\`, ${label} (median of ${t.pgplay.status_s?.length ?? 0}) | ${sec(t.pgplay.status_median_s)} | | | | |`);
-    const rss = t.pgplay?.peak_rss_mb;
-    if (rss !== undefined) lines.push(`| peak memory, ${label} (${s.hosts} hosts) | ${rss.toFixed(0)} MB | | | | |`);
+  const tools = (['pgplay', 'ansible', 'mitogen', 'shell'] as ToolName[]).filter((t) => r.sizes.some((s) => s.tools[t]));
+  const variants = [...new Set(r.sizes.map((s) => s.variant))];
+  for (const variant of variants) {
+    const sizes = r.sizes.filter((s) => s.variant === variant);
+    lines.push(`**${variant} variant**${variant === 'profile' ? ` (each login shell spends about ${r.profile.cpu_ms} ms of CPU in ~/.bashrc)` : ' (login shells run nothing)'}`, '');
+    lines.push(`| measurement | ${tools.map((t) => TOOL_TITLES[t]).join(' | ')} | pgplay / shell | Ansible / pgplay | Mitogen / pgplay |`);
+    lines.push(`|---|${tools.map(() => '---:').join('|')}|---:|---:|---:|`);
+    for (const s of sizes) {
+      const key = `${variant}_${label(s)}`;
+      lines.push(
+        `| first converge, ${label(s)} | ${tools.map((t) => cell(s.tools[t], 'first')).join(' | ')} | ${times(r.ratios[`first_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`first_mitogen_vs_pgplay_${key}`])} |`,
+      );
+      lines.push(
+        `| no-op, ${label(s)} (median of ${r.noop_runs}) | ${tools.map((t) => cell(s.tools[t], 'noop')).join(' | ')} | ${times(r.ratios[`noop_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`noop_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`noop_mitogen_vs_pgplay_${key}`])} |`,
+      );
+    }
+    for (const s of sizes) {
+      const p = s.tools.pgplay;
+      if (p?.status_median_s != null) lines.push(`| \`pgplay status\`, ${label(s)} (median of ${p.status_s?.length ?? 0}) | ${sec(p.status_median_s)} |${tools.slice(1).map(() => '').join(' |')} | | | |`);
+      if (p?.peak_rss_mb !== undefined) lines.push(`| pgplay peak memory, ${label(s)} | ${p.peak_rss_mb.toFixed(0)} MB |${tools.slice(1).map(() => '').join(' |')} | | | |`);
+    }
+    lines.push('');
+    lines.push(`Per host, the most any host saw in one run: ssh logins / exec channels / login shells / become invocations (sudo, su, runuser), ${variant} variant:`, '');
+    lines.push(`| tool, run | ${sizes.map((s) => label(s)).join(' | ')} |`);
+    lines.push(`|---|${sizes.map(() => '---').join('|')}|`);
+    for (const t of tools) {
+      lines.push(`| ${TOOL_TITLES[t]}, first converge | ${sizes.map((s) => countCell(s.tools[t]?.first?.counts.max)).join(' | ')} |`);
+      lines.push(`| ${TOOL_TITLES[t]}, no-op | ${sizes.map((s) => countCell(s.tools[t]?.noop_counts_max)).join(' | ')} |`);
+    }
+    lines.push('');
+    const steps = sizes.slice(1).map((b, i) => [sizes[i], b] as const);
+    if (steps.length > 0) {
+      lines.push(`Growth, seconds per added host, ${variant} variant:`, '');
+      lines.push(`| tool | ${steps.map(([a, b]) => `first ${label(a)} → ${label(b)}`).join(' | ')} | ${steps.map(([a, b]) => `no-op ${label(a)} → ${label(b)}`).join(' | ')} |`);
+      lines.push(`|---|${steps.map(() => '---:').join('|')}|${steps.map(() => '---:').join('|')}|`);
+      for (const t of tools) {
+        const g = (kind: string, a: SizeResult, b: SizeResult) => {
+          const v = r.growth[`${kind}_${t}_${variant}_${label(a)}_to_${label(b)}`];
+          return v == null ? '—' : `${v.toFixed(3)} s`;
+        };
+        lines.push(`| ${TOOL_TITLES[t]} | ${steps.map(([a, b]) => g('first', a, b)).join(' | ')} | ${steps.map(([a, b]) => g('noop', a, b)).join(' | ')} |`);
+      }
+      lines.push('');
+    }
   }
-  lines.push(`| \`pgplay --version\` (median of ${r.version_s.runs.length}) | ${sec(r.version_s.median)} | | | | |`);
-  lines.push('');
+  if (r.fleet) {
+    const f = r.fleet;
+    const ft = (['pgplay', 'ansible', 'mitogen'] as ToolName[]).filter((t) => f.tools[t]);
+    lines.push(`**Fleet:** ${f.hosts} hosts that are only an sshd; \`command\` with \`creates\`, a \`template\` already in place, an \`assert\` (bench/fleet):`, '');
+    lines.push(`| tool | no-op (median of ${f.noop_runs}) | per host: logins / channels / shells / become |`);
+    lines.push('|---|---:|---|');
+    for (const t of ft) lines.push(`| ${TOOL_TITLES[t]} | ${cell(f.tools[t], 'noop')} | ${countCell(f.tools[t]?.noop_counts_max)} |`);
+    lines.push('');
+  }
+  lines.push(
+    `Start-up: \`node -e 0\` ${sec(r.startup.node_median_s)}, \`pgplay --version\` ${sec(r.startup.pgplay_version_median_s)} (medians of ${r.startup.node_s.length}, run in turn): ${times(r.startup.ratio)}.`,
+    '',
+  );
   lines.push('| target | measured | wanted | met |');
   lines.push('|---|---:|---|:---:|');
   for (const t of r.targets) {
-    const value = t.value === null ? '—' : t.unit === 'x' ? `${t.value.toFixed(2)}x` : t.unit === 's' ? `${t.value.toFixed(3)} s` : `${t.value.toFixed(0)} ${t.unit}`;
-    lines.push(`| ${t.name} | ${value} | ${t.limit}${t.unit === 'x' ? 'x' : ` ${t.unit}`} | ${t.met === null ? 'not measured' : t.met ? 'yes' : 'NO'} |`);
+    const value = t.value === null ? '—' : t.unit === 'x' ? `${t.value.toFixed(2)}x` : t.unit === 's' ? `${t.value.toFixed(3)} s` : t.unit ? `${t.value.toFixed(0)} ${t.unit}` : String(t.value);
+    lines.push(`| ${t.name} | ${value} | ${t.limit}${t.unit === 'x' ? 'x' : t.unit ? ` ${t.unit}` : ''} | ${t.met === null ? 'not measured' : t.met ? 'yes' : 'NO'} |`);
   }
-  const cost = Object.entries(r.ratios).find(([k]) => k.startsWith('noop_pgplay_1+'));
-  if (cost) lines.push('', `pgplay no-op cost ${cost[0].replace('noop_pgplay_', '').replace('_vs_', ' vs ')}: ${times(cost[1])}`);
   lines.push(
     '',
-    `${r.machine.cpus} CPU(s) (${r.machine.cpu_model}), load average ${r.machine.loadavg_before.map((l) => l.toFixed(2)).join(' ')} before, ` +
+    `${r.lab === 'netns' ? 'Network-namespace lab' : 'Loopback lab'}; ${r.machine.cpus} CPU(s) (${r.machine.cpu_model}), load average ${r.machine.loadavg_before.map((l) => l.toFixed(2)).join(' ')} before, ` +
       `${r.machine.loadavg_after.map((l) => l.toFixed(2)).join(' ')} after; Node ${r.versions.node}, ansible-core ${r.versions.ansible_core} ` +
-      `(Debian ansible ${r.versions.ansible_package}), community.postgresql ${r.versions.community_postgresql}, PostgreSQL ${r.versions.postgresql}, ${r.versions.openssh}; ` +
-      `commit ${r.commit}, ${r.date}, whole bench ${r.bench_duration_s.toFixed(0)} s.`,
+      `(Debian ansible ${r.versions.ansible_package}, ansible-mitogen ${r.versions.ansible_mitogen}), community.postgresql ${r.versions.community_postgresql}, PostgreSQL ${r.versions.postgresql}, ${r.versions.openssh}, perl ${r.versions.perl}; ` +
+      `commit ${r.commit}, ${r.date}, whole bench ${(r.bench_duration_s / 60).toFixed(1)} min.`,
   );
+  if (r.accounting_problem) lines.push('', `Become invocations were not counted: process accounting could not be switched on (${r.accounting_problem}).`);
   return lines.join('\n');
-}
-
-function cell(t: ToolResult | undefined, which: 'first' | 'noop'): string {
-  if (!t) return '—';
-  if (which === 'first') return t.first_s === null ? `failed${t.error ? ` (${t.error})` : ''}` : sec(t.first_s);
-  return t.noop_median_s === null ? (t.first_s === null ? '—' : `failed${t.error ? ` (${t.error})` : ''}`) : sec(t.noop_median_s);
 }

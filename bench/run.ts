@@ -1,51 +1,91 @@
-// `npm run bench`: pgplay, Ansible and a plain shell script doing site.yml's job on the same loopback
-// lab (1+2 and 1+8 hosts), first converge from fresh hosts and no-op re-runs; a table, ratios, bench/results.json.
-//   node dist/bench/run.js [--sizes 2,8] [--noop-runs 3] [--tools pgplay,ansible,shell] [--out bench/results.json]
+// `npm run bench`: pgplay, Ansible, Ansible with Mitogen and a plain shell script doing site.yml's job on the same
+// network-namespace lab, at 1+2, 1+8 and 1+16 hosts, in a clean and a profile variant; first converge from fresh hosts
+// and no-op re-runs, with what each run cost each host; then a no-op over a fleet of sshd-only hosts. A table,
+// ratios, growth per host, bench/results.json.
+//   node dist/bench/run.js [--lab netns|loopback] [--sizes 2,8,16] [--variants clean,profile] [--noop-runs 3]
+//                          [--tools pgplay,ansible,mitogen,shell] [--fleet 50] [--fleet-tools pgplay,ansible] [--out FILE]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { inventoryPath, labDown, labUp } from './lab';
+import { HostCounters, type RunCounts } from './counters';
+import { calibrateProfile, labDown, labUp, writeProfile, type BenchLab, type LabKind, type Variant } from './lab';
 import { median, timed } from './measure';
-import { computeRatios, markdown, type Results, type SizeResult, type ToolResult } from './report';
-import { openSession, TOOL_NAMES, versions, type ToolName } from './tools';
+import { computeResults, markdown, type FleetResult, type Results, type RunMeasure, type SizeResult, type ToolResult } from './report';
+import { MITOGEN_STRATEGIES, openSession, TOOL_NAMES, versions, type Job, type ToolName } from './tools';
 
 const ROOT = join(__dirname, '..', '..');
+/** Every host at once, as the shell script does (bench/ansible/ansible.cfg sets Ansible's forks to 50 too). */
+const FORKS = ['--forks', '50'];
+const LAB_ROOT = join(ROOT, '.lab-bench');
 
 interface Options {
+  lab: LabKind;
   sizes: number[];
+  variants: Variant[];
   noopRuns: number;
   tools: ToolName[];
+  fleet: number;
+  fleetTools: ToolName[];
   out: string;
 }
 
+function toolList(value: string): ToolName[] {
+  const names = value.split(',').filter(Boolean);
+  const bad = names.filter((t) => !(TOOL_NAMES as string[]).includes(t));
+  if (bad.length > 0) throw new Error(`unknown tool ${bad.join(', ')} (tools: ${TOOL_NAMES.join(', ')})`);
+  return names as ToolName[];
+}
+
 function parseOptions(argv: string[]): Options {
-  const o: Options = { sizes: [2, 8], noopRuns: 3, tools: [...TOOL_NAMES], out: join(ROOT, 'bench', 'results.json') };
+  const o: Options = {
+    lab: 'netns',
+    sizes: [2, 8, 16],
+    variants: ['clean', 'profile'],
+    noopRuns: 3,
+    tools: [...TOOL_NAMES],
+    fleet: 50,
+    fleetTools: ['pgplay', 'ansible'],
+    out: join(ROOT, 'bench', 'results.json'),
+  };
   for (let i = 0; i < argv.length; i++) {
     const value = argv[i + 1];
-    switch (argv[i]) {
+    if (value === undefined) throw new Error(`${argv[i]} needs a value`);
+    switch (argv[i++]) {
+      case '--lab':
+        if (value !== 'netns' && value !== 'loopback') throw new Error('--lab is netns or loopback');
+        o.lab = value;
+        break;
       case '--sizes':
         o.sizes = value.split(',').map(Number);
-        i++;
+        break;
+      case '--variants':
+        o.variants = value.split(',') as Variant[];
+        if (o.variants.some((v) => v !== 'clean' && v !== 'profile')) throw new Error('--variants lists clean and/or profile');
         break;
       case '--noop-runs':
         o.noopRuns = Number(value);
-        i++;
         break;
       case '--tools':
-        o.tools = value.split(',').filter((t): t is ToolName => (TOOL_NAMES as string[]).includes(t));
-        i++;
+        o.tools = toolList(value);
+        break;
+      case '--fleet':
+        o.fleet = Number(value);
+        break;
+      case '--fleet-tools':
+        o.fleetTools = toolList(value).filter((t) => t !== 'shell');
         break;
       case '--out':
         o.out = value;
-        i++;
         break;
       default:
-        throw new Error(`unknown option ${argv[i]}`);
+        throw new Error(`unknown option ${argv[i - 1]}`);
     }
   }
-  if (o.sizes.some((s) => !Number.isInteger(s) || s < 1) || o.noopRuns < 1 || o.tools.length === 0) throw new Error('bad --sizes, --noop-runs or --tools');
+  if (o.sizes.some((s) => !Number.isInteger(s) || s < 1) || !Number.isInteger(o.noopRuns) || o.noopRuns < 1 || !Number.isInteger(o.fleet) || o.fleet < 0) {
+    throw new Error('bad --sizes, --noop-runs or --fleet');
+  }
   return o;
 }
 
@@ -53,57 +93,100 @@ function say(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-/** Ansible, psycopg2 and GNU time come from apt the first time (the tests never need them). */
-function ensureTools(tools: ToolName[]): void {
+/** Ansible, Mitogen, psycopg2 and GNU time come from apt the first time (the tests never need them). */
+function ensureTools(): void {
   const have = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
-  const ok = have('/usr/bin/time', ['true']) && (!tools.includes('ansible') || (have('ansible-playbook', ['--version']) && have('/usr/bin/python3', ['-c', 'import psycopg2'])));
+  const ok = have('/usr/bin/time', ['true']) && have('ansible-playbook', ['--version']) && have('/usr/bin/python3', ['-c', 'import psycopg2']) && existsSync(MITOGEN_STRATEGIES);
   if (!ok) execFileSync('bash', [join(ROOT, 'bench', 'setup.sh')], { stdio: 'inherit' });
 }
 
-async function measureVersion(log: string): Promise<number[]> {
-  const runs: number[] = [];
-  for (let i = 0; i < 7; i++) {
-    const r = await timed([process.execPath, join(ROOT, 'bin', 'pgplay.js'), '--version'], { cwd: ROOT, log, label: 'pgplay --version' });
-    if (r.code !== 0) throw new Error(`pgplay --version exited ${r.code}: ${r.output.trim()}`);
-    runs.push(r.ms / 1000);
+/** `node -e 0` and `pgplay --version` in turn, so both see the same machine. */
+async function measureStartup(log: string): Promise<Results['startup']> {
+  const node: number[] = [];
+  const version: number[] = [];
+  for (let i = 0; i < 15; i++) {
+    const a = await timed([process.execPath, '-e', '0'], { cwd: ROOT, log, label: 'node -e 0' });
+    const b = await timed([process.execPath, join(ROOT, 'bin', 'pgplay.js'), '--version'], { cwd: ROOT, log, label: 'pgplay --version' });
+    if (b.code !== 0) throw new Error(`pgplay --version exited ${b.code}: ${b.output.trim()}`);
+    node.push(a.ms / 1000);
+    version.push(b.ms / 1000);
   }
-  return runs;
+  const nodeMedian = median(node);
+  const versionMedian = median(version);
+  return { node_s: node, pgplay_version_s: version, node_median_s: nodeMedian, pgplay_version_median_s: versionMedian, ratio: Math.round((versionMedian / nodeMedian) * 100) / 100 };
 }
 
-async function measureTool(tool: ToolName, hosts: number, opts: Options, workDir: string): Promise<ToolResult> {
-  const log = join(workDir, `${tool}-${hosts}.log`);
-  const label = `1+${hosts - 1} ${tool}`;
-  labUp(ROOT, hosts);
-  const session = openSession(tool, { root: ROOT, inventory: inventoryPath(ROOT), workDir });
-  const result: ToolResult = { first_s: null, noop_s: [], noop_median_s: null, log };
+/** The lines of a failed run that say why (Ansible's fatal/ERROR lines, else the last lines). */
+function whyFailed(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const said = lines.filter((l) => /^(fatal|ERROR|FAILED)|Error:|Exception|failed:/i.test(l));
+  return (said.length > 0 ? said.slice(0, 3) : lines.slice(-3)).join(' | ').slice(0, 600);
+}
+
+/** Why become invocations were not counted (process accounting refused), once any run found out. */
+let accountingProblem: string | null = null;
+
+interface ToolRun {
+  tool: ToolName;
+  hosts: number;
+  variant: Variant;
+  label: string;
+  job: Job;
+  inventory: (lab: BenchLab) => string;
+  sshdOnly?: boolean;
+  /** Runs before the timed ones (not timed): the fleet's first run puts its files in place. */
+  prepare?: boolean;
+}
+
+async function measureTool(r: ToolRun, opts: Options, workDir: string, profileLoops: number): Promise<ToolResult> {
+  const log = join(workDir, `${r.label.replace(/[^A-Za-z0-9+]+/g, '-')}-${r.tool}.log`);
+  const title = `${r.label} ${r.tool}`;
+  const lab = labUp(ROOT, opts.lab, LAB_ROOT, r.hosts, { sshdOnly: r.sshdOnly });
+  writeProfile(lab, r.variant, profileLoops);
+  const counters = new HostCounters(lab.hosts, workDir);
+  const session = openSession(r.tool, { root: ROOT, inventory: r.inventory(lab), workDir, job: r.job });
+  const result: ToolResult = { first: null, noop: [], noop_median_s: null, noop_counts_max: null, log };
   const peaks: number[] = [];
   try {
-    const run = async (what: string) => {
-      const r = await timed(session.argv, { cwd: ROOT, env: session.env, log, label: `${label} ${what}`, peakMemory: session.peakMemory });
-      if (r.peakMb !== undefined) peaks.push(r.peakMb);
-      return r;
+    const run = async (what: string): Promise<{ code: number | null; output: string; measure: RunMeasure }> => {
+      counters.start();
+      const t = await timed(session.argv, { cwd: ROOT, env: session.env, log, label: `${title} ${what}`, peakMemory: true });
+      const counts: RunCounts = await counters.stop();
+      accountingProblem ??= counters.accountingProblem;
+      if (t.peakMb !== undefined) peaks.push(t.peakMb);
+      const measure: RunMeasure = { s: round3(t.ms / 1000), counts: { max: counts.max, total: counts.total } };
+      if (t.cpuS !== undefined) measure.cpu_s = round3(t.cpuS);
+      if (t.peakMb !== undefined) measure.peak_rss_mb = Math.round(t.peakMb * 10) / 10;
+      return { code: t.code, output: t.output, measure };
     };
-    const first = await run('first converge');
+    const first = await run(r.prepare ? 'first run (puts the files in place)' : 'first converge');
     if (first.code !== 0) {
-      result.error = `exit ${first.code}`;
-      say(`${label}: first converge FAILED (exit ${first.code}), see ${log}`);
+      result.error = `exit ${first.code}: ${whyFailed(first.output)}`;
+      say(`${title}: first run FAILED (exit ${first.code}), see ${log}`);
       return result;
     }
-    result.first_s = first.ms / 1000;
-    say(`${label}: first converge ${result.first_s.toFixed(2)} s`);
+    result.first = first.measure;
+    say(`${title}: first run ${first.measure.s.toFixed(2)} s, per host ${countLine(first.measure.counts.max)}`);
     for (let i = 0; i < opts.noopRuns; i++) {
       const again = await run(`no-op re-run ${i + 1}`);
-      const why = again.code === 0 ? session.notNoop(again.output) : `exit ${again.code}`;
+      const why = again.code === 0 ? session.notNoop(again.output) : `exit ${again.code}: ${whyFailed(again.output)}`;
       if (why) {
         result.error = `re-run ${i + 1}: ${why}`;
-        say(`${label}: re-run ${i + 1} was not a clean no-op (${why}), see ${log}`);
+        say(`${title}: re-run ${i + 1} was not a clean no-op (${why}), see ${log}`);
         return result;
       }
-      result.noop_s.push(again.ms / 1000);
+      result.noop.push(again.measure);
     }
-    result.noop_median_s = median(result.noop_s);
-    say(`${label}: no-op re-runs ${result.noop_s.map((s) => s.toFixed(2)).join(', ')} s`);
-    if (tool === 'pgplay') await measureStatus(result, opts.noopRuns, log, label);
+    result.noop_median_s = median(result.noop.map((m) => m.s));
+    const keys = ['logins', 'channels', 'shells', 'become', 'processes'] as const;
+    result.noop_counts_max = Object.fromEntries(
+      keys.map((k) => {
+        const values = result.noop.map((m) => m.counts.max[k]);
+        return [k, values.some((v) => v === null) ? null : Math.max(...(values as number[]))];
+      }),
+    ) as unknown as ToolResult['noop_counts_max'];
+    say(`${title}: no-op re-runs ${result.noop.map((m) => m.s.toFixed(2)).join(', ')} s, per host ${countLine(result.noop_counts_max)}`);
+    if (r.tool === 'pgplay' && !r.prepare) await measureStatus(result, opts.noopRuns, log, title, r.inventory(lab), session.env);
     return result;
   } finally {
     if (peaks.length > 0) result.peak_rss_mb = Math.round(Math.max(...peaks) * 10) / 10;
@@ -112,19 +195,26 @@ async function measureTool(tool: ToolName, hosts: number, opts: Options, workDir
 }
 
 /** `pgplay status` on the hosts the no-op re-runs just ran on: one connection and one query per host. */
-async function measureStatus(result: ToolResult, runs: number, log: string, label: string): Promise<void> {
+async function measureStatus(result: ToolResult, runs: number, log: string, title: string, inventory: string, env: Record<string, string>): Promise<void> {
   result.status_s = [];
   for (let i = 0; i < runs; i++) {
-    const r = await timed([process.execPath, join(ROOT, 'bin', 'pgplay.js'), 'status', '-i', inventoryPath(ROOT)], { cwd: ROOT, log, label: `${label} status ${i + 1}` });
-    if (r.code !== 0) {
+    const t = await timed([process.execPath, join(ROOT, 'bin', 'pgplay.js'), 'status', '-i', inventory], { cwd: ROOT, env, log, label: `${title} status ${i + 1}` });
+    if (t.code !== 0) {
       result.status_median_s = null;
-      say(`${label}: pgplay status exited ${r.code}, see ${log}`);
+      say(`${title}: pgplay status exited ${t.code}, see ${log}`);
       return;
     }
-    result.status_s.push(r.ms / 1000);
+    result.status_s.push(round3(t.ms / 1000));
   }
   result.status_median_s = median(result.status_s);
-  say(`${label}: pgplay status ${result.status_s.map((s) => s.toFixed(2)).join(', ')} s`);
+  say(`${title}: pgplay status ${result.status_s.map((v) => v.toFixed(2)).join(', ')} s`);
+}
+
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
+
+function countLine(c: RunMeasure['counts']['max'] | null): string {
+  if (!c) return '—';
+  return `${c.logins} login(s), ${c.channels} channel(s), ${c.shells} shell(s), ${c.become ?? '?'} become, ${c.processes ?? '?'} processes`;
 }
 
 function gitCommit(): string {
@@ -135,40 +225,66 @@ function gitCommit(): string {
 async function main(): Promise<void> {
   const opts = parseOptions(process.argv.slice(2));
   const started = Date.now();
-  ensureTools(opts.tools);
+  ensureTools();
   const workDir = mkdtempSync(join(tmpdir(), 'pgplay-bench-'));
   say(`bench: logs in ${workDir}`);
-  // One password for the whole run, only in the environment of the three tools.
+  // One password for the whole run, only in the environment of the tools.
   process.env.PGPLAY_REPLICATION_PASSWORD ??= randomBytes(18).toString('base64url');
   const loadBefore = loadavg();
-  const versionRuns = await measureVersion(join(workDir, 'version.log'));
+  const profileLoops = calibrateProfile(100);
+  say(`bench: the profile variant's ~/.bashrc turns a bash loop ${profileLoops} times (about 100 ms of CPU here)`);
+  const startup = await measureStartup(join(workDir, 'startup.log'));
+  say(`bench: node -e 0 ${startup.node_median_s.toFixed(3)} s, pgplay --version ${startup.pgplay_version_median_s.toFixed(3)} s`);
+  // Every tool controls the server with pg_ctl, as the Ansible playbook and the shell script do (Debian's
+  // pg_ctlcluster, which the namespace lab's inventory names, waits in half-second steps and would hide the tools).
+  const siteJob: Job = {
+    pgplay: { playbook: 'playbooks/site.yml', args: [...FORKS, ...(opts.lab === 'netns' ? ['-e', 'pg_service=pg_ctl'] : [])] },
+    ansible: { playbook: 'bench/ansible/site.yml', args: [] },
+    shell: 'bench/shell/site.sh',
+  };
   const sizes: SizeResult[] = [];
+  let fleet: FleetResult | null = null;
   try {
     for (const replicas of opts.sizes) {
-      const size: SizeResult = { replicas, hosts: replicas + 1, tools: {} };
-      sizes.push(size);
-      for (const tool of opts.tools) size.tools[tool] = await measureTool(tool, replicas + 1, opts, workDir);
+      for (const variant of opts.variants) {
+        const size: SizeResult = { variant, replicas, hosts: replicas + 1, tools: {} };
+        sizes.push(size);
+        for (const tool of opts.tools) {
+          size.tools[tool] = await measureTool({ tool, hosts: replicas + 1, variant, label: `1+${replicas} ${variant}`, job: siteJob, inventory: (lab) => lab.inventory }, opts, workDir, profileLoops);
+        }
+      }
+    }
+    if (opts.fleet > 0 && opts.fleetTools.length > 0) {
+      fleet = { hosts: opts.fleet, noop_runs: opts.noopRuns, tools: {} };
+      for (const tool of opts.fleetTools) {
+        const rootVar = ['-e', `fleet_root=${LAB_ROOT}`];
+        const job: Job = { pgplay: { playbook: 'bench/fleet/site.yml', args: [...FORKS, ...rootVar] }, ansible: { playbook: 'bench/fleet/ansible.yml', args: rootVar }, shell: null };
+        const fleetRun: ToolRun = { tool, hosts: opts.fleet, variant: 'clean', label: `fleet ${opts.fleet}`, job, inventory: (lab) => lab.inventory, sshdOnly: true, prepare: true };
+        fleet.tools[tool] = await measureTool(fleetRun, opts, workDir, profileLoops);
+      }
     }
   } finally {
-    labDown(ROOT);
+    labDown(ROOT, opts.lab, LAB_ROOT);
   }
-  const versionMedian = median(versionRuns);
-  const { ratios, targets } = computeRatios(sizes, versionMedian);
   const results: Results = {
     date: new Date().toISOString(),
     commit: gitCommit(),
+    lab: opts.lab,
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model ?? 'unknown', loadavg_before: loadBefore, loadavg_after: loadavg(), memory_gb: Math.round(totalmem() / 2 ** 30) },
     versions: versions(),
     noop_runs: opts.noopRuns,
-    version_s: { runs: versionRuns, median: versionMedian },
+    profile: { loops: profileLoops, cpu_ms: 100 },
+    startup,
     sizes,
-    ratios,
-    targets,
+    fleet,
+    ...computeResults(sizes, fleet, startup),
+    accounting_problem: accountingProblem,
     bench_duration_s: (Date.now() - started) / 1000,
   };
   writeFileSync(opts.out, `${JSON.stringify(results, null, 2)}\n`);
   process.stdout.write(`${markdown(results)}\n\nwritten to ${opts.out}\n`);
-  if (sizes.some((s) => Object.values(s.tools).some((t) => t?.error))) process.exitCode = 1;
+  const failed = [...sizes.flatMap((s) => Object.entries(s.tools)), ...Object.entries(fleet?.tools ?? {})].filter(([tool, t]) => t?.error && tool !== 'mitogen');
+  if (failed.length > 0) process.exitCode = 1;
 }
 
 main().catch((err: unknown) => {

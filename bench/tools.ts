@@ -1,27 +1,40 @@
-// The three ways of doing the job, each as a command on the same lab, and how a no-op run is recognised.
+// The ways of doing the job, each as a command on the same lab, and how a no-op run is recognised.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { changedInRecap } from './measure';
-import { readLabHosts, writeShellHosts } from './lab';
+import { readLabHosts, readLabHostsVars, writeShellHosts } from './lab';
 
-export type ToolName = 'pgplay' | 'ansible' | 'shell';
-export const TOOL_NAMES: ToolName[] = ['pgplay', 'ansible', 'shell'];
+export type ToolName = 'pgplay' | 'ansible' | 'mitogen' | 'shell';
+export const TOOL_NAMES: ToolName[] = ['pgplay', 'ansible', 'mitogen', 'shell'];
+export const TOOL_TITLES: Record<ToolName, string> = { pgplay: 'pgplay', ansible: 'Ansible', mitogen: 'Ansible + Mitogen', shell: 'shell (ssh)' };
+
+/** Debian's ansible-mitogen puts its strategy plugins here. */
+export const MITOGEN_STRATEGIES = '/usr/lib/python3/dist-packages/ansible_mitogen/plugins/strategy';
 
 export interface Session {
   argv: string[];
   env: Record<string, string>;
-  peakMemory: boolean;
   /** Why a re-run was not a no-op, or null when it was. */
   notNoop(output: string): string | null;
   close(): void;
+}
+
+export interface Job {
+  /** pgplay's playbook and its extra arguments. */
+  pgplay: { playbook: string; args: string[] };
+  /** The Ansible playbook (Ansible and Ansible with Mitogen) and its extra arguments. */
+  ansible: { playbook: string; args: string[] };
+  /** The shell script; null when the job has none. */
+  shell: string | null;
 }
 
 export interface SessionContext {
   root: string;
   inventory: string;
   workDir: string;
+  job: Job;
 }
 
 function recapNoop(output: string): string | null {
@@ -47,40 +60,54 @@ function cpuProf(): string[] {
   return dir ? ['--cpu-prof', '--cpu-prof-dir', dir] : [];
 }
 
+/**
+ * Mitogen 0.3.3 passes ansible_ssh_common_args to ssh without rendering it ("ssh: Could not resolve hostname
+ * ssh_known_hosts_file"): it gets the same arguments with the lab's known_hosts file written out.
+ */
+function mitogenSshArgs(inventory: string): string[] {
+  const known = readLabHostsVars(inventory).ssh_known_hosts_file;
+  return ['-e', `ansible_ssh_common_args='-o UserKnownHostsFile=${String(known)} -o StrictHostKeyChecking=yes'`];
+}
+
+function ansibleSession(ctx: SessionContext, mitogen: boolean): Session {
+  // A control directory per lab session: masters of torn-down hosts are never reused.
+  const controlDir = mkdtempSync(join(tmpdir(), 'pgplay-bench-cp-'));
+  const env: Record<string, string> = { ANSIBLE_CONFIG: join(ctx.root, 'bench', 'ansible', 'ansible.cfg'), ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir, ANSIBLE_NOCOLOR: '1' };
+  if (mitogen) Object.assign(env, { ANSIBLE_STRATEGY_PLUGINS: MITOGEN_STRATEGIES, ANSIBLE_STRATEGY: 'mitogen_linear' });
+  return {
+    argv: ['ansible-playbook', '-i', ctx.inventory, ctx.job.ansible.playbook, ...ctx.job.ansible.args, ...(mitogen ? mitogenSshArgs(ctx.inventory) : [])],
+    env,
+    notNoop: recapNoop,
+    close() {
+      endMasters(controlDir);
+      rmSync(controlDir, { recursive: true, force: true });
+    },
+  };
+}
+
 export function openSession(tool: ToolName, ctx: SessionContext): Session {
   switch (tool) {
     case 'pgplay':
       return {
         // PGPLAY_BENCH_CPU_PROF=DIR writes a .cpuprofile of each pgplay run there (open it in Chrome DevTools).
-        argv: [process.execPath, ...cpuProf(), join(ctx.root, 'bin', 'pgplay.js'), 'run', 'playbooks/site.yml', '-i', ctx.inventory, '--output', 'plain'],
+        argv: [process.execPath, ...cpuProf(), join(ctx.root, 'bin', 'pgplay.js'), 'run', ctx.job.pgplay.playbook, '-i', ctx.inventory, '--output', 'plain', ...ctx.job.pgplay.args],
         env: {},
-        peakMemory: true,
         notNoop: recapNoop,
         close() {},
       };
-    case 'ansible': {
-      // A control directory per lab session: masters of torn-down hosts are never reused.
-      const controlDir = mkdtempSync(join(tmpdir(), 'pgplay-bench-cp-'));
-      return {
-        argv: ['ansible-playbook', '-i', ctx.inventory, 'bench/ansible/site.yml'],
-        env: { ANSIBLE_CONFIG: join(ctx.root, 'bench', 'ansible', 'ansible.cfg'), ANSIBLE_SSH_CONTROL_PATH_DIR: controlDir, ANSIBLE_NOCOLOR: '1' },
-        peakMemory: false,
-        notNoop: recapNoop,
-        close() {
-          endMasters(controlDir);
-          rmSync(controlDir, { recursive: true, force: true });
-        },
-      };
-    }
+    case 'ansible':
+      return ansibleSession(ctx, false);
+    case 'mitogen':
+      return ansibleSession(ctx, true);
     case 'shell': {
+      if (!ctx.job.shell) throw new Error('this job has no shell script');
       const hostsFile = join(ctx.workDir, 'shell-hosts.txt');
       const hosts = readLabHosts(ctx.inventory);
       const env = writeShellHosts(hosts, hostsFile);
       const replicas = hosts.filter((h) => h.role === 'replica').length;
       return {
-        argv: ['bash', 'bench/shell/site.sh', hostsFile],
+        argv: ['bash', ctx.job.shell, hostsFile],
         env,
-        peakMemory: false,
         notNoop(output) {
           const left = (output.match(/: already a standby of /g) ?? []).length;
           return left === replicas ? null : `${replicas - left} replica(s) cloned again`;
@@ -96,12 +123,15 @@ export function versions(): Record<string, string> {
     const r = spawnSync(cmd, args, { encoding: 'utf8' });
     return `${r.stdout ?? ''}${r.stderr ?? ''}`;
   };
+  const dpkg = (name: string) => new RegExp(`^ii\\s+${name}\\s+(\\S+)`, 'm').exec(run('dpkg', ['-l', name]))?.[1] ?? 'missing';
   return {
     node: process.version,
     ansible_core: /ansible \[core ([\d.]+)\]/.exec(run('ansible', ['--version']))?.[1] ?? 'missing',
-    ansible_package: /^ii\s+ansible\s+(\S+)/m.exec(run('dpkg', ['-l', 'ansible']))?.[1] ?? 'missing',
+    ansible_package: dpkg('ansible'),
+    ansible_mitogen: existsSync(MITOGEN_STRATEGIES) ? dpkg('ansible-mitogen') : 'missing',
     community_postgresql: /community\.postgresql\s+([\d.]+)/.exec(run('ansible-galaxy', ['collection', 'list', 'community.postgresql']))?.[1] ?? 'missing',
     postgresql: /\(PostgreSQL\) ([\d.]+)/.exec(run('/usr/lib/postgresql/15/bin/postgres', ['--version']))?.[1] ?? 'missing',
     openssh: /OpenSSH_[\w.]+/.exec(run('ssh', ['-V']))?.[0] ?? 'missing',
+    perl: /v(5\.[\d.]+)/.exec(run('perl', ['-v']))?.[1] ?? 'missing',
   };
 }

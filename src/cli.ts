@@ -9,7 +9,7 @@ const USAGE = `Usage:
   pgplay run PLAYBOOK [-i INVENTORY] [--check] [--diff] [--limit PATTERN] [--tags T] [--skip-tags T]
                       [--forks N] [-e key=value | -e @file.yml] [--output human|plain|json] [--junit FILE]
                       [--start-at-task NAME] [--accept-new-host-keys]
-  pgplay validate PATH... [-i INVENTORY] [--format text|github]      parse + schema + semantic checks, no connection
+  pgplay validate PATH... [-i INVENTORY] [-e K=V] [--format text|github]  parse + schema + semantic checks, no connection
   pgplay inventory [-i INVENTORY] [--graph] [--host NAME]            resolved hosts, groups and variables
   pgplay status [-i INVENTORY] [--limit P] [--json] [--watch S] [--max-lag-bytes N] [--max-lag-seconds S]
                                                                      roles, timelines, LSNs, lag, slots, TLS, from the servers
@@ -36,11 +36,12 @@ Run a playbook against the inventory's hosts, in parallel.
       --start-at-task NAME  start at the task with this name
       --accept-new-host-keys  record first-contact SSH host keys (like StrictHostKeyChecking=accept-new)
       --known-hosts FILE    known_hosts file to verify host keys against`,
-  validate: `pgplay validate PATH... [-i INVENTORY] [--format text|github]
+  validate: `pgplay validate PATH... [-i INVENTORY] [-e K=V|@F] [--format text|github]
 Check playbooks (files, or directories searched for *.yml/*.yaml playbooks) without connecting.
 Prints file:line:col: message for every problem; exit 4 when any is found.
 
   -i, --inventory FILE      also check host patterns and variables against this inventory
+  -e, --extra-vars K=V|@F   variables the playbooks take at run time (switchover.yml's new_primary), repeatable
       --format FORMAT       text (file:line:col: message, on stderr), or github (::error file=...,line=...,col=...::message
                             on stdout: GitHub Actions shows each as an annotation of the pull request)`,
   inventory: `pgplay inventory [-i INVENTORY] [--graph] [--host NAME]
@@ -201,15 +202,20 @@ function parseRunOptions(args: string[]): RunOptions {
 export interface ValidateOptions {
   paths: string[];
   inventory?: string;
+  extraVars: string[];
   format: 'text' | 'github';
 }
 
 function parseValidateOptions(args: string[]): ValidateOptions {
-  const { values, positionals } = parse(args, { inventory: { type: 'string', short: 'i' }, format: { type: 'string' } });
+  const { values, positionals } = parse(args, {
+    inventory: { type: 'string', short: 'i' },
+    'extra-vars': { type: 'string', short: 'e', multiple: true },
+    format: { type: 'string' },
+  });
   if (positionals.length === 0) throw new BadOptionsError('validate takes at least one playbook file or directory');
   const format = (values.format as string | undefined) ?? 'text';
   if (format !== 'text' && format !== 'github') throw new BadOptionsError(`--format must be text or github, got '${format}'`);
-  return { paths: positionals, inventory: values.inventory as string | undefined, format };
+  return { paths: positionals, inventory: values.inventory as string | undefined, extraVars: (values['extra-vars'] as string[] | undefined) ?? [], format };
 }
 
 export interface InventoryOptions {

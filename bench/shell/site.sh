@@ -2,7 +2,7 @@
 # The job of playbooks/site.yml as a plain shell script over ssh: the benchmark's baseline.
 #   PGPLAY_REPLICATION_PASSWORD=... SSH_KEY=... KNOWN_HOSTS=... bash bench/shell/site.sh HOSTS_FILE
 # HOSTS_FILE: one host a line, the primary first:
-#   name role ssh_address pg_address pg_port pg_bin_dir pg_data_dir pg_config_dir pg_socket_dir pg_log_file client_address
+#   name role ssh_address pg_address pg_port pg_bin_dir pg_data_dir pg_config_dir pg_socket_dir pg_log_file client_address [listen_addresses]
 # One ssh connection per host (ControlMaster); replicas are cloned and checked in parallel.
 # Re-running it is safe: a replica that already is a standby of the primary is left alone.
 set -euo pipefail
@@ -20,12 +20,12 @@ pass_field=${pass_field//:/\\:}
 ctl=$(mktemp -d)
 ssh_opts=(-i "$SSH_KEY" -o UserKnownHostsFile="$KNOWN_HOSTS" -o StrictHostKeyChecking=yes -o BatchMode=yes
   -o ControlMaster=auto -o ControlPath="$ctl/%h" -o ControlPersist=yes)
-declare -A addr port bin data conf sock log ssh_addr client
+declare -A addr port bin data conf sock log ssh_addr client listen
 replicas=()
 primary=
-while read -r name role sa pa pp pb pd pc ps pl ca; do
+while read -r name role sa pa pp pb pd pc ps pl ca la; do
   [ -z "$name" ] || [ "${name:0:1}" = '#' ] && continue
-  ssh_addr[$name]=$sa addr[$name]=$pa port[$name]=$pp bin[$name]=$pb data[$name]=$pd conf[$name]=$pc sock[$name]=$ps log[$name]=$pl client[$name]=${ca:-$pa}
+  ssh_addr[$name]=$sa addr[$name]=$pa port[$name]=$pp bin[$name]=$pb data[$name]=$pd conf[$name]=$pc sock[$name]=$ps log[$name]=$pl client[$name]=${ca:-$pa} listen[$name]=${la:-$pa}
   if [ "$role" = primary ]; then primary=$name; else replicas+=("$name"); fi
 done <"$hosts_file"
 [ -n "$primary" ] || { echo "no primary in $hosts_file" >&2; exit 1; }
@@ -55,7 +55,7 @@ system_id=$(
     prelude "$primary"
     cat <<SH
 psql <<'SQL'
-ALTER SYSTEM SET listen_addresses = '${addr[$primary]}';
+ALTER SYSTEM SET listen_addresses = '${listen[$primary]}';
 ALTER SYSTEM SET wal_level = 'replica';
 ALTER SYSTEM SET max_wal_senders = 32;
 ALTER SYSTEM SET max_replication_slots = 16;
@@ -81,7 +81,7 @@ done <<'HBA'
 $hba_lines
 HBA
 psql -c 'SELECT pg_reload_conf()' >/dev/null
-stale=\$(psql -c "SELECT count(*) FROM pg_settings WHERE (name, setting) IN (('listen_addresses', '${addr[$primary]}'), ('wal_level', 'replica'), ('max_wal_senders', '32'), ('max_replication_slots', '16'), ('hot_standby', 'on'))")
+stale=\$(psql -c "SELECT count(*) FROM pg_settings WHERE (name, setting) IN (('listen_addresses', '${listen[$primary]}'), ('wal_level', 'replica'), ('max_wal_senders', '32'), ('max_replication_slots', '16'), ('hot_standby', 'on'))")
 if [ "\$stale" != 5 ]; then as_pg "\$B/pg_ctl" restart -D ${conf[$primary]} -l ${log[$primary]} -m fast -w -t 60 >/dev/null; fi
 psql -c 'SELECT system_identifier FROM pg_control_system()'
 SH
@@ -98,8 +98,9 @@ if [ -f "\$D/standby.signal" ] && [ "\$id" = $system_id ]; then
   echo "$r: already a standby of $p"
 else
   if as_pg "\$B/pg_ctl" status -D "\$D" >/dev/null 2>&1; then as_pg "\$B/pg_ctl" stop -D "\$D" -m fast -w -t 120 >/dev/null; fi
-  if [ -e "\$D" ]; then as_pg mv "\$D" "\$D.old-\$(date -u +%Y%m%dT%H%M%SZ)"; fi
-  passfile=\$(dirname "\$D")/.pgpass-replication
+  # Beside the data directory, named so the lab's teardown finds them (hosts of the lab may share /var/lib).
+  if [ -e "\$D" ]; then as_pg mv "\$D" "\$D.pgplay-old-\$(date -u +%Y%m%dT%H%M%SZ)"; fi
+  passfile=\$D.pgplay-bench-passfile
   (umask 077; printf '%s\n' $(printf %q "${addr[$p]}:${port[$p]}:*:$repl_user:$pass_field") >"\$passfile")
   chown postgres: "\$passfile"
   as_pg env PGPASSFILE="\$passfile" PGAPPNAME=$r "\$B/pg_basebackup" -h ${addr[$p]} -p ${port[$p]} -U $repl_user -D "\$D" -X stream -R -c fast -w
@@ -107,7 +108,7 @@ else
   sed -i -E '/^(primary_conninfo|listen_addresses|port|unix_socket_directories)\s*=/d' "\$D/postgresql.auto.conf"
   cat >>"\$D/postgresql.auto.conf" <<CONF
 primary_conninfo = 'host=${addr[$p]} port=${port[$p]} user=$repl_user passfile=\$passfile application_name=$r'
-listen_addresses = '${addr[$r]}'
+listen_addresses = '${listen[$r]}'
 port = ${port[$r]}
 unix_socket_directories = '${sock[$r]}'
 CONF

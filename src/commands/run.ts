@@ -4,7 +4,7 @@ import type { RunOptions } from '../cli';
 import { loadPlaybook } from '../config/playbook';
 import { resolvePattern } from '../config/patterns';
 import { connectionFor } from '../connection/connect';
-import { openSqlSession } from '../facts/sql-session';
+import { loadPgDriver, openSqlSession } from '../facts/sql-session';
 import { HostPool } from '../executor/host-pool';
 import { runPlaybook } from '../executor/run';
 import { dispatch, type RunEvent } from '../reporters/events';
@@ -73,6 +73,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
       forks: o.forks,
       emit,
       signal: controller.signal,
+      prepareSql: loadPgDriver,
     });
     return outcome.exitCode;
   } finally {

@@ -8,7 +8,7 @@ import type { Inventory } from '../config/types';
 import { planHostSettings } from '../executor/host-settings';
 import { githubAnnotation } from '../reporters/github';
 import { redact } from '../secrets';
-import { playHostsOf, requireInventory } from './common';
+import { loadExtraVars, playHostsOf, requireInventory } from './common';
 
 
 /** Every playbook under the given paths; inventories, vars files (group_vars/, host_vars/ too) and templates are not playbooks. */
@@ -34,15 +34,16 @@ export async function validateCommand(o: ValidateOptions): Promise<number> {
   try {
     const inventory: Inventory | undefined = o.inventory ? requireInventory(o.inventory) : undefined;
     const files = playbookFiles(o.paths);
-    const errors: Diagnostic[] = [];
+    const extra = loadExtraVars(o.extraVars);
+    const errors: Diagnostic[] = [...extra.errors];
     for (const file of files) {
       // Each playbook sees the group_vars/ and host_vars/ beside it, as it would in a run.
       const withVars = inventory ? addPlaybookVars(inventory, dirname(file)) : { value: undefined, errors: [] };
       errors.push(...withVars.errors);
       const inv = withVars.value ?? undefined;
-      const loaded = loadPlaybook(file, { inventory: inv, extraVars: {} });
+      const loaded = loadPlaybook(file, { inventory: inv, extraVars: extra.vars });
       errors.push(...loaded.errors);
-      if (inv && loaded.value) errors.push(...planHostSettings({ inventory: inv, extraVars: {}, cli: { acceptNewHostKeys: false } }, playHostsOf(loaded.value, inv, {})).errors);
+      if (inv && loaded.value) errors.push(...planHostSettings({ inventory: inv, extraVars: extra.vars, cli: { acceptNewHostKeys: false } }, playHostsOf(loaded.value, inv, extra.vars)).errors);
     }
     if (errors.length > 0) throw new InvalidInputError(dedupeDiagnostics(errors));
     process.stdout.write(`${files.length} playbook${files.length === 1 ? '' : 's'} valid${inventory ? ` against ${inventory.file}` : ''}\n`);

@@ -40,6 +40,9 @@ export class AgentClient {
   #reader = new FrameReader();
   #stderr = '';
   #dead: Error | null = null;
+  /** Frames sent in this turn of the event loop, written together: one ssh packet, one socket write. */
+  #outgoing: Buffer[] = [];
+  #outgoingBytes = 0;
   #closing = false;
   #pinger: NodeJS.Timeout | null = null;
   readonly ready: Promise<HostFacts>;
@@ -149,7 +152,19 @@ export class AgentClient {
 
   #send(id: number, type: (typeof FrameType)[keyof typeof FrameType], payload?: Buffer): void {
     if (this.#dead) return;
-    this.transport.stdin.write(encodeFrame(id, type, payload));
+    const frame = encodeFrame(id, type, payload);
+    this.#outgoing.push(frame);
+    this.#outgoingBytes += frame.length;
+    if (this.#outgoing.length === 1) queueMicrotask(() => this.#flush());
+    else if (this.#outgoingBytes >= 1 << 18) this.#flush();
+  }
+
+  #flush(): void {
+    const frames = this.#outgoing;
+    if (frames.length === 0) return;
+    this.#outgoing = [];
+    this.#outgoingBytes = 0;
+    if (!this.#dead) this.transport.stdin.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   }
 
   /** One request; resolves with the answer's fields after 'ok'. */
@@ -320,6 +335,7 @@ export class AgentClient {
     if (this.#pinger) clearInterval(this.#pinger);
     this.#pinger = null;
     this.#closing = true;
+    this.#flush();
     this.transport.stdin.end();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.transport.ended, new Promise((r) => (timer = setTimeout(r, KILL_GRACE_MS + 2000)))]);
@@ -347,6 +363,12 @@ export class AgentStream extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
     this.write_(chunk);
+    done();
+  }
+
+  /** What was written while corked (pg writes a query's Parse, Bind, Execute and Sync so) goes as one frame. */
+  override _writev(chunks: Array<{ chunk: Buffer }>, done: (err?: Error | null) => void): void {
+    this.write_(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)));
     done();
   }
 

@@ -61,18 +61,30 @@ export function decodeList(payload: Buffer): Buffer[] {
   return out;
 }
 
-/** Splits a byte stream into frames; keeps what is left of a frame for the next chunk. */
+/** Splits a byte stream into frames; keeps what is left of a frame for the next chunk (joined once it is whole). */
 export class FrameReader {
-  #buffer: Buffer = Buffer.alloc(0);
+  #chunks: Buffer[] = [];
+  #length = 0;
+  /** Bytes the frame at the head needs, once its header is known. */
+  #need = HEADER;
 
   push(chunk: Buffer): Frame[] {
-    this.#buffer = this.#buffer.length === 0 ? chunk : Buffer.concat([this.#buffer, chunk]);
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
     const frames: Frame[] = [];
-    while (this.#buffer.length >= HEADER) {
-      const len = this.#buffer.readUInt32BE(0);
-      if (this.#buffer.length < HEADER + len) break;
-      frames.push({ id: this.#buffer.readUInt32BE(4), type: this.#buffer.toString('latin1', 8, 9), payload: this.#buffer.subarray(HEADER, HEADER + len) });
-      this.#buffer = this.#buffer.subarray(HEADER + len);
+    while (this.#length >= this.#need) {
+      const buffer = this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#length);
+      let at = 0;
+      while (buffer.length - at >= HEADER) {
+        const len = buffer.readUInt32BE(at);
+        if (buffer.length - at < HEADER + len) break;
+        frames.push({ id: buffer.readUInt32BE(at + 4), type: buffer.toString('latin1', at + 8, at + 9), payload: buffer.subarray(at + HEADER, at + HEADER + len) });
+        at += HEADER + len;
+      }
+      const rest = buffer.subarray(at);
+      this.#chunks = rest.length > 0 ? [rest] : [];
+      this.#length = rest.length;
+      this.#need = rest.length >= HEADER ? HEADER + rest.readUInt32BE(0) : HEADER;
     }
     return frames;
   }

@@ -2,14 +2,13 @@
 # become), answering framed requests on stdin/stdout until stdin closes. It uses only modules of Debian's
 # perl-base. Frames both ways: u32 payload length, u32 job id, one type byte, payload. Lists of strings are
 # u32-length-prefixed items. It leaves nothing behind: on end of input it stops what it started and exits.
+# It starts once per host and run, so it loads little: POSIX, Socket and IO::Handle would triple its start-up
+# CPU (about 12 ms a host); IO::Handle loads only when a file is written.
 use strict;
 use warnings;
 no warnings qw(once);
-use POSIX ();
-use Fcntl qw(O_WRONLY O_CREAT O_EXCL O_RDONLY O_NOFOLLOW O_NONBLOCK F_GETFL F_SETFL LOCK_EX LOCK_NB);
-use Socket qw(AF_UNIX SOCK_STREAM pack_sockaddr_un);
+use Fcntl qw(O_WRONLY O_RDWR O_CREAT O_EXCL O_RDONLY O_NOFOLLOW O_NONBLOCK F_GETFL F_SETFL LOCK_EX LOCK_NB);
 use Errno qw(EINTR EAGAIN EEXIST ENOENT EXDEV ENOSYS EINVAL);
-use IO::Handle ();
 
 # Sub-second time where the host has Time::HiRes (not part of Debian's perl-base); whole seconds, rounded up, else.
 my $FINE_TIME = eval { require Time::HiRes; 1 };
@@ -19,6 +18,7 @@ my $COARSE = $FINE_TIME ? 0 : 1;
 my $PROTOCOL = 1;
 my $MAX_READ = 256 * 1024 * 1024;
 my $KILL_GRACE = 3;
+sub WNOHANG () { 1 }    # Linux and the BSDs
 
 $0 = 'pgplay-agent';
 $SIG{PIPE} = 'IGNORE';
@@ -26,10 +26,11 @@ binmode STDIN;
 binmode STDOUT;
 
 my $inbuf = '';
+my $outbuf = '';    # frames for the client, written together once per turn of the main loop
 my %jobs;       # id => job: { kind => 'run' | 'unix', ... }
 my %readers;    # fileno => [id, frame type, handle]
 my %pid_job;    # pid => id
-my %locks;      # path => handle, held until the agent exits
+my %locks;      # path => { fh, dir }, held until unlock or until the agent exits
 my @waiting_locks;
 my $stopping = 0;
 # The watchdog: when pgplay asks for it, silence from pgplay (no frame, pings included) for this many seconds means
@@ -66,7 +67,16 @@ sub put_all {
 sub frame {
   my ($id, $type, $data) = @_;
   $data = '' unless defined $data;
-  stop_everything(0) unless put_all(\*STDOUT, pack('NNa1', length($data), $id, $type) . $data);
+  $outbuf .= pack('NNa1', length($data), $id, $type) . $data;
+  flush_frames() if length($outbuf) >= 1 << 20;
+}
+
+# One write for all the frames of a turn: one ssh packet where there were several.
+sub flush_frames {
+  return unless length $outbuf;
+  my $data = $outbuf;
+  $outbuf = '';
+  stop_everything(0) unless put_all(\*STDOUT, $data);
 }
 
 sub enc { return pack('(N/a*)*', map { defined $_ ? $_ : '' } @_) }
@@ -113,7 +123,10 @@ sub become_for_good {
   endgrent();
   $) = join(' ', $user->{gid}, @groups);
   $( = $user->{gid};
-  POSIX::setuid($user->{uid});
+  # Effective first, then real: setting the real id while the effective one is the user's sets the saved id to it
+  # too (setreuid), so there is no way back to root, even before the exec.
+  $> = $user->{uid};
+  $< = $user->{uid};
   die "could not become $user->{name}\n" unless $< == $user->{uid} && $> == $user->{uid};
   return 1;
 }
@@ -135,7 +148,8 @@ sub split_path { my ($path) = @_; $path =~ m{^(.*)/([^/]+)$} or return ('.', $pa
 sub describe_stat {
   my (@st) = @_;
   my $mode = $st[2];
-  my $type = POSIX::S_ISDIR($mode) ? 'directory' : POSIX::S_ISREG($mode) ? 'file' : (($mode & 0170000) == 0120000) ? 'link' : 'other';
+  my $kind = $mode & 0170000;
+  my $type = $kind == 0040000 ? 'directory' : $kind == 0100000 ? 'file' : $kind == 0120000 ? 'link' : 'other';
   return ($type, sprintf('%04o', $mode & 07777), $st[4], $st[5], name_of_uid($st[4]), name_of_gid($st[5]), $st[7], $st[9], "$st[0]:$st[1]");
 }
 
@@ -159,7 +173,7 @@ sub op_read {
     return refuse_errno($id, "cannot read $path");
   }
   my @st = stat($fh);
-  return refuse($id, 'EISDIR', "cannot read $path: it is a directory") if POSIX::S_ISDIR($st[2]);
+  return refuse($id, 'EISDIR', "cannot read $path: it is a directory") if ($st[2] & 0170000) == 0040000;
   return refuse($id, 'EFBIG', "cannot read $path: it holds $st[7] bytes, more than $max") if $st[7] > $max;
   my $content = '';
   while (1) {
@@ -195,7 +209,7 @@ sub owner_ids {
   return ($uid, $gid);
 }
 
-sub sync_dir { my ($dir) = @_; if (sysopen(my $dh, $dir, O_RDONLY)) { $dh->sync; close($dh) } }
+sub sync_dir { my ($dir) = @_; require IO::Handle; if (sysopen(my $dh, $dir, O_RDONLY)) { $dh->sync; close($dh) } }
 
 # Atomic write: a temporary file beside the target, owner and mode set, flushed, then renamed over it.
 sub op_write {
@@ -210,6 +224,7 @@ sub op_write {
   my $tmp = "$dir/.$base.pgplay-tmp-$$-" . int(rand(1e9));
   my $fh;
   sysopen($fh, $tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600) or return refuse_errno($id, "cannot write $path");
+  require IO::Handle;
   my $ok = eval {
     put_all($fh, $content) or die "$!\n";
     if ($uid != $> || $gid != (split ' ', $))[0]) { chown($uid, $gid, $fh) or die "cannot set its owner: $!\n" }
@@ -229,7 +244,16 @@ sub op_write {
   answer($id, 'written');
 }
 
-my ($RENAMEAT2) = { x86_64 => 316, aarch64 => 276 }->{(POSIX::uname())[4]};
+# The machine, from the ELF header of this perl (e_machine): no POSIX::uname.
+sub machine {
+  my $elf = '';
+  if (open(my $fh, '<:raw', '/proc/self/exe')) { read($fh, $elf, 20); close($fh) }
+  return '' unless length($elf) == 20 && substr($elf, 0, 4) eq "\x7fELF";
+  my $e_machine = unpack(substr($elf, 5, 1) eq "\x02" ? 'n' : 'v', substr($elf, 18, 2));
+  return { 62 => 'x86_64', 183 => 'aarch64', 3 => 'i386', 40 => 'arm', 21 => 'ppc64', 22 => 's390x', 243 => 'riscv64' }->{$e_machine} || "elf-$e_machine";
+}
+my $MACHINE = machine();
+my ($RENAMEAT2) = { x86_64 => 316, aarch64 => 276 }->{$MACHINE};
 
 # Move without ever replacing or nesting into an existing target (renameat2 RENAME_NOREPLACE where the kernel has it).
 sub op_move {
@@ -278,28 +302,90 @@ sub op_remove {
   answer($id, 'removed');
 }
 
+# The directory of locks named without a path. Another agent may remove it (empty) at any moment: try again then.
 sub lock_dir {
-  if ($> == 0) {
-    my $dir = '/run/pgplay';
-    mkdir($dir, 0700) unless -d $dir;
+  for (1 .. 5) {
+    my $dir;
+    if ($> == 0) {
+      $dir = '/run/pgplay';
+    } else {
+      my $home = (user_entry($>) || {})->{home} || die "no home directory for the lock\n";
+      $dir = "$home/.pgplay";
+    }
+    mkdir($dir, 0700);
     my @st = lstat($dir);
-    die "$dir is not a directory owned by root and closed to others\n" unless @st && -d _ && $st[4] == 0 && ($st[2] & 077) == 0;
+    next if !@st && $! == ENOENT;
+    die "$dir is not a directory\n" unless @st && -d _;
+    die "$dir is not a directory owned by root and closed to others\n" if $> == 0 && ($st[4] != 0 || ($st[2] & 077) != 0);
     return $dir;
   }
-  my $home = (user_entry($>) || {})->{home} || die "no home directory for the lock\n";
-  my $dir = "$home/.pgplay";
-  mkdir($dir, 0700) unless -d $dir;
-  return $dir;
+  die "its directory keeps disappearing\n";
+}
+
+# A lock file pgplay made holds this line; only such a file is removed when its lock is let go.
+my $LOCK_MARK = "pgplay run lock\n";
+
+sub same_file {
+  my ($fh, $path) = @_;
+  my @a = stat($fh);
+  my @b = lstat($path);
+  return @a && @b && $a[0] == $b[0] && $a[1] == $b[1];
+}
+
+# One try at a lock, without waiting: 1 when answered (locked, or refused), 0 while another run holds it. A holder
+# removes its file as it lets go, so a lock taken on a file no longer at the path is given up and taken again.
+sub try_lock {
+  my ($w) = @_;
+  for (1 .. 5) {
+    if (!$w->{fh}) {
+      my ($path, $dir) = ($w->{name}, undef);
+      if ($path !~ m{/}) {
+        $dir = eval { lock_dir() };
+        if (!$dir) { refuse($w->{id}, 'EACCES', "cannot lock: $@"); return 1 }
+        $path = "$dir/$path";
+      }
+      @$w{qw(path dir)} = ($path, $dir);
+      my $fh;
+      if (sysopen($fh, $path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0600)) {
+        put_all($fh, $LOCK_MARK);
+      } elsif ($! != EEXIST || !sysopen($fh, $path, O_RDWR | O_NOFOLLOW)) {
+        next if $! == ENOENT;    # its holder removed it (or the directory) just now
+        refuse_errno($w->{id}, "cannot open the lock $path");
+        return 1;
+      }
+      $w->{fh} = $fh;
+    }
+    return 0 unless flock($w->{fh}, LOCK_EX | LOCK_NB);
+    if (same_file($w->{fh}, $w->{path})) {
+      $locks{ $w->{path} } = { fh => $w->{fh}, dir => $w->{dir} };
+      answer($w->{id}, 'locked', $w->{path});
+      return 1;
+    }
+    close(delete $w->{fh});
+  }
+  return 0;
 }
 
 sub op_lock {
   my ($id, $name, $wait) = @_;
-  my $path = $name;
-  if ($name !~ m{/}) { my $dir = eval { lock_dir() }; return refuse($id, 'EACCES', "cannot lock: $@") unless $dir; $path = "$dir/$name" }
-  my $fh;
-  sysopen($fh, $path, O_WRONLY | O_CREAT | O_NOFOLLOW, 0600) or return refuse_errno($id, "cannot open the lock $path");
-  if (flock($fh, LOCK_EX | LOCK_NB)) { $locks{$path} = $fh; return answer($id, 'locked', $path) }
-  push @waiting_locks, { id => $id, fh => $fh, path => $path, deadline => now() + $wait + $COARSE };
+  my $w = { id => $id, name => $name, deadline => now() + $wait + $COARSE };
+  push @waiting_locks, $w unless try_lock($w);
+}
+
+# Let go of a lock: its file goes first (while still held) when pgplay made it, then the lock directory when empty.
+sub release_lock {
+  my ($path) = @_;
+  my $lock = delete $locks{$path} or return 0;
+  my $fh = $lock->{fh};
+  my @st = stat($fh);
+  my $mark = '';
+  if (same_file($fh, $path) && $st[7] == length($LOCK_MARK) && sysseek($fh, 0, 0)) { sysread($fh, $mark, length $LOCK_MARK) }
+  if ($mark eq $LOCK_MARK) {
+    unlink($path);
+    rmdir($lock->{dir}) if defined $lock->{dir};
+  }
+  close($fh);
+  return 1;
 }
 
 sub op_watchdog {
@@ -311,9 +397,7 @@ sub op_watchdog {
 
 sub op_unlock {
   my ($id, $path) = @_;
-  my $fh = delete $locks{$path};
-  close($fh) if $fh;
-  answer($id, $fh ? 'unlocked' : 'not-held');
+  answer($id, release_lock($path) ? 'unlocked' : 'not-held');
 }
 
 # Guards: what to put back should the client go away without saying goodbye (a dropped connection in the middle
@@ -341,8 +425,8 @@ sub run_guards {
 sub retry_locks {
   my @still;
   for my $w (@waiting_locks) {
-    if (flock($w->{fh}, LOCK_EX | LOCK_NB)) { $locks{$w->{path}} = $w->{fh}; answer($w->{id}, 'locked', $w->{path}) }
-    elsif (now() >= $w->{deadline}) { close($w->{fh}); refuse($w->{id}, 'EBUSY', "another pgplay run holds $w->{path}") }
+    next if try_lock($w);
+    if (now() >= $w->{deadline}) { close($w->{fh}) if $w->{fh}; refuse($w->{id}, 'EBUSY', "another pgplay run holds $w->{path}") }
     else { push @still, $w }
   }
   @waiting_locks = @still;
@@ -364,8 +448,9 @@ sub op_run {
   return refuse_errno($id, 'cannot start a process') unless defined $pid;
   if ($pid == 0) {
     $SIG{$_} = 'DEFAULT' for qw(PIPE CHLD TERM HUP INT);
-    POSIX::setsid();
-    open(STDIN, '<&', $in_r) && open(STDOUT, '>&', $out_w) && open(STDERR, '>&', $err_w) or POSIX::_exit(126);
+    # Its own process group, so a stop reaches what it starts too (CORE::exit: nothing of the agent's is flushed here).
+    setpgrp(0, 0);
+    open(STDIN, '<&', $in_r) && open(STDOUT, '>&', $out_w) && open(STDERR, '>&', $err_w) or CORE::exit(126);
     my $ok = eval {
       become_for_good($user);
       my $dir = $cwd eq '' ? '/' : $cwd;
@@ -374,10 +459,10 @@ sub op_run {
       %ENV = (%keep, PATH => '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME => $user->{home}, USER => $user->{name}, LOGNAME => $user->{name}, SHELL => $user->{shell} || '/bin/sh', @env);
       1;
     };
-    if (!$ok) { print STDERR $@; POSIX::_exit(126) }
+    if (!$ok) { print STDERR $@; CORE::exit(126) }
     { no warnings 'exec'; exec { $argv[0] } @argv; }
     print STDERR "cannot run $argv[0]: $!\n";
-    POSIX::_exit(127);
+    CORE::exit(127);
   }
   close($out_w);
   close($err_w);
@@ -396,8 +481,17 @@ sub op_unix {
   my ($id, $path, $as) = @_;
   my $user = $as eq '' ? undef : user_entry($as);
   return refuse($id, 'EUSER', "no user named $as") if $as ne '' && !$user;
-  socket(my $s, AF_UNIX, SOCK_STREAM, 0) or return refuse_errno($id, 'socket');
-  my $addr = eval { pack_sockaddr_un($path) } or return refuse($id, 'EINVAL', "bad socket path $path");
+  return refuse($id, 'EINVAL', "bad socket path $path") if length($path) > 107 || index($path, "\0") >= 0;
+  my ($s, $addr);
+  if ($^O eq 'linux') {
+    # AF_UNIX and SOCK_STREAM are 1 on Linux; sockaddr_un is the family and the path (Socket.pm costs 10 ms to load).
+    socket($s, 1, 1, 0) or return refuse_errno($id, 'socket');
+    $addr = pack('S', 1) . $path . "\0";
+  } else {
+    require Socket;
+    socket($s, Socket::AF_UNIX(), Socket::SOCK_STREAM(), 0) or return refuse_errno($id, 'socket');
+    $addr = Socket::pack_sockaddr_un($path);
+  }
   my ($euid, $egid) = ($>, $));
   my $switch = $user && $user->{uid} != $>;
   return refuse($id, 'EPERM', "cannot connect as $user->{name}: the agent runs as " . name_of_uid($>)) if $switch && $> != 0;
@@ -472,7 +566,7 @@ sub maybe_done {
 }
 
 sub reap {
-  while ((my $pid = waitpid(-1, POSIX::WNOHANG())) > 0) {
+  while ((my $pid = waitpid(-1, WNOHANG)) > 0) {
     my $id = delete $pid_job{$pid};
     next unless defined $id && $jobs{$id};
     $jobs{$id}{status} = $?;
@@ -487,8 +581,9 @@ sub hello {
     while (<$fh>) { $os{$1} = $2 if /^([A-Z_]+)="?([^"\n]*)"?/ }
     close($fh);
   }
-  my @u = POSIX::uname();
-  frame(0, 'H', enc('pgplay-agent', $PROTOCOL, $>, name_of_uid($>), $u[1], $os{ID} || '', $os{ID_LIKE} || '', $os{VERSION_ID} || '', $u[4], sprintf('%vd', $^V)));
+  my $hostname = '';
+  if (open(my $fh, '<', '/proc/sys/kernel/hostname')) { $hostname = <$fh> // ''; chomp $hostname; close($fh) }
+  frame(0, 'H', enc('pgplay-agent', $PROTOCOL, $>, name_of_uid($>), $hostname, $os{ID} || '', $os{ID_LIKE} || '', $os{VERSION_ID} || '', $MACHINE, sprintf('%vd', $^V)));
 }
 
 my %OPS = (watchdog => \&op_watchdog, unlock => \&op_unlock, guard => \&op_guard, stat => \&op_stat, read => \&op_read, list => \&op_list, write => \&op_write, move => \&op_move, mkdir => \&op_mkdir, remove => \&op_remove, lock => \&op_lock, run => \&op_run, unix => \&op_unix);
@@ -517,20 +612,23 @@ sub stop_everything {
   kill(-15, $_) for @pids;
   my $deadline = now() + $KILL_GRACE;
   while (grep { kill(0, $_) } @pids) {
-    1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+    1 while waitpid(-1, WNOHANG) > 0;
     last if now() > $deadline;
     select(undef, undef, undef, 0.05);
   }
   kill(-9, $_) for grep { kill(0, $_) } @pids;
-  1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+  1 while waitpid(-1, WNOHANG) > 0;
   run_guards();
-  POSIX::_exit($code);
+  release_lock($_) for keys %locks;
+  flush_frames();
+  CORE::exit($code);
 }
 
 hello();
 my $stdin_open = 1;
 while (1) {
   stop_everything(0) if $stopping;
+  flush_frames();
   my ($rin, $win) = ('', '');
   vec($rin, fileno(STDIN), 1) = 1 if $stdin_open;
   vec($rin, fileno($wake_r), 1) = 1;

@@ -25,6 +25,8 @@ export interface RunSettings {
   forks: number;
   emit(event: RunEvent): void;
   signal: AbortSignal;
+  /** Work the SQL sessions will need (loading the driver), done while the hosts' connections are opening. */
+  prepareSql?: () => void;
 }
 
 export interface RunOutcome {
@@ -70,6 +72,8 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
     // The session only reads until the lock is held: opening it beside the lock saves a round trip.
     if (readsServers) s.pool.handle(host, firstPlay.get(host) ?? null).sql().catch(() => undefined);
   }
+  // The connections above are under way (their handshakes wait on the hosts): the driver loads meanwhile.
+  const prepared = readsServers && s.prepareSql ? setImmediate(s.prepareSql) : undefined;
   try {
     for (const [index, play] of s.playbook.plays.entries()) {
       if (s.signal.aborted) break;
@@ -80,6 +84,7 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
       s.emit({ kind: 'play_end', time: now(), play: play.name, index });
     }
   } finally {
+    clearImmediate(prepared);
     await Promise.all([...state.locks.values()].map((l) => l.then((lock) => lock.release(), () => undefined)));
   }
 

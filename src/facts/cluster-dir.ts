@@ -25,13 +25,16 @@ export function relationNumber(name: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
-/** Read the directory's facts; an entry that cannot be listed is an error, never read as empty. */
-export async function readClusterDir(conn: Connection, dataDir: string): Promise<ClusterDirFacts> {
+/**
+ * Read the directory's facts; an entry that cannot be listed is an error, never read as empty. `entriesOnly` stops
+ * after the top level (entries, standby.signal): for a caller that needs nothing more.
+ */
+export async function readClusterDir(conn: Connection, dataDir: string, options: { entriesOnly?: boolean } = {}): Promise<ClusterDirFacts> {
   const entries = await conn.list(dataDir);
   const facts: ClusterDirFacts = { entries, standbySignal: false, userDatabaseOids: [], userRelationFiles: 0, tablespaces: [], slots: [] };
   if (!entries || entries.length === 0) return facts;
   facts.standbySignal = entries.includes('standby.signal');
-  if (!entries.includes('PG_VERSION')) return facts;
+  if (!entries.includes('PG_VERSION') || options.entriesOnly) return facts;
   const [databases, tablespaces, slots] = await Promise.all([conn.list(`${dataDir}/base`), conn.list(`${dataDir}/pg_tblspc`), conn.list(`${dataDir}/pg_replslot`)]);
   facts.tablespaces = tablespaces ?? [];
   facts.slots = slots ?? [];

@@ -32,7 +32,30 @@ function pgSocket(stream: Duplex): Duplex {
   });
 }
 
-/** Open a session as pg.osUser on database postgres; throws a plain message when the server is down. */
+let pgClientClass: typeof PgClient | null = null;
+
+/**
+ * pg, loaded when a run opens its first SQL session. As it loads it asks whether it runs in a Cloudflare Worker: on
+ * Node 20, which has no `navigator`, by making a `Response`, which loads Node's whole fetch implementation (undici,
+ * 20 to 30 ms of CPU). A `navigator` that says Node while pg loads answers it at once; it is gone again after.
+ */
+export function loadPgDriver(): void {
+  pgClient();
+}
+
+function pgClient(): typeof PgClient {
+  if (pgClientClass) return pgClientClass;
+  const shim = !('navigator' in globalThis);
+  if (shim) Object.defineProperty(globalThis, 'navigator', { value: { userAgent: `Node.js/${process.version}` }, configurable: true });
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    pgClientClass = (require('pg') as { Client: typeof PgClient }).Client;
+  } finally {
+    if (shim) delete (globalThis as { navigator?: unknown }).navigator;
+  }
+  return pgClientClass;
+}
+
 /** Two paths name the same directory: the same text, or the same file behind links. */
 async function sameDirectory(conn: Connection, a: string, b: string): Promise<boolean> {
   const trim = (p: string) => p.replace(/\/+$/, '');
@@ -41,6 +64,7 @@ async function sameDirectory(conn: Connection, a: string, b: string): Promise<bo
   return sa !== null && sb !== null && sa.identity === sb.identity;
 }
 
+/** Open a session as pg.osUser on database postgres; throws a plain message when the server is down. */
 export async function openSqlSession(conn: Connection, pg: PgSettings, options: { database?: string; checkDataDir?: boolean } = {}): Promise<SqlSession> {
   const path = socketPath(pg);
   let stream: Duplex;
@@ -53,9 +77,7 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
     throw new Error(`PostgreSQL on ${conn.hostName} is not accepting connections on socket ${path} (${err.message.replace(/^[^:]*: /, '')})`, { cause: err });
   }
   const socket = pgSocket(stream);
-  // pg loads only when a run opens its first SQL session.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Client } = require('pg') as { Client: typeof PgClient };
+  const Client = pgClient();
   const client = new Client({
     user: pg.osUser,
     database: options.database ?? 'postgres',

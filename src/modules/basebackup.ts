@@ -228,7 +228,9 @@ async function readFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<Baseb
               (SELECT count(*)::int FROM pg_class WHERE oid >= 16384 AND relkind IN ('r', 'p', 'm', 'S', 'i', 'f')) AS tables,
               ARRAY(SELECT slot_name::text FROM pg_replication_slots ORDER BY 1) AS slots`,
     );
-    const dir = await readClusterDir(ctx.conn, pg.dataDir);
+    // A copy of the primary already: the plan reads only standby.signal (a no-op), or refuses it as a copy that is
+    // not a standby, from the server's own account; the files of its databases are not needed.
+    const dir = await readClusterDir(ctx.conn, pg.dataDir, { entriesOnly: r.id === primary.systemId });
     return {
       ...base,
       state: 'running',

@@ -21,7 +21,12 @@ function rootOf(args: unknown[]): Record<string, unknown> {
   return (last?.data?.root as Record<string, unknown> | undefined) ?? {};
 }
 
-function truthy(value: unknown): boolean {
+/** Words that read as false in a condition, as Ansible's conditionals and `bool` read them (an INI inventory's `false` is a string). */
+const FALSE_WORDS = new Set(['', 'false', 'no', 'off', '0']);
+
+/** A condition's truth: `when`, `assert`, `{{#if}}`, `and`, `or`, `not` all read a value the same way. */
+export function truthy(value: unknown): boolean {
+  if (typeof value === 'string') return !FALSE_WORDS.has(value.trim().toLowerCase());
   if (Array.isArray(value)) return value.length > 0;
   return Boolean(value);
 }

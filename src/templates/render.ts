@@ -2,7 +2,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import type Handlebars from 'handlebars';
 import { conditionProblem, evaluateCall, hasBlocks, parseTemplate, singleExpression, TemplateError } from './expressions';
-import { HELPERS } from './helpers';
+import { HELPERS, truthy } from './helpers';
 
 export { TemplateError, ENV_MARK } from './expressions';
 
@@ -14,6 +14,16 @@ function handlebars(): typeof Handlebars {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     engine = (require('handlebars') as typeof Handlebars).create();
     for (const [name, fn] of Object.entries(HELPERS)) engine.registerHelper(name, fn as Handlebars.HelperDelegate);
+    // {{#if}} and {{#unless}} read a value as `when` does: replication_tls=false from an INI inventory is false.
+    const branch = (negate: boolean) =>
+      function (this: unknown, ...args: unknown[]) {
+        const options = args[args.length - 1] as Handlebars.HelperOptions;
+        if (args.length !== 2) throw new Error(`#${negate ? 'unless' : 'if'} takes exactly one value`);
+        const value = typeof args[0] === 'function' ? (args[0] as (this: unknown) => unknown).call(this) : args[0];
+        return truthy(value) !== negate ? options.fn(this) : options.inverse(this);
+      };
+    engine.registerHelper('if', branch(false));
+    engine.registerHelper('unless', branch(true));
   }
   return engine;
 }
@@ -52,18 +62,13 @@ export function toText(value: unknown): string {
   return String(value);
 }
 
-const FALSE_WORDS = new Set(['', 'false', 'no', 'off', '0']);
-
 /** A `when` or `assert` condition: a helper expression such as `eq pg_role 'primary'`, with or without braces. */
 export function evaluateCondition(condition: string | boolean, scope: Scope): boolean {
   if (typeof condition === 'boolean') return condition;
   const text = condition.includes('{{') ? condition : `{{ ${condition} }}`;
   const problem = conditionProblem(parseTemplate(text), text);
   if (problem) throw new TemplateError(problem.message, problem.where);
-  const value = renderString(text, scope);
-  if (typeof value === 'string') return !FALSE_WORDS.has(value.trim().toLowerCase());
-  if (Array.isArray(value)) return value.length > 0;
-  return Boolean(value);
+  return truthy(renderString(text, scope));
 }
 
 const compiled = new Map<string, { mtimeMs: number; template: Handlebars.TemplateDelegate }>();

@@ -77,9 +77,15 @@ test('--help for each command, and validate of a whole directory for a pre-commi
     assert.equal(r.code, 0);
     assert.match(r.stdout, new RegExp(`^pgplay ${command} `));
   }
-  const all = await runCli(['validate', 'playbooks', '-i', 'inventory.example.yml']);
+  // The day-2 playbooks take their hosts at run time (-e new_primary=..., -e replica=...): validate takes them the same way.
+  const all = await runCli(['validate', 'playbooks', '-i', 'inventory.example.yml', '-e', 'new_primary=pg2', '-e', 'replica=pg3']);
   assert.equal(all.code, 0, all.stderr);
-  assert.match(all.stdout, /^2 playbooks valid against inventory\.example\.yml$/m);
+  assert.match(all.stdout, /^6 playbooks valid against inventory\.example\.yml$/m);
+  const without = await runCli(['validate', 'playbooks', '-i', 'inventory.example.yml']);
+  assert.equal(without.code, 4);
+  assert.match(without.stderr, /^playbooks\/switchover\.yml:\d+:\d+: undefined variable 'new_primary'$/m);
+  assert.match(without.stderr, /^playbooks\/remove-replica\.yml:\d+:\d+: undefined variable 'replica'$/m);
+  assert.doesNotMatch(without.stderr, /site\.yml/);
   const graph = await runCli(['inventory', '-i', 'inventory.example.yml', '--graph']);
   assert.equal(graph.stdout, '@all:\n  |--@primary:\n    |--pg1\n  |--@replicas:\n    |--pg2\n    |--pg3\n');
 });

@@ -271,7 +271,8 @@ describe('day 2: switchover, failover, rejoin, adding and removing replicas', ()
     assert.match(r.stdout, /^changed pg4 \| Base backup from the primary .* clone/m);
     for (const name of replicas) assert.match(recapLine(r.stdout, name), /changed=0 unreachable=0 failed=0/);
     assert.match(upstreamOf(host('pg4')), /^streaming /);
-    psql(host(primary), "SELECT pg_create_physical_replication_slot('pg4')");
+    // site.yml gave the new replica its own slot on the primary, and it streams through it.
+    assert.equal(psql(host(primary), "SELECT active FROM pg_replication_slots WHERE slot_name = 'pg4'"), 't');
     const removed = await run(['run', playbook('remove-replica'), '-e', 'replica=pg4']);
     assert.equal(removed.code, 0, removed.stdout);
     assert.equal(psql(host(primary), "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'pg4'"), '0');

@@ -94,7 +94,8 @@ describe('slots, TLS with verify-full, synchronous standbys and pgplay status on
     assert.equal(r.stdout.includes(PASSWORD), false);
     // The primary admits replication only over TLS; each replica connects with verify-full through its own slot.
     const hba = readFileSync(`${host('pg1').configDir}/pg_hba.conf`, 'utf8').split('\n').filter((l) => /replicator/.test(l)).map((l) => l.split(/\s+/).slice(0, 4).join(' '));
-    assert.deepEqual(hba, ['pg2', 'pg3'].map((n) => `hostssl replication replicator ${host(n).address}/32`));
+    // The rules pg_rewind needs (the postgres database, for a switchover or failover later) are TLS-only too.
+    assert.deepEqual(hba, [...['pg2', 'pg3'].map((n) => `hostssl replication replicator ${host(n).address}/32`), ...['pg2', 'pg3'].map((n) => `hostssl postgres replicator ${host(n).address}/32`)]);
     for (const n of ['pg2', 'pg3']) {
       const conninfo = psql(host(n), 'SHOW primary_conninfo');
       assert.match(conninfo, /sslmode=verify-full/);

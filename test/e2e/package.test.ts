@@ -74,9 +74,9 @@ test('the installed pgplay answers --version from any directory, with the packag
 
 test('the installed pgplay validates its own playbooks against its example inventory', async () => {
   const installed = join(prefix, 'lib', 'node_modules', 'pgplay');
-  const r = await pgplay(['validate', join(installed, 'playbooks'), '-i', join(installed, 'inventory.example.yml')], mkdtempSync(join(work, 'cwd-')));
+  const r = await pgplay(['validate', join(installed, 'playbooks'), '-i', join(installed, 'inventory.example.yml'), '-e', 'new_primary=pg2', '-e', 'replica=pg3'], mkdtempSync(join(work, 'cwd-')));
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /^2 playbooks valid against /);
+  assert.match(r.stdout, /^6 playbooks valid against /);
 });
 
 test('pgplay init from another directory writes a project that the installed pgplay validates', async () => {

@@ -1,6 +1,6 @@
 // The lab for people and for the benchmark:
 //   node dist/test/lab/cli.js up N | down | status [--root DIR]                       loopback lab (127.0.0.11..)
-//   node dist/test/lab/cli.js up N --netns [--layout debian|rhel|mixed|L1,L2,..] [--without-cluster pg1,..] [--id ID] [--subnet CIDR] [--root DIR]
+//   node dist/test/lab/cli.js up N --netns [--layout debian|rhel|mixed|L1,L2,..] [--without-cluster pg1,..] [--id ID] [--subnet CIDR] [--root DIR] [--sshd-only]
 //   node dist/test/lab/cli.js down|status --netns [--id ID] [--root DIR]
 //   node dist/test/lab/cli.js cut|restore HOST --netns [--root DIR]                   take a host's link down or up
 import { DEFAULT_ROOT, labDown, labUp, readLab } from './lab';
@@ -9,7 +9,7 @@ import { isAlive, readPidFile } from './processes';
 
 const USAGE = [
   'usage: lab up N | down | status [--root DIR]',
-  '       lab up N --netns [--layout debian|rhel|mixed|L1,L2,...] [--without-cluster pg1,...] [--id ID] [--subnet CIDR] [--root DIR]',
+  '       lab up N --netns [--layout debian|rhel|mixed|L1,L2,...] [--without-cluster pg1,...] [--id ID] [--subnet CIDR] [--root DIR] [--sshd-only]',
   '       lab down | status --netns [--id ID] [--root DIR]',
   '       lab cut | restore HOST --netns [--root DIR]',
 ].join('\n');
@@ -40,7 +40,7 @@ async function netns(what: string | undefined, arg: string | undefined, flags: M
     const started = Date.now();
     const layout = parseLayout(flags.get('--layout') ?? 'debian');
     const withoutCluster = flags.get('--without-cluster')?.split(',').map((n) => n.trim());
-    const lab = await netnsLabUp(Number(arg ?? 2), { root, id, layout, subnet: flags.get('--subnet'), withoutCluster });
+    const lab = await netnsLabUp(Number(arg ?? 2), { root, id, layout, subnet: flags.get('--subnet'), withoutCluster, sshdOnly: flags.has('--sshd-only') });
     const hosts = lab.hosts.map((h) => `${h.name} ${h.address} ${h.layout}${h.binariesOnly ? ' (binaries only)' : ''}`).join(', ');
     console.log(`lab up: ${lab.hosts.length} hosts in ${seconds(started)} s on ${lab.network.subnet} (${hosts}), inventory ${lab.inventory}`);
     return 0;

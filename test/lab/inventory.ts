@@ -114,3 +114,14 @@ export function netnsInventory(hosts: NetnsInventoryHost[], ssh: { key: string; 
   };
   return `# The network-namespace lab's inventory, written by test/lab (lab up --netns): one namespace, sshd and PostgreSQL 15 per host.\n${stringify(doc)}`;
 }
+
+/** Hosts that are only an sshd: every host in group `all`, with its address and the lab's ssh settings. */
+export function sshdOnlyInventory(hosts: Array<{ name: string; address: string }>, ssh: { key: string; knownHosts: string }): string {
+  const doc = {
+    all: {
+      vars: { ansible_user: 'root', ansible_ssh_private_key_file: ssh.key, ssh_known_hosts_file: ssh.knownHosts },
+      hosts: Object.fromEntries(hosts.map((h) => [h.name, { ansible_host: h.address }])),
+    },
+  };
+  return `# A lab of sshd-only hosts, written by test/lab (lab up --netns --sshd-only): one namespace and sshd per host.\n${stringify(doc)}`;
+}

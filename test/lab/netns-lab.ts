@@ -10,7 +10,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, write
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { netnsInventory } from './inventory';
+import { netnsInventory, sshdOnlyInventory } from './inventory';
 import { createNetwork, destroyNetwork, freeSubnet, inNamespace, labPrefix, networkLayout, setHostLink, type LabNetwork } from './netns';
 import { PG_BIN, PG_PORT, postmasterPidFiles, psql as psqlOn, stopPostmaster, type ClusterDirs } from './postgres';
 import { readPidFile } from './processes';
@@ -64,6 +64,8 @@ export interface NetnsLabOptions {
   withoutCluster?: string[];
   /** Entries of /etc each host gets its own copy of (in /etc/netns/NAMESPACE), e.g. ['ufw', 'default']. */
   privateEtc?: string[];
+  /** Hosts that are only an sshd (no PostgreSQL): many hosts cheaply, for runs that only read and write files. */
+  sshdOnly?: boolean;
 }
 
 export function hostLayouts(n: number, layout: NetnsLabOptions['layout'] = 'debian'): HostLayout[] {
@@ -151,8 +153,9 @@ export async function netnsLabUp(n: number, options: NetnsLabOptions = {}): Prom
     // host's start goes on beside the next hosts' initdb.
     const started: Array<Promise<string>> = [];
     const created = await inParallel(lab.hosts, Math.max(2, cpus().length), async (h) => {
-      await createCluster(h);
-      started[lab.hosts.indexOf(h)] = startHost(h);
+      if (options.sshdOnly) mkdirSync(h.dir, { recursive: true, mode: 0o755 });
+      else await createCluster(h);
+      started[lab.hosts.indexOf(h)] = startHost(h, !options.sshdOnly);
       started[lab.hosts.indexOf(h)].catch(() => undefined); // awaited below
     }).then(
       () => null,
@@ -165,7 +168,8 @@ export async function netnsLabUp(n: number, options: NetnsLabOptions = {}): Prom
     const hostKeys = await Promise.all(started);
     const lines = hostKeys.map((pub, i) => `${lab.hosts[i].address} ${pub.split(' ').slice(0, 2).join(' ')}`);
     writeFileSync(lab.knownHosts, `${lines.join('\n')}\n`, { mode: 0o600 });
-    writeFileSync(lab.inventory, netnsInventory(lab.hosts, { key: lab.key, knownHosts: lab.knownHosts }));
+    const ssh = { key: lab.key, knownHosts: lab.knownHosts };
+    writeFileSync(lab.inventory, options.sshdOnly ? sshdOnlyInventory(lab.hosts, ssh) : netnsInventory(lab.hosts, ssh));
     writeFileSync(`${lab.root}/lab.json`, `${JSON.stringify(lab, null, 2)}\n`);
     return lab;
   } catch (err) {
@@ -193,10 +197,10 @@ async function createCluster(h: NetnsLabHost): Promise<void> {
 }
 
 /** sshd, and the server of a Debian host (running, as apt leaves it); the public host key for known_hosts. */
-async function startHost(h: NetnsLabHost): Promise<string> {
+async function startHost(h: NetnsLabHost, withPostgres: boolean): Promise<string> {
   const publicKey = await sshd.prepareSshd(h.sshd);
   await sshd.startSshd(h.sshd);
-  if (h.layout === 'debian') await startDebianCluster(h);
+  if (withPostgres && h.layout === 'debian') await startDebianCluster(h);
   return publicKey;
 }
 

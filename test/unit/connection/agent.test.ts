@@ -54,6 +54,23 @@ describe('agent wire format', () => {
     }
     assert.throws(() => decodeList(Buffer.from([0, 0, 0, 9, 1])), /truncated/);
   });
+
+  it('a large frame arriving in many small chunks, and several frames in one chunk, come out whole and in order', () => {
+    const big = Buffer.alloc(100_000, 7);
+    const bytes = Buffer.concat([encodeFrame(1, FrameType.stdout, big), encodeFrame(2, FrameType.exit, encodeList(['0', ''])), encodeFrame(3, FrameType.answer)]);
+    const reader = new FrameReader();
+    const got = [];
+    for (let at = 0; at < bytes.length; at += 997) got.push(...reader.push(bytes.subarray(at, at + 997)));
+    assert.deepEqual(
+      got.map((f) => [f.id, f.type, f.payload.length]),
+      [
+        [1, 'O', 100_000],
+        [2, 'X', 9],
+        [3, 'A', 0],
+      ],
+    );
+    assert.ok(got[0].payload.equals(big));
+  });
 });
 
 describe('the host agent, run locally', () => {
@@ -80,6 +97,10 @@ describe('the host agent, run locally', () => {
     const home = execFileSync('getent', ['passwd', 'postgres'], { encoding: 'utf8' }).split(':')[5];
     assert.deepEqual(r.stdout.split('\n').slice(0, 3), ['postgres', '/', `a b;c ${home}`]);
     assert.equal(r.failed, false);
+    // Real, effective, saved and file-system user ids are all the user's: no way back to root.
+    const uid = execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim();
+    const ids = await conn.run(['grep', '^Uid:', '/proc/self/status'], { as: 'postgres' });
+    assert.deepEqual(ids.stdout.trim().split(/\s+/).slice(1), [uid, uid, uid, uid]);
     const weird = ['$HOME', "it's", '`id`', ''];
     assert.deepEqual((await conn.run(['printf', '%s\\n', ...weird])).stdout.split('\n').slice(0, -1), weird);
     const missing = await conn.run(['/no/such/program']);
@@ -207,7 +228,7 @@ describe('the host agent, run locally', () => {
     assert.equal(await conn.remove(made), 'absent');
   });
 
-  it('locks in a root-only directory; a second holder waits, then is refused; unlock frees it', async () => {
+  it('locks in a root-only directory; a second holder waits, then is refused; unlock frees it and removes the file', async () => {
     const name = `agent-test-${process.pid}.lock`;
     const path = await conn.lock(name, 0);
     assert.equal(path, `/run/pgplay/${name}`);
@@ -220,9 +241,25 @@ describe('the host agent, run locally', () => {
     const waiting = other.lock(name, 5);
     await sleep(200);
     await conn.unlock(path);
+    // The waiter held the file its holder removed: it takes the lock again on the file now at the path.
     assert.equal(await waiting, path);
+    assert.ok(existsSync(path));
     await other.close();
-    rmSync(path, { force: true });
+    assert.equal(existsSync(path), false, 'the agent leaves no lock file behind');
+  });
+
+  it('keeps a lock file it did not make; removes the one it made when it ends', async () => {
+    const mine = join(dir, 'users.lock');
+    writeFileSync(mine, 'made by the user\n');
+    const local = new LocalConnection('keeper');
+    const path = await local.lock(mine, 0);
+    await local.unlock(path);
+    assert.equal(readFileSync(mine, 'utf8'), 'made by the user\n');
+    const named = join(dir, 'named.lock');
+    await local.lock(named, 0);
+    assert.equal(readFileSync(named, 'utf8'), 'pgplay run lock\n');
+    await local.close();
+    assert.equal(existsSync(named), false, 'a lock file pgplay made goes when the agent ends');
   });
 
   it('connects to a unix socket as another user: the server sees that user', async () => {

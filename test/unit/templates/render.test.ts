@@ -57,6 +57,20 @@ test('conditions: helper expressions with or without braces, Ansible-like truthi
   assert.throws(() => evaluateCondition('gt name 1 2', { name: {} }), /gt compares numbers or strings/);
 });
 
+test("a value an INI inventory gives as text reads the same in when, {{#if}}, {{#unless}}, and, or, not", () => {
+  for (const [text, truth] of [['false', false], ['False', false], ['no', false], ['off', false], ['0', false], ['', false], ['true', true], ['yes', true], ['on', true], ['1', true]] as const) {
+    const s = { tls: text, other: true };
+    assert.equal(evaluateCondition('tls', s), truth, `when: ${text}`);
+    assert.equal(renderString('{{#if tls}}hostssl{{else}}host{{/if}}', s), truth ? 'hostssl' : 'host', `#if ${text}`);
+    assert.equal(renderString('{{#unless tls}}clear{{/unless}}', s), truth ? '' : 'clear', `#unless ${text}`);
+    assert.equal(evaluateCondition('and tls other', s), truth, `and ${text}`);
+    assert.equal(evaluateCondition('or tls (not other)', s), truth, `or ${text}`);
+    assert.equal(evaluateCondition('not tls', s), !truth, `not ${text}`);
+  }
+  assert.equal(renderString('{{#if list}}some{{else}}none{{/if}}', { list: [] }), 'none');
+  assert.throws(() => renderString('{{#if a b}}x{{/if}}', { a: 1, b: 2 }), /#if takes exactly one value/);
+});
+
 test('a condition with text outside {{ }} is an error at run time, never a non-empty string that is always true', () => {
   assert.throws(() => evaluateCondition('{{ enabled }} == true', scope), /text "== true" outside \{\{ \}\}.*always true: write eq enabled true/);
   assert.throws(() => evaluateCondition('{{ enabled }} and {{ result.changed }}', scope), /write and enabled result.changed/);
