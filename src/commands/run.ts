@@ -27,7 +27,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
     }
   }
 
-  const cli = { acceptNewHostKeys: o.acceptNewHostKeys, knownHostsFile: o.knownHosts };
+  const cli = { acceptNewHostKeys: o.acceptNewHostKeys, knownHostsFile: o.knownHosts, checkMode: o.check };
   // Every host's settings, per play, before anything connects: a wrong one stops the run here (exit 4).
   const settings = planHostSettings({ inventory, extraVars: extra.vars, cli }, playHostsOf(playbook, inventory, extra.vars, o.limit));
   if (settings.errors.length > 0) throw new InvalidInputError(settings.errors);

@@ -44,6 +44,7 @@ export class AgentClient {
   #outgoing: Buffer[] = [];
   #outgoingBytes = 0;
   #closing = false;
+  #pinger: NodeJS.Timeout | null = null;
   readonly ready: Promise<HostFacts>;
 
   constructor(
@@ -105,7 +106,20 @@ export class AgentClient {
     return this.#dead === null;
   }
 
+  /**
+   * Ask the agent to stop what it runs and put back what it guards once it hears nothing from pgplay for
+   * `timeoutSeconds` (a link cut without a word), and send it a ping every `intervalMs` meanwhile.
+   */
+  async watch(intervalMs: number, timeoutSeconds: number): Promise<void> {
+    await this.request('watchdog', ['watchdog', timeoutSeconds]);
+    if (this.#dead) return;
+    this.#pinger = setInterval(() => this.#send(0, FrameType.ping), intervalMs);
+    this.#pinger.unref();
+  }
+
   #fail(err: Error): void {
+    if (this.#pinger) clearInterval(this.#pinger);
+    this.#pinger = null;
     if (this.#dead) return;
     this.#dead = err;
     for (const p of this.#pending.values()) p.reject(err);
@@ -251,6 +265,8 @@ export class AgentClient {
       settle = resolve;
       fail = reject;
     });
+    // Awaited below once the agent said it started; when it never does, the answer carries the error.
+    finished.catch(() => undefined);
     const timers: NodeJS.Timeout[] = [];
     const handlers: StreamHandlers = {
       what: command,
@@ -343,6 +359,8 @@ export class AgentClient {
 
   /** End the agent's input: it stops what still runs and exits; wait for that, then let go of the transport. */
   async close(): Promise<void> {
+    if (this.#pinger) clearInterval(this.#pinger);
+    this.#pinger = null;
     this.#closing = true;
     this.#flush();
     this.transport.stdin.end();

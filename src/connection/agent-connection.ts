@@ -2,23 +2,40 @@
 import type { Duplex } from 'node:stream';
 import type { Secret } from '../secrets';
 import { AgentClient } from './agent-client';
+import { UnreachableError } from '../errors';
 import type { Connection, FileContent, GuardAction, FileStat, HostFacts, RunOptions, RunResult, TcpConnectResult, WriteOptions } from './types';
 
 export abstract class AgentConnection implements Connection {
   abstract readonly kind: 'local' | 'ssh';
   #agent: Promise<AgentClient> | null = null;
+  /** Locks the agent holds (path -> name), so that an agent started after a lost one takes them again first. */
+  #locks = new Map<string, string>();
+  /** The last agent was lost, not closed, while holding locks: it may still be at work on the host. */
+  #lostWithLocks = false;
 
   constructor(readonly hostName: string) {}
 
   /** Start the agent (connecting first when needed). */
   protected abstract startAgent(): Promise<AgentClient>;
 
+  /** What to do once an agent answered (the ssh connection starts the agent's watchdog). */
+  protected async afterStart(_agent: AgentClient): Promise<void> {}
+
+  /** How long an agent pgplay lost can still be at work on the host before it stops by itself (seconds). */
+  protected lostAgentSeconds(): number {
+    return 10;
+  }
+
   /** The running agent, or a new one after close (or after the last one ended). */
   protected agent(): Promise<AgentClient> {
     const current = this.#agent;
     if (current) {
       return current.then(
-        (a) => (a.alive ? a : this.#restart()),
+        (a) => {
+          if (a.alive) return a;
+          if (this.#locks.size > 0) this.#lostWithLocks = true;
+          return this.#restart();
+        },
         () => this.#restart(),
       );
     }
@@ -28,6 +45,21 @@ export abstract class AgentConnection implements Connection {
   #restart(): Promise<AgentClient> {
     const started = this.startAgent().then(async (agent) => {
       await agent.ready;
+      await this.afterStart(agent);
+      // The lost agent may still be at work (a cut link: it learns of it only from its watchdog). Its locks end
+      // with it, after it stopped its commands and put back what it guarded: nothing is done beside it.
+      if (this.#lostWithLocks) {
+        const wait = this.lostAgentSeconds();
+        for (const [path, name] of [...this.#locks]) {
+          try {
+            await agent.lock(name, wait);
+          } catch (err) {
+            await agent.close().catch(() => undefined);
+            throw new UnreachableError(`${this.hostName}: the agent pgplay lost on this host still holds ${path} after ${wait} s, so nothing is done beside it (${(err as Error).message})`, { cause: err });
+          }
+        }
+        this.#lostWithLocks = false;
+      }
       return agent;
     });
     this.#agent = started;
@@ -74,11 +106,16 @@ export abstract class AgentConnection implements Connection {
   }
 
   async lock(name: string, waitSeconds: number): Promise<string> {
-    return (await this.agent()).lock(name, waitSeconds);
+    const path = await (await this.agent()).lock(name, waitSeconds);
+    this.#locks.set(path, name);
+    return path;
   }
 
   async unlock(path: string): Promise<void> {
-    return (await this.agent()).unlock(path);
+    // A lock of an agent that is gone ended with it: no new agent just to let go of it.
+    const current = await this.#agent?.catch(() => null);
+    if (current?.alive) await current.unlock(path);
+    this.#locks.delete(path);
   }
 
   async guard(name: string, actions: GuardAction[] | null): Promise<void> {
@@ -97,6 +134,8 @@ export abstract class AgentConnection implements Connection {
   async close(): Promise<void> {
     const current = this.#agent;
     this.#agent = null;
+    this.#locks.clear();
+    this.#lostWithLocks = false;
     const agent = await current?.catch(() => null);
     await agent?.close();
     await this.closeTransport();

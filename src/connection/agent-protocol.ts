@@ -11,6 +11,8 @@ export const FrameType = {
   input: 'I',
   endInput: 'E',
   kill: 'K',
+  /** Nothing but "pgplay is still there", for the agent's watchdog. */
+  ping: 'P',
   hello: 'H',
   answer: 'A',
   stdout: 'O',

@@ -33,6 +33,10 @@ my %pid_job;    # pid => id
 my %locks;      # path => { fh, dir }, held until unlock or until the agent exits
 my @waiting_locks;
 my $stopping = 0;
+# The watchdog: when pgplay asks for it, silence from pgplay (no frame, pings included) for this many seconds means
+# pgplay is gone though the connection may not say so (a cut link): stop what runs and put back what is guarded.
+my $watch = 0;
+my $heard = now();
 
 pipe(my $wake_r, my $wake_w) or die "pipe: $!";
 nonblocking($wake_r);
@@ -384,6 +388,13 @@ sub release_lock {
   return 1;
 }
 
+sub op_watchdog {
+  my ($id, $seconds) = @_;
+  $watch = $seconds + 0;
+  $heard = now();
+  answer($id, 'watching');
+}
+
 sub op_unlock {
   my ($id, $path) = @_;
   answer($id, release_lock($path) ? 'unlocked' : 'not-held');
@@ -630,7 +641,7 @@ sub hello {
   frame(0, 'H', enc('pgplay-agent', $PROTOCOL, $>, name_of_uid($>), $hostname, $os{ID} || '', $os{ID_LIKE} || '', $os{VERSION_ID} || '', $MACHINE, sprintf('%vd', $^V)));
 }
 
-my %OPS = (unlock => \&op_unlock, guard => \&op_guard, stat => \&op_stat, read => \&op_read, list => \&op_list, write => \&op_write, move => \&op_move, mkdir => \&op_mkdir, remove => \&op_remove, lock => \&op_lock, run => \&op_run, unix => \&op_unix, tcp => \&op_tcp);
+my %OPS = (watchdog => \&op_watchdog, unlock => \&op_unlock, guard => \&op_guard, stat => \&op_stat, read => \&op_read, list => \&op_list, write => \&op_write, move => \&op_move, mkdir => \&op_mkdir, remove => \&op_remove, lock => \&op_lock, run => \&op_run, unix => \&op_unix, tcp => \&op_tcp);
 
 sub dispatch {
   my ($id, $type, $payload) = @_;
@@ -647,6 +658,7 @@ sub dispatch {
   } elsif ($type eq 'K') {
     kill_job($id, $payload);
   }
+  # 'P' (ping) only says pgplay is there: reading it was enough.
 }
 
 sub stop_everything {
@@ -685,6 +697,7 @@ while (1) {
   my $ending = grep { defined $_->{status} || $_->{open} == 0 } @runs;
   my $timeout = $ending ? 0.02 : (@waiting_locks || @runs) ? 0.1 : undef;
   for my $job (@connecting) { my $left = $job->{deadline} - now(); $timeout = $left < 0 ? 0 : $left if !defined $timeout || $left < $timeout }
+  if ($watch) { my $left = $heard + $watch - now(); $timeout = $left < 0 ? 0 : $left if !defined $timeout || $left < $timeout }
   my $n = select(my $rout = $rin, my $wout = $win, undef, $timeout);
   next if $n < 0;    # interrupted by a signal: its handler has run now
   if (vec($rout, fileno($wake_r), 1)) { my $drain; 1 while sysread($wake_r, $drain, 512) }
@@ -692,6 +705,7 @@ while (1) {
   check_connecting($wout) if @connecting;
   if ($stdin_open && vec($rout, fileno(STDIN), 1)) {
     my $got = sysread(STDIN, $inbuf, 1 << 20, length $inbuf);
+    $heard = now() if $got;
     if (defined $got && $got == 0) { stop_everything(0) }
     elsif (!defined $got && $! != EINTR && $! != EAGAIN) { stop_everything(1) }
     while (length($inbuf) >= 9) {
@@ -702,6 +716,7 @@ while (1) {
       dispatch($id, $type, $payload);
     }
   }
+  stop_everything(0) if $watch && now() - $heard > $watch;
   for my $fd (keys %readers) {
     next unless vec($rout, $fd, 1) && $readers{$fd};
     my ($id, $type, $fh) = @{ $readers{$fd} };

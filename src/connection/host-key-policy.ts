@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import {
   appendKnownHost,
   checkHostKey,
+  entryMatches,
   fingerprint,
   hostKeyFromBlob,
   hostLookupName,
@@ -20,6 +21,10 @@ export interface HostKeyPolicy {
   acceptNewHostKeys: boolean;
   /** Look the key up under this name instead of the address and port (HostKeyAlias). */
   hostKeyAlias?: string;
+  /** A run in check mode changes nothing, known_hosts included: a new key is trusted for this run, not recorded. */
+  checkMode?: boolean;
+  /** HashKnownHosts=yes: record a new host under a hashed name (a hashed file gets hashed lines anyway). */
+  hashKnownHosts?: boolean;
 }
 
 /** The entries of every file of the policy, each with its file. */
@@ -33,6 +38,8 @@ function lookupName(address: string, port: number, policy: HostKeyPolicy): strin
 }
 
 export type HostKeyDecision = { trusted: true; recorded: boolean; key: HostKey } | { trusted: false; reason: string };
+
+const where = (e: KnownHostEntry, fallback: string) => `${e.file ?? fallback}:${e.line}`;
 
 /** Check (and with the opt-in, record) the key blob the server presented; a changed or revoked key is never trusted. */
 export function decideHostKey(address: string, port: number, blob: Buffer, policy: HostKeyPolicy): HostKeyDecision {
@@ -59,14 +66,25 @@ export function decideHostKey(address: string, port: number, blob: Buffer, polic
           `Someone may be intercepting the connection, or the host was reinstalled; if you trust the new key, remove the old one (${forget}) and connect again`,
       };
     case 'unknown': {
+      // A first contact is a host with no key known at all: one whose known key is of another type is not new.
+      const known = knownEntries(policy).filter((e) => e.marker === null && entryMatches(e, name));
+      if (known.length > 0) {
+        const held = known.map((e) => `${where(e, file)} holds a ${e.key.type} key`).join(', ');
+        return {
+          trusted: false,
+          reason:
+            `host key of ${name} (${key.type} ${fingerprint(key)}) is not known, but ${held} for it: the host presents a key of another type than the one known. ` +
+            `Someone may be intercepting the connection, or the host was reinstalled; if you trust the new key, remove the old one (ssh-keygen -R '${name}' -f ${known[0].file ?? file}) and connect again`,
+        };
+      }
       if (policy.acceptNewHostKeys) {
-        appendKnownHost(file, name, key);
+        if (policy.checkMode) return { trusted: true, recorded: false, key };
+        appendKnownHost(file, name, key, { hash: policy.hashKnownHosts });
         return { trusted: true, recorded: true, key };
       }
-      const others = verdict.knownTypes.length > 0 ? ` (it holds only ${verdict.knownTypes.join(', ')} keys for it)` : '';
       return {
         trusted: false,
-        reason: `host key of ${name} (${key.type} ${fingerprint(key)}) is not in ${searched(policy)}${others} (pass --accept-new-host-keys to record it on first contact)`,
+        reason: `host key of ${name} (${key.type} ${fingerprint(key)}) is not in ${searched(policy)} (pass --accept-new-host-keys to record it on first contact)`,
       };
     }
   }

@@ -1,6 +1,6 @@
 // OpenSSH's known_hosts, read and written the way ssh does: host keys are checked before any secret is sent.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export interface HostKey {
@@ -130,9 +130,12 @@ export function fingerprint(key: HostKey): string {
   return `SHA256:${createHash('sha256').update(Buffer.from(key.base64, 'base64')).digest('base64').replace(/=+$/, '')}`;
 }
 
-/** A plain (unhashed) line, readable in review; OpenSSH reads plain and hashed lines alike. */
-export function knownHostsLine(lookupName: string, key: HostKey): string {
-  return `${lookupName} ${key.type} ${key.base64}`;
+/** A plain line, readable in review; or, for a file whose names are hashed, a hashed one as ssh -o HashKnownHosts=yes writes it. */
+export function knownHostsLine(lookupName: string, key: HostKey, hashed = false): string {
+  if (!hashed) return `${lookupName} ${key.type} ${key.base64}`;
+  const salt = randomBytes(20);
+  const hash = createHmac('sha1', salt).update(lookupName).digest();
+  return `|1|${salt.toString('base64')}|${hash.toString('base64')} ${key.type} ${key.base64}`;
 }
 
 // Each file is parsed once per run, not once per host and lookup: its entries are kept with its text, and the file is
@@ -152,14 +155,19 @@ export function readKnownHosts(file: string): KnownHostEntry[] {
   return entries;
 }
 
-/** Append one line, creating the file 0600 (and its directory 0700) when missing. */
-export function appendKnownHost(file: string, lookupName: string, key: HostKey): void {
+/**
+ * Append one line, creating the file 0600 (and its directory 0700) when missing. It is hashed when asked
+ * (HashKnownHosts=yes) or when the file is hashed (ssh-keygen -H, or ssh with HashKnownHosts, which appends hashed
+ * lines): the file's last entry says which it is.
+ */
+export function appendKnownHost(file: string, lookupName: string, key: HostKey, options: { hash?: boolean } = {}): void {
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     appendFileSync(file, '', { mode: 0o600 });
     chmodSync(file, 0o600);
   }
-  const size = statSync(file).size;
-  const needsNewline = size > 0 && !readFileSync(file).subarray(size - 1).equals(Buffer.from('\n'));
-  appendFileSync(file, `${needsNewline ? '\n' : ''}${knownHostsLine(lookupName, key)}\n`);
+  const text = readFileSync(file);
+  const hashed = options.hash === true || parseKnownHosts(text.toString('utf8')).pop()?.hashed != null;
+  const needsNewline = text.length > 0 && text[text.length - 1] !== 0x0a;
+  appendFileSync(file, `${needsNewline ? '\n' : ''}${knownHostsLine(lookupName, key, hashed)}\n`);
 }

@@ -35,6 +35,10 @@ export interface SshOptions {
   acceptNewHostKeys: boolean;
   /** The name the host key is looked up under instead of the address (HostKeyAlias). */
   hostKeyAlias?: string;
+  /** The run is in check mode: a new host key is trusted for the run but not recorded. */
+  checkMode?: boolean;
+  /** HashKnownHosts: a new host's key is recorded under a hashed name. */
+  hashKnownHosts?: boolean;
   connectTimeoutMs: number;
   keepaliveIntervalMs: number;
   keepaliveCountMax: number;
@@ -47,6 +51,8 @@ export interface SshOptions {
 export interface SshCliOptions {
   acceptNewHostKeys: boolean;
   knownHostsFile?: string;
+  /** pgplay run --check: nothing is written, known_hosts included. */
+  checkMode?: boolean;
 }
 
 export function expandHome(path: string, home = homedir()): string {
@@ -206,6 +212,8 @@ function resolveOptions(name: string, command: Map<string, Given[]>, config: Res
     strictHostKeyChecking: strict,
     acceptNewHostKeys: strict === 'accept-new',
     hostKeyAlias: alias,
+    ...(cli.checkMode ? { checkMode: true } : {}),
+    ...(yesNo('hashknownhosts', false) ? { hashKnownHosts: true } : {}),
     connectTimeoutMs: number('connecttimeout', 10, 1, 3600) * 1000,
     keepaliveIntervalMs: number('serveraliveinterval', 15, 0, 3600) * 1000,
     keepaliveCountMax: number('serveralivecountmax', 3, 1, 1000),

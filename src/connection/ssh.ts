@@ -1,6 +1,6 @@
 // One ssh connection per host for the whole run (ssh2), carrying one exec channel: the host agent. Host keys are checked first.
 import { Client, type ClientChannel } from 'ssh2';
-import { AgentClient } from './agent-client';
+import { AgentClient, KILL_GRACE_MS } from './agent-client';
 import { AgentConnection } from './agent-connection';
 import { agentCommandLine, type Become } from './command';
 import { dialSsh } from './ssh-connect-config';
@@ -48,6 +48,27 @@ export class SshConnection extends AgentConnection {
     });
     const transport = { stdin: channel, stdout: channel, stderr: channel.stderr, ended, kill: () => channel.close() };
     return new AgentClient(transport, this.hostName, (what, stderr) => unreachable(this.#target, `${what}${stderr ? `: ${stderr}` : ''}`), this.become?.password);
+  }
+
+  /**
+   * The agent's watchdog: pgplay pings it as often as ssh's keepalive probes the server, and it stops on its own
+   * (its commands stopped, what it guards put back) after as many silent intervals as ssh waits, plus one.
+   */
+  protected override async afterStart(agent: AgentClient): Promise<void> {
+    await agent.watch(this.#pingMs, this.#watchSeconds);
+  }
+
+  protected override lostAgentSeconds(): number {
+    // Its watchdog, then its commands' grace to stop, then a margin.
+    return this.#watchSeconds + KILL_GRACE_MS / 1000 + 5;
+  }
+
+  get #pingMs(): number {
+    return this.options.keepaliveIntervalMs > 0 ? this.options.keepaliveIntervalMs : 15_000;
+  }
+
+  get #watchSeconds(): number {
+    return Math.max(3, Math.ceil((this.#pingMs * (this.options.keepaliveCountMax + 1)) / 1000));
   }
 
   /** End the ssh connection after the agent stopped. */

@@ -55,8 +55,11 @@ function parseQuantity(text: string): Quantity | null {
   return u ? { value, kind: u.kind, base: value * u.factor } : null;
 }
 
+/** What a comparison needs of a setting: its type and unit, and its name for the settings that hold quoted lists. */
+export type ValueInfo = Pick<SettingInfo, 'vartype' | 'unit'> & { name?: string };
+
 /** A value in a canonical form for comparison; `error` when it cannot be a value of this setting. */
-export function canonicalValue(text: string, info: Pick<SettingInfo, 'vartype' | 'unit'>): { value: string; error?: string } {
+export function canonicalValue(text: string, info: ValueInfo): { value: string; error?: string } {
   switch (info.vartype) {
     case 'bool': {
       const b = parseBool(text);
@@ -74,13 +77,17 @@ export function canonicalValue(text: string, info: Pick<SettingInfo, 'vartype' |
     }
     case 'enum':
       return { value: text.trim().toLowerCase() };
-    default:
-      return { value: text.replace(/\s*,\s*/g, ',').trim() };
+    default: {
+      const kind = info.name ? LIST_QUOTED[info.name] : undefined;
+      if (!kind) return { value: text.replace(/\s*,\s*/g, ',').trim() };
+      const items = listItems(text, kind);
+      return items ? { value: JSON.stringify(items) } : { value: text, error: `'${text}' is not a list PostgreSQL can read (items separated by commas, each a name or a "double-quoted" name)` };
+    }
   }
 }
 
 /** Does the wanted text give the same value as the current one? */
-export function sameValue(current: string, wanted: string, info: Pick<SettingInfo, 'vartype' | 'unit'>): boolean {
+export function sameValue(current: string, wanted: string, info: ValueInfo): boolean {
   const a = canonicalValue(current, info);
   const b = canonicalValue(wanted, info);
   return !a.error && !b.error && a.value === b.value;
@@ -100,5 +107,73 @@ export function displaySetting(info: SettingInfo): string {
   return `${info.setting}${info.unit}`;
 }
 
-/** Settings the server reads as a list of quoted names: ALTER SYSTEM must get one literal per element. */
-export const LIST_QUOTED = new Set(['shared_preload_libraries', 'session_preload_libraries', 'local_preload_libraries', 'search_path', 'temp_tablespaces', 'unix_socket_directories']);
+/**
+ * Settings the server reads as a list of names that may be double-quoted (GUC_LIST_QUOTE): ALTER SYSTEM must get one
+ * literal per item, unquoted, and quotes each itself. Names of schemas and tablespaces fold to lower case when
+ * unquoted (SplitIdentifierString); libraries and directories keep their case (SplitDirectoriesString).
+ */
+export const LIST_QUOTED: Record<string, 'names' | 'paths'> = {
+  search_path: 'names',
+  temp_tablespaces: 'names',
+  shared_preload_libraries: 'paths',
+  session_preload_libraries: 'paths',
+  local_preload_libraries: 'paths',
+  unix_socket_directories: 'paths',
+};
+
+const NAMEDATALEN = 64;
+const isSpace = (c: string | undefined) => c !== undefined && ' \t\n\r\f\v'.includes(c);
+
+/** The items of a quoted-list setting as PostgreSQL reads them; null when the server would refuse the text. */
+export function listItems(text: string, kind: 'names' | 'paths'): string[] | null {
+  const items: string[] = [];
+  let i = 0;
+  while (isSpace(text[i])) i++;
+  if (i === text.length) return items;
+  for (;;) {
+    let item: string;
+    if (text[i] === '"') {
+      // Quoted: "" is one quote, nothing is folded.
+      item = '';
+      i++;
+      for (;;) {
+        const end = text.indexOf('"', i);
+        if (end < 0) return null;
+        item += text.slice(i, end);
+        i = end + 1;
+        if (text[i] !== '"') break;
+        item += '"';
+        i++;
+      }
+      if (kind === 'paths' && item === '') return null;
+    } else if (kind === 'names') {
+      const start = i;
+      while (i < text.length && text[i] !== ',' && !isSpace(text[i])) i++;
+      if (i === start) return null;
+      item = text.slice(start, i).toLowerCase();
+    } else {
+      const start = i;
+      while (i < text.length && text[i] !== ',') i++;
+      item = text.slice(start, i).replace(/[ \t\n\r\f\v]+$/, '');
+      if (item === '') return null;
+    }
+    if (kind === 'names') item = truncateName(item);
+    else item = item.replace(/\/{2,}/g, '/').replace(/(.)\/$/, '$1');
+    items.push(item);
+    while (isSpace(text[i])) i++;
+    if (i === text.length) return items;
+    if (text[i] !== ',') return null;
+    i++;
+    while (isSpace(text[i])) i++;
+  }
+}
+
+/** Identifiers are cut to NAMEDATALEN - 1 bytes, as the server cuts them, never inside a character. */
+function truncateName(name: string): string {
+  let out = '';
+  for (const ch of name) {
+    if (Buffer.byteLength(out + ch, 'utf8') > NAMEDATALEN - 1) break;
+    out += ch;
+  }
+  return out;
+}

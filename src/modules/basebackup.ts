@@ -175,7 +175,7 @@ function planStandbyConnection(args: BasebackupArgs, facts: BasebackupFacts): Pl
   const already = `${facts.dataDir} is already a standby of ${facts.primary.name} (system identifier ${facts.primary.systemId})`;
   const conf = facts.standbyConf;
   if (!conf) return noop(already);
-  const current = (name: string) => conf.inFiles[name] ?? conf.info[name]?.active ?? '';
+  const current = (name: string) => conf.inFiles[name]?.value ?? conf.info[name]?.active ?? '';
   const settings: Record<string, string> = {};
   const conninfo = current('primary_conninfo');
   const wanted = conninfoWithTls(conninfo, { sslmode: args.sslmode, sslrootcert: args.sslrootcert });
@@ -290,9 +290,13 @@ export function refuse(replace: 'empty' | 'fresh' | 'any', facts: BasebackupFact
   const databases = facts.userDatabases?.length ? facts.userDatabases : facts.dir.userDatabaseOids.map((oid) => `OID ${oid}`);
   if (databases.length > 0) return `${dir} holds a cluster with user databases (${databases.join(', ')}): refusing to replace it unless replace: any`;
   if (facts.dir.tablespaces.length > 0) return `${dir} holds a cluster with tablespaces (${facts.dir.tablespaces.join(', ')}): refusing to replace it unless replace: any`;
-  const objects = Math.max(facts.userTables ?? 0, facts.dir.userRelationFiles);
-  if (objects > 0) {
-    return `${dir} holds a cluster with user tables (${facts.userTables !== undefined ? `${facts.userTables} relation(s)` : `${facts.dir.userRelationFiles} relation file(s)`} made by users): refusing to replace it unless replace: any`;
+  // The server's count covers only the database pgplay is connected to; the files cover every default database
+  // (template1 too), running or stopped. Say whichever found more.
+  const tables = facts.userTables ?? 0;
+  const files = facts.dir.userRelationFiles;
+  if (tables > 0 || files > 0) {
+    const found = tables >= files ? `${tables} relation(s)` : `${files} relation file(s)`;
+    return `${dir} holds a cluster with user tables (${found} made by users): refusing to replace it unless replace: any`;
   }
   return null;
 }
@@ -371,9 +375,11 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
       async apply(ctx) {
         const { conn, pg } = ctx;
         if ((s.before?.entries.length ?? 0) > 0) {
-          s.old = `${dataDir}.pgplay-old-${timestamp()}`;
-          ctx.progress(`moving ${dataDir} to ${s.old}`);
-          await conn.move(dataDir, s.old);
+          const old = `${dataDir}.pgplay-old-${timestamp()}`;
+          ctx.progress(`moving ${dataDir} to ${old}`);
+          await conn.move(dataDir, old);
+          // Only once it moved: the undo puts back what this run moved, never a directory that was there before.
+          s.old = old;
           await conn.guard(guardName, [
             { kind: 'remove', path: dataDir },
             { kind: 'move', from: s.old, to: dataDir },
@@ -388,17 +394,20 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
       async undo(ctx) {
         return putBack(ctx, dataDir, s, guardName);
       },
+      guarded: () => (s.old ? `${s.old} back at ${dataDir}` : s.created ? `${dataDir} removed` : null),
     },
     {
       description: 'write the passfile',
       async apply(ctx) {
-        s.passfile = `${posix.dirname(dataDir)}/.pgpass-pgplay-${posix.basename(dataDir)}`;
-        s.oldPassfile = (await ctx.conn.readFile(s.passfile))?.content ?? null;
+        const passfile = `${posix.dirname(dataDir)}/.pgpass-pgplay-${posix.basename(dataDir)}`;
+        s.oldPassfile = (await ctx.conn.readFile(passfile))?.content ?? null;
+        // Known from here on: the undo puts back what was read, or removes what this run made.
+        s.passfile = passfile;
         const text = passfileText([planned.primary, ...(planned.passfileHosts ?? [])], args.user, args.password);
-        await ctx.conn.writeFile(s.passfile, new Secret(text), { owner: ctx.pg.osUser, mode: '0600' });
+        await ctx.conn.writeFile(passfile, new Secret(text), { owner: ctx.pg.osUser, mode: '0600' });
       },
       async undo(ctx) {
-        if (!s.passfile) return;
+        if (!s.passfile) return 'no passfile written';
         if (s.oldPassfile) await ctx.conn.writeFile(s.passfile, s.oldPassfile);
         else await ctx.conn.remove(s.passfile);
         return `${s.passfile} ${s.oldPassfile ? 'put back' : 'removed'}`;
@@ -481,25 +490,28 @@ function cloneSteps(args: BasebackupArgs, planned: BasebackupFacts): Step[] {
   return steps;
 }
 
-/** Undo of the move: what pgplay made at dataDir goes, the old directory comes back, and that is checked. */
 /** A running server's pid file is not part of what it holds. */
 function withoutPid(entries: string[]): string[] {
   return entries.filter((e) => e !== 'postmaster.pid' && e !== 'postmaster.opts');
 }
 
+/**
+ * Undo of the move: what pgplay made at dataDir goes, the old directory comes back, and that is checked. It also runs
+ * when the move itself failed: a directory never moved is left alone (and checked), never emptied.
+ */
 async function putBack(ctx: TaskContext, dataDir: string, s: { old: string | null; before?: { entries: string[]; id?: string }; created?: boolean }, guardName: string): Promise<string> {
   const { conn, pg } = ctx;
   await conn.guard(guardName, null);
-  if (!s.old) {
-    if (s.created) {
-      await conn.remove(dataDir, { recursive: true });
-      return `${dataDir} removed again (it did not exist before)`;
-    }
+  if (!s.old && s.created) {
+    await conn.remove(dataDir, { recursive: true });
+    return `${dataDir} removed again (it did not exist before)`;
+  }
+  if (!s.old && (s.before?.entries.length ?? 0) === 0) {
     // It was empty: empty it again.
     for (const name of (await conn.list(dataDir)) ?? []) await conn.remove(`${dataDir}/${name}`, { recursive: true });
     return `${dataDir} emptied again`;
   }
-  if (await conn.stat(s.old)) {
+  if (s.old && (await conn.stat(s.old))) {
     await conn.remove(dataDir, { recursive: true });
     await conn.move(s.old, dataDir);
   }
@@ -508,9 +520,9 @@ async function putBack(ctx: TaskContext, dataDir: string, s: { old: string | nul
   const control = s.before?.id ? await readControlData(conn, pg) : null;
   const wanted = s.before?.entries ?? [];
   if (entries.join('/') !== wanted.join('/') || (s.before?.id && control?.systemIdentifier !== s.before.id)) {
-    throw new Error(`${dataDir} holds ${entries.length} entries (system identifier ${control?.systemIdentifier ?? 'none'}) after putting ${s.old} back, not the ${wanted.length} it held (${s.before?.id ?? 'none'})`);
+    throw new Error(`${dataDir} holds ${entries.length} entries (system identifier ${control?.systemIdentifier ?? 'none'}) ${s.old ? `after putting ${s.old} back` : 'though it was never moved'}, not the ${wanted.length} it held (${s.before?.id ?? 'none'})`);
   }
-  return `${dataDir} is back as it was (system identifier ${s.before?.id ?? 'none'}, ${entries.length} entries)`;
+  return `${dataDir} is ${s.old ? 'back' : 'still'} as it was (system identifier ${s.before?.id ?? 'none'}, ${entries.length} entries)`;
 }
 
 const CONFIG_FILES = ['postgresql.conf', 'pg_hba.conf', 'pg_ident.conf'];

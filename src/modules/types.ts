@@ -57,10 +57,13 @@ export interface Step {
   description: string;
   apply(ctx: TaskContext): Promise<Record<string, unknown> | void>;
   /**
-   * Puts back what apply changed. The executor runs the undos of the completed steps in reverse when a later
-   * step fails or the run is interrupted. It says what it restored (checked), and throws when it could not.
+   * Puts back what apply changed. The executor runs the undos of the steps begun, in reverse, when a step fails or
+   * the run is interrupted: the failed step's own undo too, so it must check what its apply got to do. It says what
+   * it restored (checked), and throws when it could not.
    */
   undo?(ctx: TaskContext): Promise<string | void>;
+  /** What the host's agent puts back by itself should pgplay lose the host after this step (a guard), for messages. */
+  guarded?(): string | null;
 }
 
 export type Plan =

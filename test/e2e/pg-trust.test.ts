@@ -3,7 +3,7 @@
 // ensure_role leaving LOGIN alone. Slow (about 10 s): one server on 127.0.0.47 with pg_stat_statements loaded.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { ensureConfModule } from '../../src/modules/ensure-conf';
 import { ensureHbaLineModule } from '../../src/modules/ensure-hba-line';
@@ -146,5 +146,21 @@ describe('issue 10 defects against a real PostgreSQL 15', () => {
     assert.match(r.plan.kind === 'fail' ? r.plan.message : '', /pgplay does not edit a file it cannot read as PostgreSQL does: line \d+: ends with a backslash/);
     assert.equal(readFileSync(hba, 'utf8'), after);
     assert.ok(after.startsWith(before));
+  });
+
+  it('pg_hba.conf: Latin-1 bytes in a comment survive an edit byte for byte', async () => {
+    const hba = `${pg.pg.configDir}/pg_hba.conf`;
+    // Without the continuation line of the test before (pgplay does not edit such a file).
+    writeFileSync(hba, readFileSync(hba, 'utf8').replace('host app_y user_y 10.40.0.0/16 \\\n  scram-sha-256\n', ''));
+    // "# r\xe9seau d'\xe9quipe" in Latin-1: not UTF-8, so decoding it as text would turn each \xe9 into U+FFFD.
+    const latin1 = Buffer.concat([Buffer.from('# r'), Buffer.from([0xe9]), Buffer.from("seau d'"), Buffer.from([0xe9]), Buffer.from('quipe\n')]);
+    appendFileSync(hba, latin1);
+    const before = readFileSync(hba);
+    const r = await runModule(ensureHbaLineModule, hosts.context('pg1'), { type: 'host', database: 'app_l1', user: 'user_l1', address: '10.50.0.0/16' });
+    assert.equal(r.plan.kind, 'change');
+    const after = readFileSync(hba);
+    assert.ok(after.subarray(0, before.length).equals(before), 'every byte before the new rule is as it was');
+    assert.match(after.subarray(before.length).toString('latin1'), /^host\s+app_l1\s+user_l1\s+10\.50\.0\.0\/16\s+scram-sha-256\n$/);
+    assert.equal(after.includes(Buffer.from([0xef, 0xbf, 0xbd])), false, 'no replacement character');
   });
 });

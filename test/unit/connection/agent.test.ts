@@ -1,14 +1,17 @@
 // The host agent run for real (perl, processes, files, sockets) through the local connection, which starts it
 // exactly as ssh does, only without the network.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decodeList, encodeFrame, encodeList, FrameReader, FrameType } from '../../../src/connection/agent-protocol';
+import { AgentClient } from '../../../src/connection/agent-client';
+import { agentArgv } from '../../../src/connection/command';
 import { LocalConnection } from '../../../src/connection/local';
+import { UnreachableError } from '../../../src/errors';
 import { HostOpError } from '../../../src/connection/types';
 import { Secret } from '../../../src/secrets';
 
@@ -104,6 +107,16 @@ describe('the host agent, run locally', () => {
     assert.deepEqual([missing.exitCode, missing.failed], [127, true]);
     assert.match(missing.stderr, /cannot run \/no\/such\/program/);
     await assert.rejects(conn.run(['true'], { as: 'no-such-user-here' }), (err: unknown) => err instanceof HostOpError && err.code === 'EUSER');
+  });
+
+  it('runs in a directory whose name looks like an option, with a blank and an =: the agent changes into it, no shell reads it', async () => {
+    const odd = join(dir, '-P a=b');
+    mkdirSync(odd);
+    const r = await conn.run(['pwd'], { cwd: odd });
+    assert.deepEqual([r.failed, r.stdout], [false, `${odd}\n`]);
+    const missing = await conn.run(['pwd'], { cwd: join(dir, '-no such dir') });
+    assert.equal(missing.failed, true);
+    assert.match(missing.stderr, /cannot change directory to .*\/-no such dir: No such file or directory/);
   });
 
   it('reports the end of every short command at once (a SIGCHLD just before select() once left one in 500 waiting forever)', async () => {
@@ -306,7 +319,8 @@ describe('the host agent, run locally', () => {
     pending.catch(() => undefined);
     await running('sleep 45');
     // The client goes away without a word, as a dropped connection does.
-    const agentPid = Number(execFileSync('pgrep', ['-n', '-f', '^pgplay-agent'], { encoding: 'utf8' }).trim());
+    // This test's own agent: the newest child of this process.
+    const agentPid = Number(execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', '^pgplay-agent'], { encoding: 'utf8' }).trim());
     assert.ok(agentPid > 1);
     (local as unknown as { close(): Promise<void> }).close = async () => undefined;
     execFileSync('kill', ['-HUP', String(agentPid)]);
@@ -316,6 +330,81 @@ describe('the host agent, run locally', () => {
     assert.equal(existsSync(join(data, 'partial-copy')), false);
     assert.equal(existsSync(moved), false);
     await assert.rejects(pending);
+  });
+
+  it('with its watchdog on, stops its commands and puts back what it guards when pgplay falls silent (a cut link), not while pings come', async () => {
+    const spawnAgent = () => {
+      const child = spawn(agentArgv()[0], agentArgv().slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+      const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      return { child, agent: new AgentClient({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, ended, kill: () => child.kill('SIGKILL') }, 'watched', (what) => new Error(what)) };
+    };
+    // Pinged every 100 ms with a 1 s watchdog: still there after 2 s.
+    const kept = spawnAgent();
+    await kept.agent.ready;
+    await kept.agent.watch(100, 1);
+    await sleep(2000);
+    assert.equal((await kept.agent.run(['echo', 'still here'])).stdout, 'still here\n');
+    await kept.agent.close();
+    // Never pinged: the agent hears nothing for 1 s and stops by itself, though its input stays open.
+    const silent = spawnAgent();
+    await silent.agent.ready;
+    const data = join(dir, 'watched');
+    const moved = join(dir, 'watched.pgplay-old');
+    mkdirSync(data);
+    writeFileSync(join(data, 'PG_VERSION'), '15\n');
+    await silent.agent.move(data, moved);
+    await silent.agent.mkdir(data);
+    await silent.agent.guard('test', [
+      { kind: 'remove', path: data },
+      { kind: 'move', from: moved, to: data },
+    ]);
+    const pending = silent.agent.run(['sleep', '46']);
+    pending.catch(() => undefined);
+    await running('sleep 46');
+    await silent.agent.watch(3_600_000, 1);
+    const started = Date.now();
+    await gone('sleep 46', 8000);
+    assert.ok(Date.now() - started < 6000, `stopped ${Date.now() - started} ms after the last word`);
+    if (silent.child.exitCode === null) await new Promise((r) => silent.child.once('exit', r));
+    assert.ok(existsSync(join(data, 'PG_VERSION')), 'the old directory is back');
+    assert.equal(existsSync(moved), false);
+    assert.equal(silent.child.stdin.writableEnded, false, 'its input was never closed');
+    silent.child.kill('SIGKILL');
+  });
+
+  it('after losing an agent that held locks, a new one first takes them again: nothing is done beside the old one', async () => {
+    class Impatient extends LocalConnection {
+      protected override lostAgentSeconds(): number {
+        return 2;
+      }
+    }
+    const name = `relock-test-${process.pid}.lock`;
+    const lost = new Impatient('lost');
+    const path = await lost.lock(name, 0);
+    const agentPid = () => Number(execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', '^pgplay-agent'], { encoding: 'utf8' }).trim());
+    // The agent dies; something (standing for it, still at work on the host) holds its lock for 1 s more.
+    execFileSync('kill', ['-KILL', String(agentPid())]);
+    const holder = spawn('flock', ['-x', path, 'sleep', '1']);
+    const holderDone = new Promise((r) => holder.on('close', r));
+    await sleep(300);
+    let started = Date.now();
+    assert.equal((await lost.run(['echo', 'after'])).stdout, 'after\n');
+    assert.ok(Date.now() - started >= 500, `waited ${Date.now() - started} ms for the lock`);
+    await holderDone;
+    // Held longer than the lost agent can live: refused, as unreachable, and nothing run.
+    execFileSync('kill', ['-KILL', String(agentPid())]);
+    const stubborn = spawn('flock', ['-x', path, 'sleep', '6']);
+    await sleep(300);
+    started = Date.now();
+    await assert.rejects(lost.run(['touch', join(dir, 'beside')]), (err: unknown) => {
+      assert.ok(err instanceof UnreachableError, String(err));
+      assert.match(err.message, new RegExp(`^lost: the agent pgplay lost on this host still holds ${path} after 2 s, so nothing is done beside it`));
+      return true;
+    });
+    assert.equal(existsSync(join(dir, 'beside')), false);
+    stubborn.kill('SIGKILL');
+    await lost.close();
+    rmSync(path, { force: true });
   });
 });
 

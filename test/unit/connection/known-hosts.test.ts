@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -150,6 +151,69 @@ test('a known_hosts file is parsed once, and again as soon as its text changes (
     rmSync(file);
     assert.deepEqual(readKnownHosts(file), []);
     assert.equal(decideHostKey('10.9.9.9', 22, blob('b'), strict).trusted, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a host whose known ed25519 key is replaced by an RSA key is not new: refused with the opt-in, nothing recorded', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-kh-'));
+  try {
+    const file = join(dir, 'known_hosts');
+    const text = `10.1.1.1 ${key('a').type} ${key('a').base64}\n`;
+    writeFileSync(file, text);
+    const rsa = Buffer.from(key('rsa').base64, 'base64');
+    const decision = decideHostKey('10.1.1.1', 22, rsa, { knownHostsFile: file, acceptNewHostKeys: true });
+    assert.equal(decision.trusted, false);
+    assert.match(
+      decision.trusted ? '' : decision.reason,
+      new RegExp(`^host key of 10\\.1\\.1\\.1 \\(ssh-rsa SHA256:\\S+\\) is not known, but ${file}:1 holds a ssh-ed25519 key for it: .*remove the old one \\(ssh-keygen -R '10\\.1\\.1\\.1' -f ${file}\\)`),
+    );
+    assert.equal(readFileSync(file, 'utf8'), text, 'nothing was added');
+    // A key known through a hashed line counts too.
+    const hashed = join(dir, 'hashed');
+    writeFileSync(hashed, readFileSync(MIXED));
+    assert.equal(decideHostKey('db5.example.com', 22, rsa, { knownHostsFile: hashed, acceptNewHostKeys: true }).trusted, false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a new host in a hashed known_hosts is recorded hashed, with HashKnownHosts=yes too; a plain file gets a plain line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-kh-'));
+  try {
+    const hashed = join(dir, 'hashed');
+    writeFileSync(hashed, readFileSync(MIXED, 'utf8').split('\n').filter((l) => l.startsWith('|1|')).join('\n') + '\n');
+    const before = readFileSync(hashed, 'utf8');
+    assert.deepEqual(decideHostKey('10.2.2.2', 2222, Buffer.from(key('rsa').base64, 'base64'), { knownHostsFile: hashed, acceptNewHostKeys: true }), { trusted: true, recorded: true, key: key('rsa') });
+    const added = readFileSync(hashed, 'utf8').slice(before.length);
+    assert.match(added, /^\|1\|[A-Za-z0-9+/]{27}=\|[A-Za-z0-9+/]{27}= ssh-rsa AAAA\S+\n$/);
+    assert.equal(added.includes('10.2.2.2'), false, 'the name is not readable');
+    assert.deepEqual(checkHostKey(parseKnownHosts(added), '[10.2.2.2]:2222', key('rsa')), { kind: 'known', line: 1 });
+    // ssh-keygen finds it as OpenSSH would.
+    assert.match(execFileSync('ssh-keygen', ['-F', '[10.2.2.2]:2222', '-f', hashed], { encoding: 'utf8' }), /ssh-rsa/);
+    const plain = join(dir, 'plain');
+    writeFileSync(plain, `db1.example.com ${key('a').type} ${key('a').base64}\n`);
+    decideHostKey('10.2.2.3', 22, Buffer.from(key('b').base64, 'base64'), { knownHostsFile: plain, acceptNewHostKeys: true });
+    assert.match(readFileSync(plain, 'utf8'), /\n10\.2\.2\.3 ssh-ed25519 /);
+    // HashKnownHosts=yes hashes the line whatever the file holds.
+    decideHostKey('10.2.2.4', 22, Buffer.from(key('c').base64, 'base64'), { knownHostsFile: plain, acceptNewHostKeys: true, hashKnownHosts: true });
+    assert.match(readFileSync(plain, 'utf8').trim().split('\n').pop() ?? '', /^\|1\|\S+ ssh-ed25519 /);
+    assert.equal(readFileSync(plain, 'utf8').includes('10.2.2.4'), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('in check mode a new host key is trusted for the run and written nowhere', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-kh-'));
+  try {
+    const file = join(dir, 'ssh', 'known_hosts');
+    const blob = Buffer.from(key('a').base64, 'base64');
+    assert.deepEqual(decideHostKey('10.3.3.3', 22, blob, { knownHostsFile: file, acceptNewHostKeys: true, checkMode: true }), { trusted: true, recorded: false, key: key('a') });
+    assert.equal(existsSync(file), false);
+    assert.equal(existsSync(join(dir, 'ssh')), false);
+    assert.equal(decideHostKey('10.3.3.3', 22, blob, { knownHostsFile: file, acceptNewHostKeys: false, checkMode: true }).trusted, false, 'without the opt-in it is still refused');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -198,3 +198,18 @@ test('expandHome expands ~ and ~/ only', () => {
   assert.equal(expandHome('/abs/~/k', '/home/a'), '/abs/~/k');
   assert.equal(expandHome('~bob/k', '/home/a'), '~bob/k');
 });
+
+test("the run's check mode reaches the host key policy of each host and of its bastions", () => {
+  const vars = { ...base, ssh_accept_new_host_keys: true, ansible_ssh_common_args: '-o ProxyJump=bastion1' };
+  const checked = sshOptionsFrom('pg1', vars, { acceptNewHostKeys: false, checkMode: true }, {});
+  assert.equal(checked.checkMode, true);
+  assert.equal(checked.acceptNewHostKeys, true);
+  assert.equal(checked.proxyJump[0].checkMode, true);
+  assert.equal(sshOptionsFrom('pg1', vars, cli, {}).checkMode, undefined);
+});
+
+test('HashKnownHosts=yes, from -o or ssh_config, asks for hashed known_hosts lines', () => {
+  assert.equal(sshOptionsFrom('pg1', { ...base, ansible_ssh_common_args: '-o HashKnownHosts=yes' }, cli, {}).hashKnownHosts, true);
+  assert.equal(sshOptionsFrom('pg1', { ssh_config_file: config('Host *\n  HashKnownHosts yes\n') }, cli, {}).hashKnownHosts, true);
+  assert.equal(sshOptionsFrom('pg1', base, cli, {}).hashKnownHosts, undefined);
+});

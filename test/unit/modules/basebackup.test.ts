@@ -50,7 +50,7 @@ describe('basebackup plan', () => {
         primary_conninfo: { vartype: 'string' as const, unit: null, context: 'sighup', active: conninfo, display: conninfo },
         primary_slot_name: { vartype: 'string' as const, unit: null, context: 'sighup', active: '', display: '' },
       },
-      inFiles: { primary_conninfo: conninfo },
+      inFiles: { primary_conninfo: { value: conninfo, file: '/var/lib/postgresql/15/main/postgresql.auto.conf', line: 3 } },
       file: null,
       useAlterSystem: true,
     };
@@ -62,7 +62,17 @@ describe('basebackup plan', () => {
     assert.equal(plan.summary, '/var/lib/postgresql/15/main is already a standby of pg1 (system identifier 7300000000000000001); primary_conninfo with sslmode=verify-full sslrootcert=/var/lib/postgresql/15/main.pgplay-tls/root.crt, primary_slot_name = pg2 (reloaded: the WAL receiver reconnects)');
     assert.match(plan.diffs?.[0].after ?? '', /primary_conninfo = user=replicator .* sslmode=verify-full application_name=pg2 sslrootcert=\/var\/lib\/postgresql\/15\/main\.pgplay-tls\/root\.crt\nprimary_slot_name = pg2/);
     assert.equal(plan.steps.length, 2, 'ALTER SYSTEM, then the reload');
-    const done = { ...standbyConf, inFiles: { primary_conninfo: conninfo.replace('sslmode=prefer', 'sslmode=verify-full') + ' sslrootcert=/var/lib/postgresql/15/main.pgplay-tls/root.crt', primary_slot_name: 'pg2' } };
+    const auto = '/var/lib/postgresql/15/main/postgresql.auto.conf';
+    const tlsConninfo = conninfo.replace('sslmode=prefer', 'sslmode=verify-full') + ' sslrootcert=/var/lib/postgresql/15/main.pgplay-tls/root.crt';
+    // Written and in use (the server reloaded it): pg_settings says so too.
+    const done = {
+      ...standbyConf,
+      info: {
+        primary_conninfo: { ...standbyConf.info.primary_conninfo, active: tlsConninfo, display: tlsConninfo },
+        primary_slot_name: { ...standbyConf.info.primary_slot_name, active: 'pg2', display: 'pg2' },
+      },
+      inFiles: { primary_conninfo: { value: tlsConninfo, file: auto, line: 3 }, primary_slot_name: { value: 'pg2', file: auto, line: 4 } },
+    };
     assert.equal(basebackupModule.plan(tls, { ...standby, standbyConf: done }).kind, 'noop');
   });
 
@@ -101,6 +111,8 @@ describe('basebackup plan', () => {
   it('refuses what a DBA would not want replaced', () => {
     assert.match(message(basebackupModule.plan(args, fresh({ userDatabases: ['shop'] }))), /user databases \(shop\)/);
     assert.match(message(basebackupModule.plan(args, fresh({ userTables: 3 }))), /user tables \(3 relation\(s\) made by users\)/);
+    // On a running server, tables in a default database other than the session's (template1) show in the files only.
+    assert.match(message(basebackupModule.plan(args, fresh({ userTables: 0, dir: dir({ userRelationFiles: 2 }) }))), /user tables \(2 relation file\(s\) made by users\)/);
     assert.match(message(basebackupModule.plan(args, fresh({ dir: dir({ standbySignal: true }) }))), /standby of another primary/);
     assert.match(message(basebackupModule.plan(args, fresh({ control: { systemIdentifier: '7300000000000000001', state: 'in production' } }))), /copy of pg1 that is not a standby/);
     assert.match(message(basebackupModule.plan({ ...args, replace: 'any' }, fresh({ streamingReplicas: 2 }))), /running primary with 2 replica\(s\) streaming/);
