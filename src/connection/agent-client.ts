@@ -26,6 +26,26 @@ interface Pending {
   what: string;
 }
 
+/** A connection's frames before its stream exists (the agent may send data right after it answers) are kept for it. */
+function openingStream(): { handlers: StreamHandlers; attach(stream: AgentStream): AgentStream } {
+  let stream: AgentStream | null = null;
+  const pendingData: Buffer[] = [];
+  let pendingEnd = false;
+  return {
+    handlers: {
+      data: (_type, chunk) => (stream ? stream.push(Buffer.from(chunk)) : pendingData.push(Buffer.from(chunk))),
+      exit: () => (stream ? stream.push(null) : (pendingEnd = true)),
+      lost: (err) => stream?.destroy(err),
+    },
+    attach(made) {
+      stream = made;
+      for (const chunk of pendingData) made.push(chunk);
+      if (pendingEnd) made.push(null);
+      return made;
+    },
+  };
+}
+
 interface StreamHandlers {
   what?: string;
   data(type: string, chunk: Buffer): void;
@@ -310,51 +330,32 @@ export class AgentClient {
 
   /** A byte stream to a unix socket on the host, connected as the given user (PostgreSQL's peer authentication). */
   async connectUnix(path: string, as?: string): Promise<Duplex> {
-    let stream: AgentStream | null = null;
-    const pendingData: Buffer[] = [];
-    let pendingEnd = false;
-    const handlers: StreamHandlers = {
-      data: (_type, chunk) => (stream ? stream.push(Buffer.from(chunk)) : pendingData.push(Buffer.from(chunk))),
-      exit: () => (stream ? stream.push(null) : (pendingEnd = true)),
-      lost: (err) => stream?.destroy(err),
-    };
-    const { id, answer } = await this.#start(`connect to ${path}`, ['unix', path, as ?? ''], handlers);
+    const opening = openingStream();
+    const { id, answer } = await this.#start(`connect to ${path}`, ['unix', path, as ?? ''], opening.handlers);
     await answer;
-    stream = new AgentStream(
-      (chunk) => this.#send(id, FrameType.input, chunk),
-      () => this.#send(id, FrameType.endInput),
-      () => this.#send(id, FrameType.kill, Buffer.from('TERM')),
-    );
-    for (const chunk of pendingData) stream.push(chunk);
-    if (pendingEnd) stream.push(null);
-    return stream;
+    return opening.attach(this.#streamOf(id));
   }
 
   /** A TCP connection opened from the host itself; refused, timed out or unreachable is data, as the exit code of a command is. */
   async connectTcp(host: string, port: number, timeoutMs: number): Promise<TcpConnectResult> {
-    let stream: AgentStream | null = null;
-    const pendingData: Buffer[] = [];
-    let pendingEnd = false;
-    const handlers: StreamHandlers = {
-      data: (_type, chunk) => (stream ? stream.push(Buffer.from(chunk)) : pendingData.push(Buffer.from(chunk))),
-      exit: () => (stream ? stream.push(null) : (pendingEnd = true)),
-      lost: (err) => stream?.destroy(err),
-    };
-    const { id, answer } = await this.#start(`connect to ${host} port ${port}`, ['tcp', host, String(port), String(timeoutMs)], handlers);
+    const opening = openingStream();
+    const { id, answer } = await this.#start(`connect to ${host} port ${port}`, ['tcp', host, String(port), String(timeoutMs)], opening.handlers);
     const [state, ...fields] = (await answer).map((f) => f.toString('utf8'));
     if (state !== 'connected') {
       this.#streams.delete(id);
       const [code, message, localAddress] = fields;
       return { connected: false, code, message, localAddress };
     }
-    stream = new AgentStream(
+    return { connected: true, stream: opening.attach(this.#streamOf(id)), localAddress: fields[0] };
+  }
+
+  /** The duplex stream of an opened connection: what is written goes to the agent as that request's input. */
+  #streamOf(id: number): AgentStream {
+    return new AgentStream(
       (chunk) => this.#send(id, FrameType.input, chunk),
       () => this.#send(id, FrameType.endInput),
       () => this.#send(id, FrameType.kill, Buffer.from('TERM')),
     );
-    for (const chunk of pendingData) stream.push(chunk);
-    if (pendingEnd) stream.push(null);
-    return { connected: true, stream, localAddress: fields[0] };
   }
 
   /** End the agent's input: it stops what still runs and exits; wait for that, then let go of the transport. */

@@ -44,33 +44,6 @@ export function labInventory(hosts: InventoryHost[], ssh: { key: string; knownHo
   return `# The test lab's inventory, written by test/lab (lab up): one sshd and one PostgreSQL 15 per loopback address.\n${stringify(doc)}`;
 }
 
-/** The same lab inventory in Ansible's INI layout: one line per host, the shared variables under [all:vars]. */
-export function labInventoryIni(hosts: InventoryHost[], ssh: { key: string; knownHosts: string }): string {
-  const line = (h: InventoryHost) =>
-    `${h.name} ansible_host=${h.address} pg_address=${h.address} pg_client_address=127.0.0.1 pg_data_dir=${h.dataDir} pg_config_dir=${h.configDir} pg_socket_dir=${h.socketDir} pg_log_file=${h.logFile}`;
-  return [
-    "# The test lab's inventory in Ansible's INI layout.",
-    '[primary]',
-    ...hosts.slice(0, 1).map(line),
-    '',
-    '[replicas]',
-    ...hosts.slice(1).map(line),
-    '',
-    '[all:vars]',
-    'ansible_user=root',
-    `ansible_ssh_private_key_file=${ssh.key}`,
-    `ssh_known_hosts_file=${ssh.knownHosts}`,
-    'become_method=sudo',
-    'replication_user=replicator',
-    'pg_version=15',
-    `pg_bin_dir=${PG_BIN}`,
-    `pg_port=${PG_PORT}`,
-    'pg_service=pg_ctl',
-    'pg_manage_firewall=false',
-    '',
-  ].join('\n');
-}
-
 export interface NetnsInventoryHost extends InventoryHost {
   layout: 'debian' | 'rhel';
   /** Debian cluster name, null on a RHEL host. */
