@@ -178,7 +178,15 @@ describe('basebackup refuses what it cannot prove fresh, and puts back what it m
     const id = systemId(replica);
     await assert.rejects(
       runModule(basebackupModule, hosts.context('pg2'), args({ password: 'not-the-password' })),
-      new RegExp(`pg_basebackup from pg1 failed: .*password authentication failed for user "replicator".*; undone: /tmp/pgplay-pgtest-bbr/\\.pgpass-pgplay-data removed; /tmp/pgplay-pgtest-bbr/data is back as it was \\(system identifier ${id}, \\d+ entries\\); PostgreSQL started again; released the lock`),
+      (err: Error) => {
+        // The cause and its fix, then the checked undo, on the first line; the server's own words below.
+        assert.match(
+          err.message,
+          new RegExp(`^pg_basebackup from pg1 failed: the password for replicator is not the one pg1 has\\. Fix: .*; undone: /tmp/pgplay-pgtest-bbr/\\.pgpass-pgplay-data removed; /tmp/pgplay-pgtest-bbr/data is back as it was \\(system identifier ${id}, \\d+ entries\\); PostgreSQL started again; released the lock`),
+        );
+        assert.match(err.message, /^seen in .*password authentication failed for user "replicator"/m);
+        return true;
+      },
     );
     assert.equal(existsSync(`${replica.root}/.pgpass-pgplay-data`), false);
     assert.equal(isRunning(replica), true);
