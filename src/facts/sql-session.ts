@@ -120,10 +120,12 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
       queue = result.catch(() => undefined);
       return result.then((r) => r.rows as T[]);
     },
-    async close() {
+    async close(options: { wait?: boolean } = {}) {
       if (closed) return;
       closed = true;
-      await client.end().catch(() => undefined);
+      const ended = client.end().catch(() => undefined);
+      if (options.wait === false) return;
+      await ended;
       socket.destroy();
     },
     get closed() {
