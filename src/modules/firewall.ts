@@ -92,10 +92,6 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
     const ufwProgram = lookup('ufw', want === 'auto' || want === 'ufw');
     const firewallCmd = lookup('firewall-cmd', want === 'auto' || want === 'firewalld');
     const nftProgram = lookup('nft', want === 'auto' || want === 'nftables');
-    // nftables' ruleset is read beside ufw's status (a read, taken only when nftables' turn comes): a host without an
-    // active ufw does not wait for ufw's Python before nft starts.
-    const nftRuleset = nftProgram.then((program) => (program ? ctx.conn.run([program, '-j', 'list', 'ruleset'], { env: { LC_ALL: 'C' }, timeoutMs: 60_000 }) : null));
-    nftRuleset.catch(() => undefined);
     if (want === 'auto' || want === 'ufw') {
       const program = await ufwProgram;
       if (program) {
@@ -121,7 +117,7 @@ export const firewallModule: ModuleDefinition<FirewallArgs, FirewallFacts> = {
     if (want === 'auto' || want === 'nftables') {
       const program = await nftProgram;
       if (program) {
-        const r = (await nftRuleset)!;
+        const r = await ctx.conn.run([program, '-j', 'list', 'ruleset'], { env: { LC_ALL: 'C' }, timeoutMs: 60_000 });
         if (r.failed) throw new Error(`nft list ruleset on ${ctx.name} failed: ${(r.stderr.trim() || r.stdout.trim()).split('\n').pop()}`);
         const nft = readNft(JSON.parse(r.stdout || '{}'), rule);
         if (nft.chains.length > 0 || want === 'nftables') {
