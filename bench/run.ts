@@ -3,7 +3,7 @@
 // and no-op re-runs, with what each run cost each host; then a no-op over a fleet of sshd-only hosts. A table,
 // ratios, growth per host, bench/results.json.
 //   node dist/bench/run.js [--lab netns|loopback] [--sizes 2,8,16] [--variants clean,profile] [--noop-runs 3]
-//                          [--tools pgplay,ansible,mitogen,shell] [--fleet 50] [--fleet-tools pgplay,ansible] [--out FILE]
+//                          [--tools pgplay,pgplay-same,ansible,mitogen,shell] [--fleet 50] [--fleet-tools pgplay,ansible] [--out FILE]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
