@@ -95,6 +95,13 @@ export function computeResults(
     ratios[`noop_pgplay_vs_shell_${key}`] = ratio(t.pgplay?.noop_median_s, t.shell?.noop_median_s);
     ratios[`noop_ansible_vs_pgplay_${key}`] = ratio(t.ansible?.noop_median_s, t.pgplay?.noop_median_s);
     ratios[`noop_mitogen_vs_pgplay_${key}`] = ratio(t.mitogen?.noop_median_s, t.pgplay?.noop_median_s);
+    // The same job as Ansible and the shell script (bench/pgplay/site.yml): like compared with like.
+    if (t['pgplay-same']) {
+      ratios[`first_pgplay_same_vs_shell_${key}`] = ratio(t['pgplay-same'].first?.s, t.shell?.first?.s);
+      ratios[`first_ansible_vs_pgplay_same_${key}`] = ratio(t.ansible?.first?.s, t['pgplay-same'].first?.s);
+      ratios[`noop_pgplay_same_vs_shell_${key}`] = ratio(t['pgplay-same'].noop_median_s, t.shell?.noop_median_s);
+      ratios[`noop_ansible_vs_pgplay_same_${key}`] = ratio(t.ansible?.noop_median_s, t['pgplay-same'].noop_median_s);
+    }
     if (t.pgplay?.status_median_s !== undefined) ratios[`status_vs_noop_pgplay_${key}`] = ratio(t.pgplay.status_median_s, t.pgplay.noop_median_s);
   }
   for (const s of sizes) {
@@ -106,11 +113,14 @@ export function computeResults(
   }
   for (const s of sizes.filter((x) => x.replicas === 8)) {
     const key = `${s.variant}_${label(s)}`;
+    const same = s.tools['pgplay-same'];
     if (s.variant === 'clean') {
       const noop = s.tools.pgplay?.noop_median_s ?? null;
-      targets.push(target(`pgplay no-op ${label(s)}, clean`, noop, 's', '< 0.5', (v) => v < 0.5));
+      targets.push(target(`pgplay no-op ${label(s)}, clean (site.yml)`, noop, 's', '< 0.5', (v) => v < 0.5));
+      if (same) targets.push(target(`pgplay no-op ${label(s)}, clean (same job)`, same.noop_median_s, 's', '< 0.5', (v) => v < 0.5));
     }
-    targets.push(target(`no-op ${label(s)}, ${s.variant}: Ansible / pgplay`, ratios[`noop_ansible_vs_pgplay_${key}`], 'x', '>= 20', (v) => v >= 20));
+    targets.push(target(`no-op ${label(s)}, ${s.variant}: Ansible / pgplay (site.yml)`, ratios[`noop_ansible_vs_pgplay_${key}`], 'x', '>= 20', (v) => v >= 20));
+    if (same) targets.push(target(`no-op ${label(s)}, ${s.variant}: Ansible / pgplay (same job)`, ratios[`noop_ansible_vs_pgplay_same_${key}`] ?? null, 'x', '>= 20', (v) => v >= 20));
   }
   const fleetNoop = fleet?.tools.pgplay?.noop_median_s ?? null;
   if (fleet) targets.push(target(`pgplay no-op over ${fleet.hosts} sshd-only hosts`, fleetNoop, 's', '< 2', (v) => v < 2));
@@ -164,26 +174,31 @@ function countCell(c: Counts | null | undefined): string {
 
 export function markdown(r: Results): string {
   const lines: string[] = [];
-  const tools = (['pgplay', 'ansible', 'mitogen', 'shell'] as ToolName[]).filter((t) => r.sizes.some((s) => s.tools[t]));
+  const tools = (['pgplay', 'pgplay-same', 'ansible', 'mitogen', 'shell'] as ToolName[]).filter((t) => r.sizes.some((s) => s.tools[t]));
+  const hasSame = tools.includes('pgplay-same');
+  // With the same-job row: its ratios in two more columns.
+  const sameHead = hasSame ? ' same job / shell | Ansible / same job |' : '';
+  const sameCols = (kind: 'first' | 'noop', key: string) =>
+    hasSame ? ` ${times(r.ratios[`${kind}_pgplay_same_vs_shell_${key}`])} | ${times(r.ratios[`${kind}_ansible_vs_pgplay_same_${key}`])} |` : '';
   const variants = [...new Set(r.sizes.map((s) => s.variant))];
   for (const variant of variants) {
     const sizes = r.sizes.filter((s) => s.variant === variant);
     lines.push(`**${variant} variant**${variant === 'profile' ? ` (each login shell spends about ${r.profile.cpu_ms} ms of CPU in ~/.bashrc)` : ' (login shells run nothing)'}`, '');
-    lines.push(`| measurement | ${tools.map((t) => TOOL_TITLES[t]).join(' | ')} | pgplay / shell | Ansible / pgplay | Mitogen / pgplay |`);
-    lines.push(`|---|${tools.map(() => '---:').join('|')}|---:|---:|---:|`);
+    lines.push(`| measurement | ${tools.map((t) => TOOL_TITLES[t]).join(' | ')} | pgplay / shell | Ansible / pgplay | Mitogen / pgplay |${sameHead}`);
+    lines.push(`|---|${tools.map(() => '---:').join('|')}|---:|---:|---:|${hasSame ? '---:|---:|' : ''}`);
     for (const s of sizes) {
       const key = `${variant}_${label(s)}`;
       lines.push(
-        `| first converge, ${label(s)} | ${tools.map((t) => cell(s.tools[t], 'first')).join(' | ')} | ${times(r.ratios[`first_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`first_mitogen_vs_pgplay_${key}`])} |`,
+        `| first converge, ${label(s)} | ${tools.map((t) => cell(s.tools[t], 'first')).join(' | ')} | ${times(r.ratios[`first_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`first_mitogen_vs_pgplay_${key}`])} |${sameCols('first', key)}`,
       );
       lines.push(
-        `| no-op, ${label(s)} (median of ${r.noop_runs}) | ${tools.map((t) => cell(s.tools[t], 'noop')).join(' | ')} | ${times(r.ratios[`noop_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`noop_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`noop_mitogen_vs_pgplay_${key}`])} |`,
+        `| no-op, ${label(s)} (median of ${r.noop_runs}) | ${tools.map((t) => cell(s.tools[t], 'noop')).join(' | ')} | ${times(r.ratios[`noop_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`noop_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`noop_mitogen_vs_pgplay_${key}`])} |${sameCols('noop', key)}`,
       );
     }
     for (const s of sizes) {
       const p = s.tools.pgplay;
-      if (p?.status_median_s != null) lines.push(`| \`pgplay status\`, ${label(s)} (median of ${p.status_s?.length ?? 0}) | ${sec(p.status_median_s)} |${tools.slice(1).map(() => '').join(' |')} | | | |`);
-      if (p?.peak_rss_mb !== undefined) lines.push(`| pgplay peak memory, ${label(s)} | ${p.peak_rss_mb.toFixed(0)} MB |${tools.slice(1).map(() => '').join(' |')} | | | |`);
+      if (p?.status_median_s != null) lines.push(`| \`pgplay status\`, ${label(s)} (median of ${p.status_s?.length ?? 0}) | ${sec(p.status_median_s)} |${tools.slice(1).map(() => '').join(' |')} | | | |${hasSame ? ' | |' : ''}`);
+      if (p?.peak_rss_mb !== undefined) lines.push(`| pgplay peak memory, ${label(s)} | ${p.peak_rss_mb.toFixed(0)} MB |${tools.slice(1).map(() => '').join(' |')} | | | |${hasSame ? ' | |' : ''}`);
     }
     lines.push('');
     lines.push(`Per host, the most any host saw in one run: ssh logins / exec channels / login shells / become invocations (sudo, su, runuser), ${variant} variant:`, '');

@@ -3,7 +3,7 @@
 // and no-op re-runs, with what each run cost each host; then a no-op over a fleet of sshd-only hosts. A table,
 // ratios, growth per host, bench/results.json.
 //   node dist/bench/run.js [--lab netns|loopback] [--sizes 2,8,16] [--variants clean,profile] [--noop-runs 3]
-//                          [--tools pgplay,ansible,mitogen,shell] [--fleet 50] [--fleet-tools pgplay,ansible] [--out FILE]
+//                          [--tools pgplay,pgplay-same,ansible,mitogen,shell] [--fleet 50] [--fleet-tools pgplay,ansible] [--out FILE]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
@@ -74,7 +74,7 @@ function parseOptions(argv: string[]): Options {
         o.fleet = Number(value);
         break;
       case '--fleet-tools':
-        o.fleetTools = toolList(value).filter((t) => t !== 'shell');
+        o.fleetTools = toolList(value).filter((t) => t !== 'shell' && t !== 'pgplay-same');
         break;
       case '--out':
         o.out = value;
@@ -239,6 +239,7 @@ async function main(): Promise<void> {
   // pg_ctlcluster, which the namespace lab's inventory names, waits in half-second steps and would hide the tools).
   const siteJob: Job = {
     pgplay: { playbook: 'playbooks/site.yml', args: [...FORKS, ...(opts.lab === 'netns' ? ['-e', 'pg_service=pg_ctl'] : [])] },
+    pgplaySame: 'bench/pgplay/site.yml',
     ansible: { playbook: 'bench/ansible/site.yml', args: [] },
     shell: 'bench/shell/site.sh',
   };
@@ -258,7 +259,7 @@ async function main(): Promise<void> {
       fleet = { hosts: opts.fleet, noop_runs: opts.noopRuns, tools: {} };
       for (const tool of opts.fleetTools) {
         const rootVar = ['-e', `fleet_root=${LAB_ROOT}`];
-        const job: Job = { pgplay: { playbook: 'bench/fleet/site.yml', args: [...FORKS, ...rootVar] }, ansible: { playbook: 'bench/fleet/ansible.yml', args: rootVar }, shell: null };
+        const job: Job = { pgplay: { playbook: 'bench/fleet/site.yml', args: [...FORKS, ...rootVar] }, pgplaySame: null, ansible: { playbook: 'bench/fleet/ansible.yml', args: rootVar }, shell: null };
         const fleetRun: ToolRun = { tool, hosts: opts.fleet, variant: 'clean', label: `fleet ${opts.fleet}`, job, inventory: (lab) => lab.inventory, sshdOnly: true, prepare: true };
         fleet.tools[tool] = await measureTool(fleetRun, opts, workDir, profileLoops);
       }

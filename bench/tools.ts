@@ -6,9 +6,20 @@ import { join } from 'node:path';
 import { changedInRecap } from './measure';
 import { readLabHosts, readLabHostsVars, writeShellHosts } from './lab';
 
-export type ToolName = 'pgplay' | 'ansible' | 'mitogen' | 'shell';
-export const TOOL_NAMES: ToolName[] = ['pgplay', 'ansible', 'mitogen', 'shell'];
-export const TOOL_TITLES: Record<ToolName, string> = { pgplay: 'pgplay', ansible: 'Ansible', mitogen: 'Ansible + Mitogen', shell: 'shell (ssh)' };
+/**
+ * pgplay runs the shipped playbooks/site.yml (which has grown past the others' job: preflight, package, firewall,
+ * TLS, slots, rejoin ...); pgplay-same runs bench/pgplay/site.yml, the job bench/ansible/site.yml and
+ * bench/shell/site.sh do, so one row compares like with like.
+ */
+export type ToolName = 'pgplay' | 'pgplay-same' | 'ansible' | 'mitogen' | 'shell';
+export const TOOL_NAMES: ToolName[] = ['pgplay', 'pgplay-same', 'ansible', 'mitogen', 'shell'];
+export const TOOL_TITLES: Record<ToolName, string> = {
+  pgplay: 'pgplay (site.yml)',
+  'pgplay-same': 'pgplay (same job)',
+  ansible: 'Ansible',
+  mitogen: 'Ansible + Mitogen',
+  shell: 'shell (ssh)',
+};
 
 /** Debian's ansible-mitogen puts its strategy plugins here. */
 export const MITOGEN_STRATEGIES = '/usr/lib/python3/dist-packages/ansible_mitogen/plugins/strategy';
@@ -24,6 +35,8 @@ export interface Session {
 export interface Job {
   /** pgplay's playbook and its extra arguments. */
   pgplay: { playbook: string; args: string[] };
+  /** The playbook doing the same job as the Ansible playbook and the shell script; null when the job has none. */
+  pgplaySame: string | null;
   /** The Ansible playbook (Ansible and Ansible with Mitogen) and its extra arguments. */
   ansible: { playbook: string; args: string[] };
   /** The shell script; null when the job has none. */
@@ -88,13 +101,17 @@ function ansibleSession(ctx: SessionContext, mitogen: boolean): Session {
 export function openSession(tool: ToolName, ctx: SessionContext): Session {
   switch (tool) {
     case 'pgplay':
+    case 'pgplay-same': {
+      const playbook = tool === 'pgplay' ? ctx.job.pgplay.playbook : ctx.job.pgplaySame;
+      if (!playbook) throw new Error('this job has no same-job pgplay playbook');
       return {
         // PGPLAY_BENCH_CPU_PROF=DIR writes a .cpuprofile of each pgplay run there (open it in Chrome DevTools).
-        argv: [process.execPath, ...cpuProf(), join(ctx.root, 'bin', 'pgplay.js'), 'run', ctx.job.pgplay.playbook, '-i', ctx.inventory, '--output', 'plain', ...ctx.job.pgplay.args],
+        argv: [process.execPath, ...cpuProf(), join(ctx.root, 'bin', 'pgplay.js'), 'run', playbook, '-i', ctx.inventory, '--output', 'plain', ...ctx.job.pgplay.args],
         env: {},
         notNoop: recapNoop,
         close() {},
       };
+    }
     case 'ansible':
       return ansibleSession(ctx, false);
     case 'mitogen':

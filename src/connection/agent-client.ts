@@ -171,7 +171,8 @@ export class AgentClient {
   }
 
   #send(id: number, type: (typeof FrameType)[keyof typeof FrameType], payload?: Buffer): void {
-    if (this.#dead) return;
+    // Nothing after close: the stream's end (a pg session's, say) may come a tick after the agent's input ended.
+    if (this.#dead || this.#closing) return;
     const frame = encodeFrame(id, type, payload);
     this.#outgoing.push(frame);
     this.#outgoingBytes += frame.length;

@@ -53,10 +53,10 @@ export class HostPool {
         }
         return reopen();
       },
-      async dropSql() {
+      async dropSql(options?: { wait?: boolean }) {
         const current = session;
         session = null;
-        if (current) await current.then((s) => s.close(), () => undefined);
+        if (current) await current.then((s) => s.close(options), () => undefined);
       },
     };
     const reopen = (): Promise<SqlSession> => {
@@ -72,7 +72,9 @@ export class HostPool {
 
   /** Close every SQL session and connection opened during the run. */
   async closeAll(): Promise<void> {
-    await Promise.all([...this.#handles.values()].map((h) => h.dropSql().catch(() => undefined)));
+    // Each SQL session's Terminate goes out without waiting for its server's end: the agents close right after, and
+    // each writes what it was sent to the server before it closes the socket.
+    await Promise.all([...this.#handles.values()].map((h) => h.dropSql({ wait: false }).catch(() => undefined)));
     await Promise.all([...this.#connections.values()].map((c) => c.close().catch(() => undefined)));
   }
 }

@@ -135,12 +135,14 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
       queue = result.catch(() => undefined);
       return result.then((r) => r.rows as T[]);
     },
-    async close() {
+    async close(closing: { wait?: boolean } = {}) {
       if (closed) return;
       closed = true;
       options.signal?.removeEventListener('abort', onAbort);
+      const ended = client.end().catch(() => undefined);
+      if (closing.wait === false) return;
       // A server that does not answer the goodbye (a backend still busy) is not waited for long.
-      await Promise.race([client.end().catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
+      await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
       socket.destroy();
     },
     get closed() {

@@ -2,6 +2,10 @@
 export interface SqlSession {
   /** Parameterised query; rows as objects. */
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
-  close(): Promise<void>;
+  /**
+   * End the session. wait: false (the run is ending, its agent closes right after) sends the Terminate message and
+   * returns without waiting for the server's end: the agent writes it to the server before it closes the socket.
+   */
+  close(options?: { wait?: boolean }): Promise<void>;
   readonly closed: boolean;
 }

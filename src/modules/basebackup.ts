@@ -127,10 +127,13 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     // A primary that failed earlier in this run (its preflight, its settings) is not cloned from.
     const out = args.primary === ctx.name ? null : ctx.outOfRun(args.primary);
     if (out) return readFacts(ctx, { name: args.primary, address: '', port: 0, sameDir: false, outOfRun: out.split('\n')[0] });
+    // This host's own account is asked beside the primary's identity (it does not depend on it): one round trip less.
+    const local = readLocalAccount(ctx);
+    local.catch(() => undefined);
     const primary = await readPrimary(ctx, args);
     // --check before the run has started a stopped primary: its identity is in its files.
     if (primary.error && ctx.checkMode) Object.assign(primary, await stoppedPrimaryIdentity(ctx, args.primary));
-    const facts = await readFacts(ctx, primary);
+    const facts = await readFacts(ctx, primary, local);
     const standby = facts.control?.systemIdentifier === primary.systemId && facts.dir.standbySignal;
     if (standby && (args.slot !== undefined || args.sslmode !== undefined || args.sslrootcert !== undefined)) {
       facts.standbyConf = await ensureConfModule.check(ctx, { settings: { primary_conninfo: '', primary_slot_name: '' } });
@@ -229,22 +232,37 @@ async function stoppedPrimaryIdentity(ctx: TaskContext, name: string): Promise<P
   }
 }
 
-/** This host's cluster: its files always, its server's own account when it runs. */
-async function readFacts(ctx: TaskContext, primary: PrimaryFacts): Promise<BasebackupFacts> {
+interface LocalAccount {
+  id: string;
+  rec: boolean;
+  dbs: string[];
+  reps: number;
+  tables: number;
+  slots: string[];
+}
+
+/** What this host's running server says it holds (fails when it does not answer). */
+async function readLocalAccount(ctx: TaskContext): Promise<LocalAccount> {
+  const sql = await ctx.sql();
+  const [r] = await sql.query<LocalAccount>(
+    `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS id,
+            pg_is_in_recovery() AS rec,
+            ARRAY(SELECT datname::text FROM pg_database WHERE oid >= 16384 ORDER BY 1) AS dbs,
+            (SELECT count(*)::int FROM pg_stat_replication) AS reps,
+            (SELECT count(*)::int FROM pg_class WHERE oid >= 16384 AND relkind IN ('r', 'p', 'm', 'S', 'i', 'f')) AS tables,
+            ARRAY(SELECT slot_name::text FROM pg_replication_slots ORDER BY 1) AS slots`,
+  );
+  return r;
+}
+
+/** This host's cluster: its files always, its server's own account when it runs (asked already when local is given). */
+async function readFacts(ctx: TaskContext, primary: PrimaryFacts, local?: Promise<LocalAccount>): Promise<BasebackupFacts> {
   const { pg } = ctx;
   const base = { host: ctx.name, dataDir: pg.dataDir, primary };
   if (primary.sameDir || primary.outOfRun) return { ...base, state: 'stopped', control: null, dir: await readClusterDir(ctx.conn, pg.dataDir), slots: [] };
   let sqlError: string | null = null;
   try {
-    const sql = await ctx.sql();
-    const [r] = await sql.query<{ id: string; rec: boolean; dbs: string[]; reps: number; tables: number; slots: string[] }>(
-      `SELECT (SELECT system_identifier::text FROM pg_control_system()) AS id,
-              pg_is_in_recovery() AS rec,
-              ARRAY(SELECT datname::text FROM pg_database WHERE oid >= 16384 ORDER BY 1) AS dbs,
-              (SELECT count(*)::int FROM pg_stat_replication) AS reps,
-              (SELECT count(*)::int FROM pg_class WHERE oid >= 16384 AND relkind IN ('r', 'p', 'm', 'S', 'i', 'f')) AS tables,
-              ARRAY(SELECT slot_name::text FROM pg_replication_slots ORDER BY 1) AS slots`,
-    );
+    const r = await (local ?? readLocalAccount(ctx));
     // A copy of the primary already: the plan reads only standby.signal (a no-op), or refuses it as a copy that is
     // not a standby, from the server's own account; the files of its databases are not needed.
     const dir = await readClusterDir(ctx.conn, pg.dataDir, { entriesOnly: r.id === primary.systemId });

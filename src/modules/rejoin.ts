@@ -88,7 +88,14 @@ export const rejoinModule: ModuleDefinition<RejoinArgs, RejoinFacts> = {
 
 async function readRejoinFacts(ctx: TaskContext, args: RejoinArgs): Promise<RejoinFacts> {
   const names = unique([...args.cluster, ...(args.primary ? [args.primary] : [])]).filter((n) => n !== ctx.name);
-  const [me, members] = await Promise.all([readHandle(ctx), readCluster(ctx, names)]);
+  const pf = passfilePath(ctx.pg);
+  // This host's passfile and postgresql.auto.conf are read beside the cluster's state, not after it.
+  const [me, members, currentPassfile, autoConf] = await Promise.all([
+    readHandle(ctx),
+    readCluster(ctx, names),
+    ctx.conn.readFile(pf),
+    ctx.conn.readFile(`${ctx.pg.dataDir}/postgresql.auto.conf`),
+  ]);
   const all = [me, ...members];
   let primary: MemberState | null = null;
   let primaryProblem: string | undefined;
@@ -102,9 +109,6 @@ async function readRejoinFacts(ctx: TaskContext, args: RejoinArgs): Promise<Rejo
     primary = found.primary;
     primaryProblem = found.problem ?? (primary ? undefined : `no primary is running among ${all.map((m) => m.name).join(', ')}`);
   }
-  const pf = passfilePath(ctx.pg);
-  const currentPassfile = await ctx.conn.readFile(pf);
-  const autoConf = await ctx.conn.readFile(`${ctx.pg.dataDir}/postgresql.auto.conf`);
   const conf = autoConf ? confValues(bytesToText(autoConf.content)) : new Map<string, string>();
   const currentConninfo = conf.get('primary_conninfo') ?? null;
   const currentSlot = conf.get('primary_slot_name') || null;

@@ -25,7 +25,7 @@ export interface HostHandle {
   /** The SQL session of this host's server, opened on first use and reopened after a restart. */
   sql(): Promise<SqlSession>;
   /** Forget the SQL session (the server was stopped or restarted). */
-  dropSql(): Promise<void>;
+  dropSql(options?: { wait?: boolean }): Promise<void>;
 }
 
 export interface TaskContext extends HostHandle {
