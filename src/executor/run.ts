@@ -166,6 +166,8 @@ async function runHost(play: Play, playIndex: number, tasks: Task[], host: strin
   state.registered.set(host, registered);
   const notified = new Set<string>();
   const run = async (task: Task, taskIndex: number): Promise<boolean> => {
+    /** The other hosts this task reaches (for --check: what they would provide first). */
+    const reached = new Set<string>();
     const scope = buildScope({ inventory: s.inventory, hostName: host, playVars: play.vars, playVarSources: play.varSources, extraVars: s.extraVars, registered });
     const outcome = await runTask(task, {
       play: play.name,
@@ -173,6 +175,7 @@ async function runHost(play: Play, playIndex: number, tasks: Task[], host: strin
       handle,
       // A host reached through another (the primary a replica clones from) is locked too, even when --limit leaves it out.
       otherHost: async (name) => {
+        reached.add(name);
         await lockFor(name, s, state);
         return s.pool.handle(name);
       },
@@ -188,11 +191,13 @@ async function runHost(play: Play, playIndex: number, tasks: Task[], host: strin
       emit: s.emit,
       signal: s.signal,
       awaitingProvision: () => {
-        // This host's own first, else any host's (a replica's base backup reads the primary).
-        const own = state.provisions.get(host);
-        if (own) return { host, ...own };
-        const [other] = state.provisions.entries();
-        return other ? { host: other[0], ...other[1] } : null;
+        // This host's own first, else one of the hosts this task read (a replica's base backup reads the primary);
+        // a provision on a host the task never reached excuses nothing.
+        for (const name of [host, ...reached]) {
+          const pending = state.provisions.get(name);
+          if (pending) return { host: name, ...pending };
+        }
+        return null;
       },
     });
     if (task.register) registered[task.register] = outcome.registered;
