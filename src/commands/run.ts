@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { dirname, resolve } from 'node:path';
 import { BadOptionsError, InvalidInputError, ExitCode } from '../errors';
 import type { RunOptions } from '../cli';
@@ -47,6 +48,9 @@ export async function runCommand(o: RunOptions): Promise<number> {
   };
 
   const controller = new AbortController();
+  // Every host's commands and SQL session listen for the interrupt: at 1+16 hosts that is more than Node's 10, which
+  // is no leak and must not print a warning in the middle of a run.
+  setMaxListeners(0, controller.signal);
   const pool = new HostPool(inventory, settings.get, connectionFor, (conn, handle) => openSqlSession(conn, handle.pg, { signal: controller.signal }));
   // Ctrl-C or SIGTERM: stop starting tasks and stop running commands; the steps already made are undone, then the
   // connections close and pgplay exits 99. A second signal exits at once (each host's agent still stops its commands).

@@ -1,7 +1,9 @@
 // The CLI as a user runs it, on two hosts through the local connection (no SSH, no PostgreSQL).
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fixture, runCli } from '../helpers/cli';
 
 const OUT = '/tmp/pgplay-cli-test';
@@ -135,4 +137,19 @@ test('a value read from env.* is masked in plain, JSON and JUnit output, diffs a
   assert.match(jsonRun.stdout, /password=\*{8}/);
   for (const out of [plainRun.stdout, plainRun.stderr, jsonRun.stdout, jsonRun.stderr, report]) assert.equal(out.includes(password), false);
   assert.match(report, /cannot log in with \*{8}/);
+});
+
+test('a run on more hosts than Node allows listeners by default (20 local hosts at once) prints no warning', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-many-'));
+  try {
+    const hosts = Array.from({ length: 20 }, (_, i) => `h${i + 1}: {}`).join('\n        ');
+    writeFileSync(join(dir, 'inventory.yml'), `all:\n  vars:\n    connection: local\n  children:\n    fleet:\n      hosts:\n        ${hosts}\n`);
+    writeFileSync(join(dir, 'p.yml'), '- name: Every host at once\n  hosts: fleet\n  tasks:\n    - name: A command on each\n      command:\n        argv: [sleep, "0.3"]\n');
+    const r = await runCli(['run', join(dir, 'p.yml'), '-i', join(dir, 'inventory.yml'), '--forks', '20']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal((r.stdout.match(/^changed h\d+ \| A command on each/gm) ?? []).length, 20);
+    assert.doesNotMatch(r.stderr, /Warning|warning/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
