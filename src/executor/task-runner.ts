@@ -142,12 +142,13 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
     return last;
   } catch (err) {
     // What the interrupt broke is not the task's fault: say so rather than how the command died.
-    if (env.checkMode && !env.signal.aborted && !(err instanceof UnreachableError)) {
+    const lost = err instanceof UnreachableError || (err as { cause?: unknown }).cause instanceof UnreachableError;
+    if (env.checkMode && !env.signal.aborted && !lost) {
       const soft = notCheckable({ status: 'failed', message: errorMessage(err), result: {} }, env);
       if (soft) return soft;
     }
     if (env.signal.aborted) return { status: 'failed', message: /^interrupted/.test(errorMessage(err)) ? errorMessage(err) : `interrupted: ${errorMessage(err)}`, result: {} };
-    if (err instanceof UnreachableError || (err as { cause?: unknown }).cause instanceof UnreachableError) return { status: 'unreachable', message: errorMessage(err), result: {} };
+    if (lost) return { status: 'unreachable', message: errorMessage(err), result: {} };
     const result = (err as { result?: Record<string, unknown> })?.result ?? {};
     return { status: 'failed', message: errorMessage(err), result };
   }
