@@ -12,6 +12,8 @@ export const BUNDLE_MANIFEST = 'bundle.json';
 
 /** The files the bundle was made from, each with bundleStamp of it then and the SHA-256 of its bytes. */
 export interface BundleManifest {
+  /** The bundle is plain ASCII: read as Latin-1, without decoding UTF-8 (the same text, sooner). */
+  ascii?: boolean;
   files: Array<[string, string, string]>;
 }
 
@@ -32,35 +34,40 @@ const root = join(dist, '..', '..');
  * bytes. The lock file alone may be absent (an installed package has none).
  */
 export function bundleIsCurrent(root: string, distDir: string): boolean {
+  return currentManifest(root, distDir) !== null;
+}
+
+/** The bundle's manifest when the bundle is current (see bundleIsCurrent), else null. */
+export function currentManifest(root: string, distDir: string): BundleManifest | null {
   let manifest: BundleManifest;
   try {
     manifest = JSON.parse(readFileSync(join(distDir, BUNDLE_MANIFEST), 'utf8')) as BundleManifest;
   } catch {
-    return false;
+    return null;
   }
-  if (!Array.isArray(manifest.files) || manifest.files.length === 0) return false;
+  if (!Array.isArray(manifest.files) || manifest.files.length === 0) return null;
   for (const [file, stamp, digest] of manifest.files) {
     let st: Stats;
     try {
       st = statSync(join(root, file));
     } catch {
       if (file === 'package-lock.json') continue;
-      return false;
+      return null;
     }
     if (bundleStamp(st) === stamp) continue;
-    if (String(st.size) !== stamp.split(':')[0]) return false;
+    if (String(st.size) !== stamp.split(':')[0]) return null;
     try {
-      if (bundleDigest(readFileSync(join(root, file))) !== digest) return false;
+      if (bundleDigest(readFileSync(join(root, file))) !== digest) return null;
     } catch {
-      return false;
+      return null;
     }
   }
-  return true;
+  return manifest;
 }
 
-function run(cachedData: Buffer | undefined): Script {
+function run(cachedData: Buffer | undefined, ascii: boolean): Script {
   const filename = join(dist, BUNDLE_FILE);
-  const source = readFileSync(filename, 'utf8');
+  const source = readFileSync(filename, ascii ? 'latin1' : 'utf8');
   const wrapped = `(function (exports, require, module, __filename, __dirname) {${source}\n})`;
   const script = new Script(wrapped, { filename, cachedData });
   const module = { exports: {} };
@@ -73,14 +80,15 @@ export function startBundled(): boolean {
   // `--version` answers from main.js before anything heavy loads: cheaper than reading the bundle and its cache.
   const args = process.argv.slice(2);
   if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return false;
-  if (!bundleIsCurrent(root, dist)) return false;
+  const manifest = currentManifest(root, dist);
+  if (!manifest) return false;
   let cachedData: Buffer | undefined;
   try {
     cachedData = readFileSync(join(dist, BUNDLE_CACHE));
   } catch {
     cachedData = undefined;
   }
-  run(cachedData);
+  run(cachedData, manifest.ascii === true);
   return true;
 }
 
@@ -89,6 +97,6 @@ export function startBundled(): boolean {
 if (require.main === module && process.argv[2] === '--write-cache') {
   const file = process.argv[3];
   process.argv.splice(2, 2);
-  const script = run(undefined);
+  const script = run(undefined, false);
   process.on('exit', () => writeFileSync(file, script.createCachedData()));
 }

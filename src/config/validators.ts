@@ -27,10 +27,14 @@ let generated: Generated | null | undefined;
 const ready = new Map<string, ValidateFunction>();
 let ajv: import('ajv').default | null = null;
 
-function validator(name: string, build: () => JsonSchema): ValidateFunction {
-  const known = ready.get(name);
-  if (known) return known;
-  const schema = build();
+/**
+ * True in the bundle (src/tools/bundle.ts defines it): the build checked there that every generated validator was made
+ * from the schema in the bundle beside it, so a start need not build the schemas and hash them again (about 10 ms).
+ */
+declare const PGPLAY_BUNDLE: boolean | undefined;
+const inCheckedBundle = typeof PGPLAY_BUNDLE !== 'undefined' && PGPLAY_BUNDLE === true;
+
+function generatedValidators(): Generated | null {
   if (generated === undefined) {
     try {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -39,7 +43,28 @@ function validator(name: string, build: () => JsonSchema): ValidateFunction {
       generated = null;
     }
   }
-  let validate = generated && generated.hashes[name] === schemaHash(schema) ? generated.validators[name] : undefined;
+  return generated;
+}
+
+/** The schemas whose generated validator was made from another version of them (the build refuses to bundle these). */
+export function staleValidators(modules: ModuleDefinition[]): string[] {
+  const made = generatedValidators();
+  return Object.entries(allSchemas(modules))
+    .filter(([name, schema]) => !made?.validators[name] || made.hashes[name] !== schemaHash(schema))
+    .map(([name]) => name);
+}
+
+function validator(name: string, build: () => JsonSchema): ValidateFunction {
+  const known = ready.get(name);
+  if (known) return known;
+  const made = generatedValidators();
+  const checked = inCheckedBundle ? made?.validators[name] : undefined;
+  if (checked) {
+    ready.set(name, checked);
+    return checked;
+  }
+  const schema = build();
+  let validate = made && made.hashes[name] === schemaHash(schema) ? made.validators[name] : undefined;
   if (!validate) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Ajv = (require('ajv') as typeof import('ajv')).default;

@@ -7,6 +7,8 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { build } from 'esbuild';
+import { staleValidators } from '../config/validators';
+import { allModules } from '../modules/registry';
 import { BUNDLE_CACHE, BUNDLE_FILE, BUNDLE_MANIFEST, bundleDigest, bundleStamp, type BundleManifest } from '../bundle-start';
 
 const root = join(__dirname, '..', '..', '..');
@@ -20,6 +22,9 @@ rmSync(manifestFile, { force: true });
 rmSync(cacheFile, { force: true });
 
 async function main(): Promise<void> {
+  // The bundle's validators are used without checking them against the schemas at each start: check them here.
+  const stale = staleValidators(allModules());
+  if (stale.length > 0) throw new Error(`the generated validators are older than their schemas (${stale.join(', ')}): run build-validators first`);
   const result = await build({
     entryPoints: [join(dist, 'main.js')],
     outfile: out,
@@ -31,6 +36,14 @@ async function main(): Promise<void> {
     // native binding is loaded from where npm built it (node_modules/ssh2/...), or, when it was not built, not at all
     // (ssh2 then uses its JavaScript code, as it does outside the bundle).
     external: ['cpu-features', 'pg-native'],
+    // Smaller to read at every start, and plain ASCII (no comments, where packages keep a few other characters), so
+    // bundle-start reads it as Latin-1 without decoding UTF-8: about 25 ms less per start. Names are kept.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: 'none',
+    charset: 'ascii',
+    // The validators were checked against the schemas below, before this build: see staleValidators.
+    define: { PGPLAY_BUNDLE: 'true' },
     plugins: [
       {
         name: 'native-bindings',
@@ -51,9 +64,11 @@ async function main(): Promise<void> {
 
   // Every file of pgplay's own code in the bundle, and the lock file that pins the packages in it: a start compares
   // their size and modification time with these (and their bytes, when only the time differs).
+  const bytes = readFileSync(out);
+  const ascii = !bytes.some((b) => b > 0x7f);
   const own = Object.keys(result.metafile.inputs).filter((f) => f.startsWith('dist/src/'));
   const files = [...own, 'package-lock.json'];
-  const manifest: BundleManifest = { files: files.map((f) => [f, bundleStamp(statSync(join(root, f))), bundleDigest(readFileSync(join(root, f)))]) };
+  const manifest: BundleManifest = { ascii, files: files.map((f) => [f, bundleStamp(statSync(join(root, f))), bundleDigest(readFileSync(join(root, f)))]) };
 
   // The code cache, from a start that validates the shipped playbook: the functions that run compiled, the rest left
   // for V8 to compile when first called. A cache V8 does not accept (another Node, other flags) is ignored by it.
