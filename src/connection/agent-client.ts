@@ -86,7 +86,9 @@ export class AgentClient {
       hello = resolve;
       helloFailed = reject;
     });
-    this.ready.catch(() => undefined);
+    // Requests may go out before the hello (behind the agent's code, in the same input): when there is no hello,
+    // they fail with its error.
+    this.ready.catch((err: Error) => this.#fail(err));
     const timer = setTimeout(() => {
       helloFailed(this.lost('starting the host agent', `no answer after ${HELLO_TIMEOUT_MS / 1000} s${this.#stderr ? `: ${this.#stderr.trim()}` : ''}`));
       transport.kill();
@@ -193,9 +195,11 @@ export class AgentClient {
     return (await this.#start(what, items)).answer;
   }
 
-  /** Send a request (after the agent said hello); its id is known at once, its answer comes later. */
+  /**
+   * Send a request; its id is known at once, its answer comes later. It need not wait for the agent's hello: the
+   * agent reads its input in order, so a request written behind its code is read once it runs.
+   */
   async #start(what: string, items: Array<string | Buffer | number>, stream?: StreamHandlers): Promise<{ id: number; answer: Promise<Buffer[]> }> {
-    await this.ready;
     if (this.#dead) throw this.#dead;
     const id = this.#nextId++;
     if (stream) this.#streams.set(id, stream);

@@ -43,7 +43,15 @@ export abstract class AgentConnection implements Connection {
   }
 
   #restart(): Promise<AgentClient> {
+    const relock = this.#lostWithLocks;
     const started = this.startAgent().then(async (agent) => {
+      if (!relock) {
+        // The first requests (the watchdog, the run's lock, the SQL session's socket) go out now, behind the agent's
+        // code: they are answered as soon as it runs, not one round trip after its hello. Without a hello they fail
+        // with its error.
+        this.afterStart(agent).catch(() => undefined);
+        return agent;
+      }
       await agent.ready;
       await this.afterStart(agent);
       // The lost agent may still be at work (a cut link: it learns of it only from its watchdog). Its locks end

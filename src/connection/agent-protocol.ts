@@ -96,8 +96,9 @@ export class FrameReader {
  */
 export const BOOT_MARKER = 'pgplay-agent-source';
 export const BOOT_SCRIPT = [
-  `while (defined(my $l = <STDIN>)) { last if $l eq "${BOOT_MARKER}\\n" }`,
-  'sub r { my $b = ""; while (length $b < $_[0]) { my $n = read(STDIN, $b, $_[0] - length $b, length $b); exit 3 unless $n } $b }',
+  // Unbuffered reads only: what follows the agent's code (requests sent before its hello) stays for its own reads.
+  `my $l = ""; while (1) { sysread(STDIN, my $ch, 1) or exit 3; if ($ch ne "\\n") { $l .= $ch } elsif ($l eq "${BOOT_MARKER}") { last } else { $l = "" } }`,
+  'sub r { my $b = ""; while (length $b < $_[0]) { my $n = sysread(STDIN, $b, $_[0] - length $b, length $b); exit 3 unless $n } $b }',
   'my $c = r(unpack "N", r(4)); eval $c; die $@ if $@;',
 ].join(' ');
 
