@@ -416,3 +416,46 @@ describe('when the agent cannot start', () => {
     assert.equal(whyNoAgent('', 3), 'exit 3');
   });
 });
+
+describe('requests sent before the agent says hello', () => {
+  /** An agent whose perl starts late, as behind a login shell with a slow profile. */
+  function lateAgent(delaySeconds: number, script?: string) {
+    const child = spawn('sh', ['-c', script ?? `sleep ${delaySeconds}; exec "$@"`, 'sh', ...agentArgv()], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const transport = { stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, ended, kill: () => child.kill('SIGKILL') };
+    return new AgentClient(transport, 'late', (what, stderr) => new UnreachableError(`late: ${what}${stderr ? `: ${stderr}` : ''}`));
+  }
+
+  it('are read by the agent once it runs, in order, and answered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgplay-early-'));
+    const agent = lateAgent(0.3);
+    let helloSeen = false;
+    void agent.ready.then(() => (helloSeen = true));
+    try {
+      // All three go out now, behind the agent's code, while the shell still sleeps.
+      const wrote = agent.writeFile(join(dir, 'early.txt'), 'written before the hello\n', { mode: '0640' });
+      const read = agent.readFile(join(dir, 'early.txt'));
+      const locked = agent.lock(join(dir, 'early.lock'), 5);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(helloSeen, false, 'the requests were sent before the hello');
+      await wrote;
+      assert.equal((await read)?.content.toString(), 'written before the hello\n');
+      assert.equal(await locked, join(dir, 'early.lock'));
+      assert.equal(helloSeen, true);
+      // The agent goes on as usual afterwards.
+      assert.equal((await agent.stat(join(dir, 'early.txt')))?.mode, '0640');
+    } finally {
+      await agent.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    assert.equal(existsSync(join(dir, 'early.lock')), false);
+  });
+
+  it('fail with the reason there is no agent when none starts', async () => {
+    const agent = lateAgent(0, 'echo "sh: 1: perl: not found" >&2; exit 127');
+    const early = agent.stat('/');
+    await assert.rejects(early, (err: Error) => err instanceof UnreachableError && /needs perl/.test(err.message));
+    await assert.rejects(agent.ready, (err: Error) => err instanceof UnreachableError && /needs perl/.test(err.message));
+    await agent.close();
+  });
+});
