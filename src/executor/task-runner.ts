@@ -87,10 +87,12 @@ async function runItems(task: Task, env: TaskEnv): Promise<TaskOutcome> {
     }
   }
   const outcomes: ItemOutcome[] = [];
+  // What the last item's check read, for the next one when the module's check ignores its arguments.
+  const shared: SharedFacts = {};
   for (const item of items ?? [undefined]) {
     const started = Date.now();
     const scope = items ? withItem(env.scope, item) : env.scope;
-    const outcome = await runItem(task, env, scope);
+    const outcome = await runItem(task, env, scope, shared);
     emitResult(task, env, outcome, Date.now() - started, items ? item : undefined);
     outcomes.push(outcome);
     if (outcome.status === 'unreachable' || env.signal.aborted) break;
@@ -98,7 +100,12 @@ async function runItems(task: Task, env: TaskEnv): Promise<TaskOutcome> {
   return aggregate(outcomes, task);
 }
 
-async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>): Promise<ItemOutcome> {
+/** Facts one loop item read, kept for the next item while nothing was changed. */
+interface SharedFacts {
+  facts?: unknown;
+}
+
+async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>, shared: SharedFacts): Promise<ItemOutcome> {
   const module = findModule(task.module);
   if (!module) return { status: 'failed', message: `unknown module ${task.module}`, result: {} };
   try {
@@ -134,7 +141,10 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>)
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (env.signal.aborted) throw new InterruptedError();
       const onUndo = (u: UndoReport) => env.emit({ kind: 'undo', time: now(), host: env.handle.name, task: task.name, step: u.step, ok: u.ok, message: redact(u.message) });
-      last = await checkPlanApply(module.check.bind(module), module.plan.bind(module), args, ctx, env.checkMode, onUndo);
+      // A retry reads again: what it waits for is a change of the host.
+      const reuse = module.checkIgnoresArguments && attempt === 1 ? shared : undefined;
+      if (!reuse) delete shared.facts;
+      last = await checkPlanApply(module.check.bind(module), module.plan.bind(module), args, ctx, env.checkMode, onUndo, reuse);
       if (last.status === 'failed' && env.checkMode) last = notCheckable(last, env) ?? last;
       if (last.status !== 'failed' || attempt === attempts) break;
       await sleep((task.delay ?? 5) * 1000, env.signal);
@@ -173,13 +183,17 @@ async function checkPlanApply(
   ctx: TaskContext,
   checkMode: boolean,
   onUndo: (report: UndoReport) => void,
+  shared?: SharedFacts,
 ): Promise<ItemOutcome> {
-  const facts = await check(ctx, args as never);
+  const facts = shared && 'facts' in shared ? shared.facts : await check(ctx, args as never);
+  if (shared) shared.facts = facts;
   const p = plan(args as never, facts as never);
   if (p.kind === 'noop') return { status: 'ok', message: p.reason, result: p.result ?? {}, warnings: p.warnings };
   if (p.kind === 'fail') return { status: 'failed', message: p.message, result: p.result ?? {} };
   const outcome: ItemOutcome = { status: 'changed', message: p.summary, result: { ...(p.result ?? {}) }, needs: p.needs, diffs: p.diffs, warnings: p.warnings };
   if (checkMode) return outcome;
+  // The host is changing: the next item reads it again (also when a step fails and its undo runs).
+  if (shared) delete shared.facts;
   Object.assign(outcome.result, await applySteps(p.steps, ctx, onUndo));
   return outcome;
 }

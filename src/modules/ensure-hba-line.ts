@@ -38,6 +38,7 @@ function wantedRule(args: EnsureHbaLineArgs): HbaRule {
 export const ensureHbaLineModule: ModuleDefinition<EnsureHbaLineArgs, EnsureHbaFacts> = {
   name: 'ensure_hba_line',
   readsServer: true,
+  checkIgnoresArguments: true,
   summary: 'Ensure one pg_hba.conf rule, placed where no earlier rule shadows it; checked by the server before reload.',
   schema: {
     type: 'object',

@@ -90,6 +90,11 @@ export interface ModuleDefinition<Args = any, Facts = any> {
   secretArgs?: string[];
   /** The module talks to the host's PostgreSQL server: the run opens its SQL session early. */
   readsServer?: boolean;
+  /**
+   * check() reads the host only, never its arguments: the items of a loop share one read until an item changes
+   * something (eight pg_hba.conf rules, one read of the file instead of eight).
+   */
+  checkIgnoresArguments?: boolean;
   /** 'skip': the module cannot say what it would do without doing it, so --check skips it. */
   checkMode?: 'plan' | 'skip';
   /**

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { parseInventory } from '../../../src/config/inventory';
 import type { Inventory, Task } from '../../../src/config/types';
@@ -112,5 +115,61 @@ describe('rendering errors are task failures', () => {
     const msg = String(failing.registered.results && (failing.registered.results as Array<{ msg: string }>)[0].msg);
     assert.match(msg, /broken/);
     assert.match(msg, /regex_replace/);
+  });
+});
+
+describe('a loop whose module reads the host only (ensure_hba_line)', () => {
+  /** pg_hba.conf in a directory of its own (no cluster there: the module reads the file, not a server). */
+  function hbaHost(rules: string[]) {
+    const dir = mkdtempSync(join(tmpdir(), 'pgplay-loop-'));
+    chmodSync(dir, 0o755); // pg_ctl status looks in it as the PostgreSQL user
+    writeFileSync(join(dir, 'pg_hba.conf'), `local all postgres peer\n${rules.map((a) => `host replication replicator ${a} scram-sha-256\n`).join('')}`);
+    let reads = 0;
+    const counted = new Proxy(conn, {
+      get(target, prop, receiver) {
+        if (prop === 'readFile') return (path: string, ...rest: unknown[]) => (path.endsWith('pg_hba.conf') && reads++, target.readFile(path, ...(rest as [])));
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const h: HostHandle = { ...handle, conn: counted, pg: pgSettingsFrom({ pg_config_dir: dir, pg_data_dir: dir }) };
+    return { dir, h, reads: () => reads, file: () => readFileSync(join(dir, 'pg_hba.conf'), 'utf8') };
+  }
+
+  async function loop(h: HostHandle, addresses: string[]) {
+    const events: RunEvent[] = [];
+    const t = task({ module: 'ensure_hba_line', args: { type: 'host', database: 'replication', user: 'replicator', address: '{{ item }}', method: 'scram-sha-256' }, loop: addresses });
+    const env: TaskEnv = {
+      play: 'p', taskIndex: 0, handle: h, otherHost: async () => h, outOfRun: () => null,
+      scope: buildScope({ inventory, hostName: 'alpha' }), checkMode: false, showDiff: false, playbookDir: '/tmp',
+      emit: (e) => events.push(e), signal: new AbortController().signal,
+    };
+    const outcome = await runTask(t, env);
+    return { status: outcome.status, items: results(events).map((e) => e.status) };
+  }
+
+  it('reads the file once for all items while none changes it', async () => {
+    const host = hbaHost(['10.0.0.1/32', '10.0.0.2/32', '10.0.0.3/32']);
+    try {
+      const r = await loop(host.h, ['10.0.0.1/32', '10.0.0.2/32', '10.0.0.3/32']);
+      assert.deepEqual(r.items, ['ok', 'ok', 'ok']);
+      assert.equal(host.reads(), 1);
+    } finally {
+      rmSync(host.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('reads it again after an item changed it: no item writes over another one', async () => {
+    const host = hbaHost(['10.0.0.1/32']);
+    try {
+      const r = await loop(host.h, ['10.0.0.4/32', '10.0.0.1/32', '10.0.0.5/32', '10.0.0.6/32']);
+      assert.deepEqual(r.items, ['changed', 'ok', 'changed', 'changed']);
+      const file = host.file();
+      for (const a of ['10.0.0.1/32', '10.0.0.4/32', '10.0.0.5/32', '10.0.0.6/32']) assert.match(file, new RegExp(`replicator\\s+${a.replace(/\./g, '\\.')}\\s`));
+      // The first read, one after the first change (shared by the unchanged item and the next), one after the third.
+      assert.equal(host.reads(), 3);
+    } finally {
+      rmSync(host.dir, { recursive: true, force: true });
+    }
   });
 });
