@@ -78,6 +78,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
       emit,
       signal: controller.signal,
       prepareSql: loadPgDriver,
+      locksEndWithConnections: true,
     });
     return outcome.exitCode;
   } finally {
