@@ -67,6 +67,11 @@ export interface Results {
   growth: Record<string, number | null>;
   targets: Target[];
   accounting_problem: string | null;
+  /**
+   * NODE_EXTRA_CA_CERTS as the bench found it, and what it costs a Node start (medians of `node -e 0` with and
+   * without it, in turn): the bench runs every tool without it (see bench/README.md). Null: it was not set.
+   */
+  node_extra_ca_certs?: { file: string; node_with_s: number; node_without_s: number } | null;
   bench_duration_s: number;
 }
 
@@ -250,6 +255,10 @@ export function markdown(r: Results): string {
       `(Debian ansible ${r.versions.ansible_package}, ansible-mitogen ${r.versions.ansible_mitogen}), community.postgresql ${r.versions.community_postgresql}, PostgreSQL ${r.versions.postgresql}, ${r.versions.openssh}, perl ${r.versions.perl}; ` +
       `commit ${r.commit}, ${r.date}, whole bench ${(r.bench_duration_s / 60).toFixed(1)} min.`,
   );
+  if (r.node_extra_ca_certs) {
+    const c = r.node_extra_ca_certs;
+    lines.push('', `This machine sets NODE_EXTRA_CA_CERTS=${c.file}: every Node start then reads and parses those certificates (\`node -e 0\` ${c.node_with_s.toFixed(3)} s with it, ${c.node_without_s.toFixed(3)} s without). A fresh Debian machine does not set it and pgplay makes no TLS connection that needs it, so every tool ran without it.`);
+  }
   if (r.accounting_problem) lines.push('', `Become invocations were not counted: process accounting could not be switched on (${r.accounting_problem}).`);
   return lines.join('\n');
 }

@@ -116,6 +116,27 @@ async function measureStartup(log: string): Promise<Results['startup']> {
   return { node_s: node, pgplay_version_s: version, node_median_s: nodeMedian, pgplay_version_median_s: versionMedian, ratio: Math.round((versionMedian / nodeMedian) * 100) / 100 };
 }
 
+/**
+ * Some machines (this one) set NODE_EXTRA_CA_CERTS to the system's certificate bundle for every process: each Node
+ * start then parses some 140 certificates, about 50 ms of CPU, before any of pgplay runs. A fresh Debian machine does
+ * not set it, pgplay never makes a TLS connection that would use it, and the other tools do not read it: measure
+ * what it costs, then run every tool without it (said in the results).
+ */
+async function withoutExtraCaCerts(log: string): Promise<Results['node_extra_ca_certs']> {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return null;
+  const withIt: number[] = [];
+  const without: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    withIt.push((await timed([process.execPath, '-e', '0'], { cwd: ROOT, log, label: 'node -e 0 with NODE_EXTRA_CA_CERTS' })).ms / 1000);
+    without.push((await timed([process.execPath, '-e', '0'], { cwd: ROOT, env: { NODE_EXTRA_CA_CERTS: '' }, log, label: 'node -e 0 without NODE_EXTRA_CA_CERTS' })).ms / 1000);
+  }
+  delete process.env.NODE_EXTRA_CA_CERTS;
+  const result = { file, node_with_s: round3(median(withIt)), node_without_s: round3(median(without)) };
+  say(`bench: NODE_EXTRA_CA_CERTS=${file} is set here (node -e 0 ${result.node_with_s.toFixed(3)} s with it, ${result.node_without_s.toFixed(3)} s without): every tool runs without it`);
+  return result;
+}
+
 /** The lines of a failed run that say why (Ansible's fatal/ERROR lines, else the last lines). */
 function whyFailed(output: string): string {
   const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
@@ -230,6 +251,7 @@ async function main(): Promise<void> {
   say(`bench: logs in ${workDir}`);
   // One password for the whole run, only in the environment of the tools.
   process.env.PGPLAY_REPLICATION_PASSWORD ??= randomBytes(18).toString('base64url');
+  const extraCa = await withoutExtraCaCerts(join(workDir, 'startup.log'));
   const loadBefore = loadavg();
   const profileLoops = calibrateProfile(100);
   say(`bench: the profile variant's ~/.bashrc turns a bash loop ${profileLoops} times (about 100 ms of CPU here)`);
@@ -280,6 +302,7 @@ async function main(): Promise<void> {
     fleet,
     ...computeResults(sizes, fleet, startup),
     accounting_problem: accountingProblem,
+    node_extra_ca_certs: extraCa,
     bench_duration_s: (Date.now() - started) / 1000,
   };
   writeFileSync(opts.out, `${JSON.stringify(results, null, 2)}\n`);
