@@ -59,3 +59,17 @@ test('bin/pgplay.js from the bundle answers as the modules do', { skip: !bundleI
   assert.deepEqual([b.status, b.stdout, b.stderr], [m.status, m.stdout, m.stderr]);
   assert.doesNotMatch(b.stderr, /\n\s+at /);
 });
+
+test('--version answers from bin/pgplay.js alone, and a stdout that is closed or gone is no error', () => {
+  const bin = join(ROOT, 'bin', 'pgplay.js');
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  // Which of pgplay's files it loads: none but bin/pgplay.js (NODE_DEBUG=module names each file loaded).
+  const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8', env: { ...process.env, NODE_DEBUG: 'module' } });
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout, `pgplay ${version}\n`);
+  assert.doesNotMatch(r.stderr, /dist\/src/);
+  for (const line of [`"${process.execPath}" "${bin}" --version >&-`, `"${process.execPath}" "${bin}" -V | true`]) {
+    const closed = spawnSync('bash', ['-c', `set -o pipefail; ${line}`], { encoding: 'utf8' });
+    assert.deepEqual([closed.status, closed.stderr], [0, ''], line);
+  }
+});
