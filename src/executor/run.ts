@@ -10,6 +10,7 @@ import { mapWithLimit } from './limit';
 import { runTask, type TaskOutcome } from './task-runner';
 import { findModule } from '../modules/registry';
 import { redact } from '../secrets';
+import { RecentWork } from './recent-work';
 
 export interface RunSettings {
   playbook: Playbook;
@@ -41,6 +42,9 @@ export interface RunOutcome {
 
 const now = () => new Date().toISOString();
 
+/** How long a read one host's task made serves the same task on other hosts (TaskContext.recent). */
+const RECENT_MS = 1000;
+
 export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   const started = Date.now();
   const recap: Record<string, HostRecap> = {};
@@ -68,7 +72,7 @@ export async function runPlaybook(s: RunSettings): Promise<RunOutcome> {
   // Each host's handle is first the one of the first play it is in: its lock and SQL session open there.
   const firstPlay = new Map<string, number>();
   playHosts.forEach((hosts, i) => hosts.forEach((h) => firstPlay.has(h) || firstPlay.set(h, i)));
-  const state: RunState = { recap, dead, registered, locks: new Map(), firstPlay, shared: new Map(), provisions: new Map() };
+  const state: RunState = { recap, dead, registered, locks: new Map(), firstPlay, shared: new Map(), recent: new WeakMap(), provisions: new Map() };
   // Connect to and lock every host of the run at once, so later plays find their hosts ready; open the SQL
   // sessions too when a task will read a server (a session that cannot open is tried again by that task).
   const readsServers = s.playbook.plays.some((p) => [...p.tasks, ...p.handlers].some((t) => findModule(t.module)?.readsServer));
@@ -115,6 +119,8 @@ interface RunState {
   firstPlay: Map<string, number>;
   /** Work done once per run for every host's task that asks (TaskContext.once). */
   shared: Map<string, Promise<unknown>>;
+  /** Work shared by the hosts running one task at about the same time (TaskContext.recent), per task. */
+  recent: WeakMap<Task, RecentWork>;
   /** --check: hosts where a task would install or create what later tasks need (TaskEnv.awaitingProvision). */
   provisions: Map<string, { task: string; what: string }>;
 }
@@ -188,6 +194,11 @@ async function runHost(play: Play, playIndex: number, tasks: Task[], host: strin
       once: <T>(key: string, work: () => Promise<T>): Promise<T> => {
         if (!state.shared.has(key)) state.shared.set(key, work());
         return state.shared.get(key) as Promise<T>;
+      },
+      recent: <T>(key: string, work: () => Promise<T>): Promise<T> => {
+        let recent = state.recent.get(task);
+        if (!recent) state.recent.set(task, (recent = new RecentWork(RECENT_MS)));
+        return recent.get(key, work);
       },
       scope,
       checkMode: s.checkMode,

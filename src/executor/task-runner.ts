@@ -18,6 +18,8 @@ export interface TaskEnv {
   outOfRun(name: string): string | null;
   /** Work shared by every host's task of the run (see TaskContext.once). */
   once?<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** Work shared by the hosts running this task at about the same time (see TaskContext.recent). */
+  recent?<T>(key: string, work: () => Promise<T>): Promise<T>;
   scope: Record<string, unknown>;
   checkMode: boolean;
   showDiff: boolean;
@@ -135,6 +137,7 @@ async function runItem(task: Task, env: TaskEnv, scope: Record<string, unknown>,
       progress: (message) => env.emit({ kind: 'task_progress', time: now(), task: task.name, host: env.handle.name, message: task.noLog ? NO_LOG_NOTE : redact(message) }),
       signal: env.signal,
       once: env.once,
+      recent: env.recent,
     };
     const attempts = Math.max(1, (task.retries ?? 0) + 1);
     let last: ItemOutcome = { status: 'failed', message: 'not run', result: {} };

@@ -92,7 +92,8 @@ async function readRejoinFacts(ctx: TaskContext, args: RejoinArgs): Promise<Rejo
   // This host's passfile and postgresql.auto.conf are read beside the cluster's state, not after it.
   const [me, members, currentPassfile, autoConf] = await Promise.all([
     readHandle(ctx),
-    readCluster(ctx, names),
+    // The other members as the other replicas' rejoin read them a moment ago; this host itself is read above.
+    readCluster(ctx, names, { shared: true }),
     ctx.conn.readFile(pf),
     ctx.conn.readFile(`${ctx.pg.dataDir}/postgresql.auto.conf`),
   ]);

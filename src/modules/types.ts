@@ -46,11 +46,22 @@ export interface TaskContext extends HostHandle {
    * reads the cluster once, so every candidate sees the same answer). Absent: each call does the work.
    */
   once?<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /**
+   * Work shared by the hosts that run this same task at about the same time (each replica's rejoin reads the other
+   * members): a result still coming, or come within the last second, is given to the next host that asks with the
+   * same key; an older one, or a failure, is done again. Absent: each call does the work.
+   */
+  recent?<T>(key: string, work: () => Promise<T>): Promise<T>;
 }
 
 /** ctx.once when the run offers it, else the work itself. */
 export function onceInRun<T>(ctx: TaskContext, key: string, work: () => Promise<T>): Promise<T> {
   return ctx.once ? ctx.once(key, work) : work();
+}
+
+/** ctx.recent when the run offers it, else the work itself. */
+export function recentInTask<T>(ctx: TaskContext, key: string, work: () => Promise<T>): Promise<T> {
+  return ctx.recent ? ctx.recent(key, work) : work();
 }
 
 export interface Step {

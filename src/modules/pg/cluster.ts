@@ -2,7 +2,7 @@
 // upstream and the settings a switchover or a rewind needs; a host that cannot be reached says so.
 import { errorMessage } from '../../errors';
 import { readControlFields } from '../../facts/wal';
-import type { HostHandle, TaskContext } from '../types';
+import { recentInTask, type HostHandle, type TaskContext } from '../types';
 import { probeServer } from './server';
 
 export interface MemberState {
@@ -149,8 +149,26 @@ export async function readHandle(handle: HostHandle): Promise<MemberState> {
   }
 }
 
-export async function readCluster(ctx: TaskContext, names: string[]): Promise<MemberState[]> {
-  return Promise.all(unique(names).map((n) => readMember(ctx, n)));
+/**
+ * Each member's state. shared: a read another host's run of this same task made a moment ago (TaskContext.recent)
+ * serves this one too: eight replicas' checks read each member once, not eight times. The member is reached either
+ * way (it is locked, and counts as read for --check).
+ */
+export async function readCluster(ctx: TaskContext, names: string[], options: { shared?: boolean } = {}): Promise<MemberState[]> {
+  if (!options.shared) return Promise.all(unique(names).map((n) => readMember(ctx, n)));
+  return Promise.all(
+    unique(names).map(async (n) => {
+      if (n === ctx.name) return readHandle(ctx);
+      let handle: HostHandle;
+      try {
+        handle = await ctx.otherHost(n);
+      } catch (err) {
+        return { name: n, address: '', port: 0, state: 'unreachable' as const, error: errorMessage(err) };
+      }
+      // A copy for each task: no host's plan can change what another's reads.
+      return structuredClone(await recentInTask(ctx, `member ${n}`, () => readHandle(handle)));
+    }),
+  );
 }
 
 export function unique(names: string[]): string[] {
