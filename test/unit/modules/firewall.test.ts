@@ -6,7 +6,7 @@ import { firewallModule, type FirewallFacts } from '../../../src/modules/firewal
 import { canonicalSource } from '../../../src/modules/firewalls/common';
 import { firewalldCommands, ipsetName, parseIpsetEntries, parseZoneOthers, richRule } from '../../../src/modules/firewalls/firewalld';
 import { filteringInputChains, nftInsertCommands, readNft } from '../../../src/modules/firewalls/nftables';
-import { parseUfwRules, parseUfwStatus, ufwRuleArgv, ufwSources } from '../../../src/modules/firewalls/ufw';
+import { parseUfwRules, parseUfwStatus, ufwIncomingPolicy, ufwRuleArgv, ufwRunning, ufwSources } from '../../../src/modules/firewalls/ufw';
 import type { Plan } from '../../../src/modules/types';
 
 const rule = { port: 5432, proto: 'tcp' as const, comment: 'pgplay replication' };
@@ -52,6 +52,18 @@ describe('ufw', () => {
   it("tells the task's own rules from the others that let the port in (deny rules and other ports are neither)", () => {
     assert.deepEqual(ufwSources(tuples, rule), { owned: ['198.51.100.12'], others: ['any', '10.0.0.0/8', '192.0.2.50'] });
     assert.deepEqual(ufwSources(tuples, { ...rule, port: 5500 }).others, ['192.0.2.50']);
+  });
+
+  it("says whether ufw runs as `ufw status` does, from iptables' answers for its chains, and its default incoming policy from its files", () => {
+    assert.equal(ufwRunning([0, 0, 0]), true);
+    assert.equal(ufwRunning([1, 1, 1]), false, 'ufw disabled: no chains');
+    assert.equal(ufwRunning([0, 1, 0]), false, 'the first missing chain decides');
+    assert.equal(ufwRunning([4, 0, 0]), null, 'iptables could not answer: ask ufw');
+    assert.equal(ufwRunning([0, null, 0]), null, 'iptables did not run');
+    assert.equal(ufwIncomingPolicy(['IPV6=yes\nDEFAULT_INPUT_POLICY="DROP"\nDEFAULT_OUTPUT_POLICY="ACCEPT"\n', 'ENABLED=yes\n']), 'deny');
+    assert.equal(ufwIncomingPolicy(["DEFAULT_INPUT_POLICY='ACCEPT'\n"]), 'allow');
+    assert.equal(ufwIncomingPolicy(['DEFAULT_INPUT_POLICY="DROP"\n', 'default_input_policy=reject\n']), 'reject', 'the later file wins');
+    assert.equal(ufwIncomingPolicy(['# DEFAULT_INPUT_POLICY="ACCEPT"\nIPV6=yes\n']), null);
   });
 
   it('adds and deletes one rule with ufw itself', () => {
