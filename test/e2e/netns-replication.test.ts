@@ -75,6 +75,13 @@ describe('slots, TLS with verify-full, synchronous standbys and pgplay status on
   });
 
   it('the first run makes a CA outside the repository, a certificate per host, a slot per replica; replicas stream over TLS, pg2 synchronously', async (t) => {
+    // The primary runs with room for fewer slots than the replicas need (1 for 2): site.yml raises max_replication_slots
+    // (a restart, by the handler at the end of the primary's play), and only then makes the slots.
+    const pg1 = host('pg1');
+    psql(pg1, 'ALTER SYSTEM SET max_replication_slots = 1');
+    const restart = onHost(pg1, ['pg_ctlcluster', '15', pg1.cluster as string, 'restart']);
+    execFileSync(restart[0], restart.slice(1));
+    assert.equal(psql(pg1, 'SHOW max_replication_slots'), '1');
     const started = Date.now();
     const r = await run(['run', site, ...inv(), ...tlsVars()]);
     t.diagnostic(`first converge with slots, TLS and sync (Debian, Debian, RHEL): ${Date.now() - started} ms`);
@@ -109,6 +116,7 @@ describe('slots, TLS with verify-full, synchronous standbys and pgplay status on
       assert.equal(psql(host(n), 'SHOW primary_slot_name'), n);
     }
     assert.equal(psql(host('pg1'), 'SHOW max_slot_wal_keep_size'), '8GB');
+    assert.equal(psql(host('pg1'), 'SHOW max_replication_slots'), '16');
   });
 
   it('a re-run changes nothing; pgplay status takes at most 1.2 times as long', async (t) => {
