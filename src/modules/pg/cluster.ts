@@ -67,14 +67,15 @@ export function standbyTimeline(r: Pick<Row, 'received_tli' | 'checkpoint_tli' |
   return Math.max(r.received_tli ?? 0, r.checkpoint_tli ?? 0, r.min_tli ?? 0);
 }
 
-export async function readMember(ctx: TaskContext, name: string): Promise<MemberState> {
+/** A member's state, read by `read` once the host is reached (this task's own host is not reached again). */
+export async function readMember(ctx: TaskContext, name: string, read: (handle: HostHandle) => Promise<MemberState> = readHandle): Promise<MemberState> {
   let handle: HostHandle;
   try {
     handle = name === ctx.name ? ctx : await ctx.otherHost(name);
   } catch (err) {
     return { name, address: '', port: 0, state: 'unreachable', error: errorMessage(err) };
   }
-  return readHandle(handle);
+  return read(handle);
 }
 
 /**
@@ -155,20 +156,10 @@ export async function readHandle(handle: HostHandle): Promise<MemberState> {
  * way (it is locked, and counts as read for --check).
  */
 export async function readCluster(ctx: TaskContext, names: string[], options: { shared?: boolean } = {}): Promise<MemberState[]> {
-  if (!options.shared) return Promise.all(unique(names).map((n) => readMember(ctx, n)));
-  return Promise.all(
-    unique(names).map(async (n) => {
-      if (n === ctx.name) return readHandle(ctx);
-      let handle: HostHandle;
-      try {
-        handle = await ctx.otherHost(n);
-      } catch (err) {
-        return { name: n, address: '', port: 0, state: 'unreachable' as const, error: errorMessage(err) };
-      }
-      // A copy for each task: no host's plan can change what another's reads.
-      return structuredClone(await recentInTask(ctx, `member ${n}`, () => readHandle(handle)));
-    }),
-  );
+  // Another host's read is shared; each task gets a copy, so no host's plan can change what another's reads.
+  const shared = (handle: HostHandle) =>
+    handle === ctx ? readHandle(handle) : recentInTask(ctx, `member ${handle.name}`, () => readHandle(handle)).then((m) => structuredClone(m));
+  return Promise.all(unique(names).map((n) => readMember(ctx, n, options.shared ? shared : readHandle)));
 }
 
 export function unique(names: string[]): string[] {
