@@ -114,24 +114,21 @@ export function ufwIncomingPolicy(files: string[]): string | null {
  */
 export async function readUfw(ctx: TaskContext, program: string): Promise<{ status: UfwStatus; tuples: UfwTuple[] }> {
   const readText = (f: string) => ctx.conn.readFile(f).then((c) => (c ? c.content.toString('utf8') : null));
-  const [codes, defaults, rules] = await Promise.all([
+  // The rule files are read beside the rest, and matter (a read that fails too) only when ufw runs.
+  const rules = Promise.all(UFW_RULE_FILES.map(readText));
+  rules.catch(() => undefined);
+  const [codes, defaults] = await Promise.all([
     Promise.all(UFW_CHAINS.map((chain) => ctx.conn.run([UFW_IPTABLES, '-L', chain, '-n'], { env: { LC_ALL: 'C' }, timeoutMs: 60_000 }).then((r) => r.exitCode, () => null))),
     Promise.all(UFW_DEFAULTS_FILES.map((f) => readText(f).catch(() => null))),
-    Promise.all(UFW_RULE_FILES.map(readText)),
   ]);
   const running = ufwRunning(codes);
-  if (running === null) return readUfwStatus(ctx, program);
-  if (!running) return { status: { active: false, incoming: null }, tuples: [] };
-  const status = { active: true, incoming: ufwIncomingPolicy(defaults.filter((t): t is string => t !== null)) };
-  return { status, tuples: rules.flatMap((text) => (text ? parseUfwRules(text) : [])) };
+  const status = running === null ? await ufwStatusVerbose(ctx, program) : { active: running, incoming: running ? ufwIncomingPolicy(defaults.filter((t): t is string => t !== null)) : null };
+  return { status, tuples: status.active ? (await rules).flatMap((text) => (text ? parseUfwRules(text) : [])) : [] };
 }
 
 /** ufw's state from `ufw status verbose` itself. */
-async function readUfwStatus(ctx: TaskContext, program: string): Promise<{ status: UfwStatus; tuples: UfwTuple[] }> {
+async function ufwStatusVerbose(ctx: TaskContext, program: string): Promise<UfwStatus> {
   const r = await ctx.conn.run([program, 'status', 'verbose'], { env: { LC_ALL: 'C' }, timeoutMs: 60_000 });
   if (r.failed) throw new Error(`ufw status on ${ctx.name} failed: ${(r.stderr.trim() || r.stdout.trim()).split('\n').pop()}`);
-  const status = parseUfwStatus(r.stdout);
-  if (!status.active) return { status, tuples: [] };
-  const files = await Promise.all(UFW_RULE_FILES.map((f) => ctx.conn.readFile(f)));
-  return { status, tuples: files.flatMap((f) => (f ? parseUfwRules(f.content.toString('utf8')) : [])) };
+  return parseUfwStatus(r.stdout);
 }
