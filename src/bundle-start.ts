@@ -77,9 +77,6 @@ function run(cachedData: Buffer | undefined, ascii: boolean): Script {
 
 /** Start pgplay from the bundle when it is current; false (nothing started) otherwise. */
 export function startBundled(): boolean {
-  // `--version` answers from main.js before anything heavy loads: cheaper than reading the bundle and its cache.
-  const args = process.argv.slice(2);
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) return false;
   const manifest = currentManifest(root, dist);
   if (!manifest) return false;
   let cachedData: Buffer | undefined;
