@@ -1,11 +1,11 @@
 // The bundled start (src/bundle-start.ts): used only while every file it was made from is unchanged.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BUNDLE_MANIFEST, bundleDigest, bundleIsCurrent, bundleStamp } from '../../../src/bundle-start';
+import { BUNDLE_MANIFEST, bundleDigest, bundleIsCurrent, bundleStamp, readOwnFile, runCodeCacheFile, writeRunCodeCache } from '../../../src/bundle-start';
 import { ROOT } from '../../helpers/cli';
 
 test('a bundle is current only while every file it was made from keeps its size and time (or, under another time, its bytes); a missing lock file is allowed', () => {
@@ -71,5 +71,78 @@ test('--version answers from bin/pgplay.js alone, and a stdout that is closed or
   for (const line of [`"${process.execPath}" "${bin}" --version >&-`, `"${process.execPath}" "${bin}" -V | true`]) {
     const closed = spawnSync('bash', ['-c', `set -o pipefail; ${line}`], { encoding: 'utf8' });
     assert.deepEqual([closed.status, closed.stderr], [0, ''], line);
+  }
+});
+
+test("a run's code cache lives in the user's cache directory, one file per bundle and Node, read only when no one else may write it", () => {
+  const manifest = { ascii: true, files: [['dist/src/main.js', '5:1', 'ab'] as [string, string, string]] };
+  const file = runCodeCacheFile(manifest, { XDG_CACHE_HOME: '/x/cache', HOME: '/home/u' });
+  assert.match(file ?? '', /^\/x\/cache\/pgplay\/code-[0-9a-f]{16}\.cache$/);
+  assert.match(runCodeCacheFile(manifest, { XDG_CACHE_HOME: 'relative', HOME: '/home/u' }) ?? '', /^\/home\/u\/\.cache\/pgplay\/code-/, 'a relative XDG_CACHE_HOME is ignored, as the XDG spec says');
+  assert.equal(runCodeCacheFile(manifest, {}), null);
+  const other = { ...manifest, files: [['dist/src/main.js', '6:1', 'cd'] as [string, string, string]] };
+  assert.notEqual(runCodeCacheFile(other, { HOME: '/home/u' }), runCodeCacheFile(manifest, { HOME: '/home/u' }), 'another bundle, another file');
+
+  const dir = mkdtempSync(join(tmpdir(), 'pgplay-code-cache-'));
+  try {
+    const cache = join(dir, 'pgplay', 'code-0123.cache');
+    writeRunCodeCache(cache, () => Buffer.from('compiled'));
+    assert.equal(statSync(cache).mode & 0o777, 0o600);
+    assert.equal(statSync(join(dir, 'pgplay')).mode & 0o777, 0o700);
+    assert.equal(readOwnFile(cache)?.toString(), 'compiled');
+    chmodSync(cache, 0o666);
+    assert.equal(readOwnFile(cache), null, 'a file others may write is not run');
+    chmodSync(cache, 0o600);
+    chmodSync(join(dir, 'pgplay'), 0o777);
+    assert.equal(readOwnFile(cache), null, 'nor one in a directory others may write');
+    writeRunCodeCache(cache, () => Buffer.from('other'));
+    assert.equal(readFileSync(cache, 'utf8'), 'compiled', 'nor is one written there');
+    chmodSync(join(dir, 'pgplay'), 0o700);
+    // Another version's cache, unused for long, goes when a new one is written; a recent one stays.
+    const stale = join(dir, 'pgplay', 'code-aaaa.cache');
+    const recent = join(dir, 'pgplay', 'code-bbbb.cache');
+    writeFileSync(stale, 'old');
+    writeFileSync(recent, 'new');
+    const longAgo = new Date(Date.now() - 40 * 24 * 3600 * 1000);
+    utimesSync(stale, longAgo, longAgo);
+    writeRunCodeCache(cache, () => Buffer.from('again'));
+    assert.deepEqual(readdirSync(join(dir, 'pgplay')).sort(), ['code-0123.cache', 'code-bbbb.cache']);
+    // Nowhere to write: no error.
+    writeRunCodeCache(join(dir, 'pgplay', 'code-0123.cache', 'below-a-file.cache'), () => Buffer.from('x'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the first run of a bundle writes its code cache, later runs read it, and one V8 refuses is removed, then written again', { skip: !bundleIsCurrent(ROOT, join(ROOT, 'dist', 'src')) && 'no current bundle (npm run build makes it)' }, () => {
+  const home = mkdtempSync(join(tmpdir(), 'pgplay-code-cache-'));
+  try {
+    const env = { ...process.env, XDG_CACHE_HOME: home };
+    const pgplay = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'pgplay.js'), ...args], { encoding: 'utf8', env });
+    const cacheFiles = () => (existsSync(join(home, 'pgplay')) ? readdirSync(join(home, 'pgplay')) : []);
+    const validate = pgplay('validate', join(ROOT, 'playbooks', 'site.yml'), '-i', join(ROOT, 'inventory.example.yml'));
+    assert.equal(validate.status, 0, validate.stderr);
+    assert.deepEqual(cacheFiles(), [], 'validate does not write one');
+    const run = ['run', join(ROOT, 'test', 'fixtures', 'cli', 'template.yml'), '-i', join(ROOT, 'test', 'fixtures', 'cli', 'inventory.yml'), '--check'];
+    const first = pgplay(...run);
+    assert.equal(first.status, 0, first.stderr);
+    const [name] = cacheFiles();
+    assert.match(name ?? '', /^code-[0-9a-f]{16}\.cache$/);
+    const file = join(home, 'pgplay', name);
+    const written = readFileSync(file);
+    const old = new Date('2026-01-01T00:00:00Z');
+    utimesSync(file, old, old);
+    const second = pgplay(...run);
+    assert.deepEqual([second.status, second.stdout.replace(/\d+ ms/g, '')], [first.status, first.stdout.replace(/\d+ ms/g, '')]);
+    assert.equal(statSync(file).mtimeMs, old.getTime(), 'accepted by V8: not written again');
+    writeFileSync(file, 'not a code cache');
+    const third = pgplay(...run);
+    assert.equal(third.status, 0, third.stderr);
+    assert.deepEqual(cacheFiles(), [], 'refused by V8: removed');
+    assert.equal(pgplay(...run).status, 0);
+    // As big as the first, give or take what V8 compiled differently (a run without the build's cache writes less).
+    assert.ok(Math.abs(readFileSync(file).length - written.length) < written.length / 50, 'the next run, from the build cache, writes a whole one again');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
   }
 });
