@@ -408,6 +408,8 @@ const HOSTNAME = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-
 /** Problems with an address for a host* rule; a host name is allowed but reported as a warning by the caller. */
 export function addressProblem(address: string): string | null {
   if (['all', 'samehost', 'samenet'].includes(address)) return null;
+  // A network first: its address part alone is looked at (node's IPv6 test is a large expression, slow to build).
+  if (address.includes('/')) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
   if (isIP(address) === 4) return `address ${address} has no prefix length: write ${address}/32 for this one host`;
   if (isIP(address) === 6) return `address ${address} has no prefix length: write ${address}/128 for this one host`;
   if (address.includes('/') || address.split(' ').every((w) => isIP(w) !== 0)) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
