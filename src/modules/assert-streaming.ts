@@ -36,7 +36,7 @@ export interface AssertStreamingFacts {
   causes?: Record<string, string>;
 }
 
-interface ReplicationRow {
+export interface ReplicationRow {
   application_name: string;
   client_addr: string | null;
   state: string;
@@ -92,8 +92,10 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
       else replicas.push({ name, handle: await ctx.otherHost(name) });
     }
     if (replicas.length === 0) return { primary: ctx.name, checks };
-    // Replicas are checked side by side (each on its own session); the checks keep the order of args.replicas.
-    for (const found of await Promise.all(replicas.map(({ name, handle }) => primarySeesReplica(ctx, primary, name, handle.pg.address, args, timeoutMs)))) checks.push(...found);
+    // Replicas are checked side by side; the checks keep the order of args.replicas. What the primary sees of them is
+    // one read of pg_stat_replication for all that wait at the same time, not one query each.
+    const replication = sharedRead(() => readReplication(primary));
+    for (const found of await Promise.all(replicas.map(({ name, handle }) => primarySeesReplica(ctx, replication, name, handle.pg.address, args, timeoutMs)))) checks.push(...found);
     const token = randomBytes(8).toString('hex');
     await writeMarker(primary, ctx.name, token);
     for (const found of await Promise.all(replicas.map(({ name, handle }) => replicaChecks(ctx, name, handle, token, timeoutMs)))) checks.push(...found);
@@ -138,22 +140,38 @@ function clientAddressOf(ctx: TaskContext, name: string): string | undefined {
   }
 }
 
-async function primarySeesReplica(ctx: TaskContext, sql: SqlSession, name: string, address: string, args: AssertStreamingArgs, timeoutMs: number): Promise<CheckOutcome[]> {
+/** A read that callers asking while it runs share; the next call after it ended reads again. */
+function sharedRead<T>(read: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | null = null;
+  return () =>
+    (running ??= read().finally(() => {
+      running = null;
+    }));
+}
+
+/** Every walsender the primary has, with its TLS state and the slot it holds. */
+function readReplication(sql: SqlSession): Promise<ReplicationRow[]> {
+  return sql.query<ReplicationRow>(
+    `SELECT r.application_name, host(r.client_addr) AS client_addr, r.state, r.sync_state,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::text AS lag_bytes,
+            extract(epoch FROM r.replay_lag)::float8 AS replay_lag_seconds,
+            s.ssl, s.version AS ssl_version,
+            (SELECT slot_name::text FROM pg_replication_slots WHERE active_pid = r.pid) AS slot
+       FROM pg_stat_replication r LEFT JOIN pg_stat_ssl s ON s.pid = r.pid`,
+  );
+}
+
+/** The walsender of this replica: by its application_name or its address, a streaming one first, then a name match. */
+export function replicationRowOf(rows: ReplicationRow[], name: string, address: string): ReplicationRow | undefined {
+  const rank = (r: ReplicationRow) => (r.state === 'streaming' ? 2 : 0) + (r.application_name === name ? 1 : 0);
+  return rows.filter((r) => r.application_name === name || r.client_addr === address).sort((a, b) => rank(b) - rank(a))[0];
+}
+
+async function primarySeesReplica(ctx: TaskContext, replication: () => Promise<ReplicationRow[]>, name: string, address: string, args: AssertStreamingArgs, timeoutMs: number): Promise<CheckOutcome[]> {
   const deadline = Date.now() + timeoutMs;
   let row: ReplicationRow | undefined;
   for (;;) {
-    const rows = await sql.query<ReplicationRow>(
-      `SELECT r.application_name, host(r.client_addr) AS client_addr, r.state, r.sync_state,
-              pg_wal_lsn_diff(pg_current_wal_lsn(), r.replay_lsn)::text AS lag_bytes,
-              extract(epoch FROM r.replay_lag)::float8 AS replay_lag_seconds,
-              s.ssl, s.version AS ssl_version,
-              (SELECT slot_name::text FROM pg_replication_slots WHERE active_pid = r.pid) AS slot
-         FROM pg_stat_replication r LEFT JOIN pg_stat_ssl s ON s.pid = r.pid
-        WHERE r.application_name = $1 OR host(r.client_addr) = $2
-        ORDER BY (r.state = 'streaming') DESC, (r.application_name = $1) DESC`,
-      [name, address],
-    );
-    row = rows[0];
+    row = replicationRowOf(await replication(), name, address);
     if (row?.state === 'streaming' || Date.now() >= deadline || ctx.signal.aborted) break;
     ctx.progress(`waiting for ${name} to stream (${row ? row.state : 'not connected'})`);
     await sleep(100);

@@ -11,7 +11,7 @@ import { conninfoWithPassfile, conninfoWithTls, sameConninfo } from './pg/connin
 import { ensureConfModule, type EnsureConfFacts } from './ensure-conf';
 import { passfileText } from './pg/passfile';
 import { controlServer, lastLine, runPg, serverState, sleep, type ServerState } from './pg/server';
-import { fail, noop, type ModuleDefinition, type Plan, type Step, type TaskContext } from './types';
+import { fail, noop, recentInTask, type ModuleDefinition, type Plan, type Step, type TaskContext } from './types';
 
 export interface BasebackupArgs {
   primary: string;
@@ -130,7 +130,8 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     // This host's own account is asked beside the primary's identity (it does not depend on it): one round trip less.
     const local = readLocalAccount(ctx);
     local.catch(() => undefined);
-    const primary = await readPrimary(ctx, args);
+    // The replicas cloned by this task ask the same primary at about the same time: one read serves them all.
+    const primary = await readPrimary(ctx, args, { shared: true });
     // --check before the run has started a stopped primary: its identity is in its files.
     if (primary.error && ctx.checkMode) Object.assign(primary, await stoppedPrimaryIdentity(ctx, args.primary));
     const facts = await readFacts(ctx, primary, local);
@@ -200,20 +201,24 @@ async function clusterAddresses(ctx: TaskContext, names: string[]): Promise<Arra
   return found.flatMap((r) => (r.status === 'fulfilled' ? [{ address: r.value.pg.address, port: r.value.pg.port }] : []));
 }
 
-/** The primary's identity, through its own SQL session. */
-async function readPrimary(ctx: TaskContext, args: BasebackupArgs): Promise<PrimaryFacts> {
+/**
+ * The primary's identity, through its own SQL session. Shared: the read made for another replica of this task within
+ * the last second serves (it names every slot); the read before a change is the host's own.
+ */
+async function readPrimary(ctx: TaskContext, args: BasebackupArgs, options: { shared?: boolean } = {}): Promise<PrimaryFacts> {
   const primary: PrimaryFacts = { name: args.primary, address: '', port: 0, sameDir: args.primary === ctx.name };
   try {
     const other = await ctx.otherHost(args.primary);
     Object.assign(primary, { address: other.pg.address, port: other.pg.port });
     primary.sameDir ||= other.pg.address === ctx.pg.address && other.pg.dataDir === ctx.pg.dataDir;
-    const sql = await other.sql();
-    const [row] = await sql.query<{ id: string; slot: boolean }>(
-      'SELECT system_identifier::text AS id, EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1) AS slot FROM pg_control_system()',
-      [args.slot ?? ''],
-    );
+    const read = async () => {
+      const sql = await other.sql();
+      const [row] = await sql.query<{ id: string; slots: string[] }>('SELECT system_identifier::text AS id, ARRAY(SELECT slot_name::text FROM pg_replication_slots) AS slots FROM pg_control_system()');
+      return row;
+    };
+    const row = options.shared ? await recentInTask(ctx, `primary ${args.primary}`, read) : await read();
     primary.systemId = row.id;
-    if (args.slot) primary.slotExists = row.slot;
+    if (args.slot) primary.slotExists = row.slots.includes(args.slot);
   } catch (err) {
     primary.error = err instanceof Error ? err.message : String(err);
   }

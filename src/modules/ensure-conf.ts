@@ -116,33 +116,35 @@ export const ensureConfModule: ModuleDefinition<EnsureConfArgs, EnsureConfFacts>
     const { sql } = await probeServer(ctx);
     const facts: EnsureConfFacts = { running: sql !== null, info: {}, inFiles: {}, file: null, useAlterSystem: sql !== null && useDefault };
     if (sql) {
-      const rows = await sql.query<SettingInfo & { source: string; boot_val: string | null }>(
-        'SELECT name, setting, unit, vartype, context, source, boot_val FROM pg_settings WHERE lower(name) = ANY($1)',
+      // One round trip: the settings; every line of a file that sets a wanted name, in the order the server reads
+      // them, rows with an error kept (a postmaster setting waiting for a restart "could not be applied"); when the
+      // configuration was loaded and when each of those files last changed.
+      const [row] = await sql.query<{
+        settings: Array<SettingInfo & { source: string; boot_val: string | null }> | null;
+        lines: Array<{ name: string; setting: string; sourcefile: string; sourceline: number; error: string | null; auto: boolean }> | null;
+        load: number;
+        file_times: Record<string, number | null> | null;
+      }>(
+        `WITH wanted AS (SELECT lower(name) AS name, setting, sourcefile, sourceline, error, seqno,
+                                sourcefile = current_setting('data_directory') || '/postgresql.auto.conf' AS auto
+                           FROM pg_file_settings WHERE lower(name) = ANY($1) AND setting IS NOT NULL)
+         SELECT (SELECT json_agg(s) FROM (SELECT name, setting, unit, vartype, context, source, boot_val
+                                            FROM pg_settings WHERE lower(name) = ANY($1)) s) AS settings,
+                (SELECT json_agg(w ORDER BY w.seqno) FROM wanted w) AS lines,
+                extract(epoch FROM pg_conf_load_time())::float8 AS load,
+                (SELECT json_object_agg(f, extract(epoch FROM (pg_stat_file(f, true)).modification)::float8)
+                   FROM (SELECT DISTINCT sourcefile AS f FROM wanted) files) AS file_times`,
         [names],
       );
-      for (const r of rows) {
+      for (const r of row.settings ?? []) {
         facts.info[r.name.toLowerCase()] = { vartype: r.vartype, unit: r.unit, context: r.context, active: r.setting, display: displaySetting(r), source: r.source, bootVal: r.boot_val ?? undefined };
       }
-      // Every line that sets a wanted name, in the order the server reads them; rows with an error are kept (a
-      // postmaster setting waiting for a restart "could not be applied").
-      const fileRows = await sql.query<{ name: string; setting: string; sourcefile: string; sourceline: number; error: string | null; auto: boolean }>(
-        `SELECT lower(name) AS name, setting, sourcefile, sourceline, error,
-                sourcefile = current_setting('data_directory') || '/postgresql.auto.conf' AS auto
-           FROM pg_file_settings WHERE lower(name) = ANY($1) AND setting IS NOT NULL ORDER BY seqno`,
-        [names],
-      );
       facts.autoConf = Object.fromEntries(names.map((n) => [n, null]));
-      for (const r of fileRows) {
+      for (const r of row.lines ?? []) {
         facts.inFiles[r.name] = { value: r.setting, file: r.sourcefile, line: r.sourceline, error: r.error };
         if (r.auto) facts.autoConf[r.name] = r.setting;
       }
-      const files = [...new Set(Object.values(facts.inFiles).map((f) => f.file))];
-      const [times] = await sql.query<{ load: number; files: Array<number | null> }>(
-        `SELECT extract(epoch FROM pg_conf_load_time())::float8 AS load,
-                ARRAY(SELECT extract(epoch FROM (pg_stat_file(f, true)).modification)::float8 FROM unnest($1::text[]) WITH ORDINALITY AS u(f, i) ORDER BY i) AS files`,
-        [files],
-      );
-      facts.loaded = { loadTime: times.load, fileTimes: Object.fromEntries(files.map((f, i) => [f, times.files[i]])) };
+      facts.loaded = { loadTime: row.load, fileTimes: row.file_times ?? {} };
     } else {
       const described = await describeConfig(ctx.conn, ctx.pg);
       for (const name of names) {
