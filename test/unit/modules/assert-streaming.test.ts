@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assertStreamingModule } from '../../../src/modules/assert-streaming';
+import { assertStreamingModule, replicationRowOf, type ReplicationRow } from '../../../src/modules/assert-streaming';
 
 describe('assert_streaming plan', () => {
   const ok = (host: string, check: string) => ({ host, check, ok: true, seen: 'fine' });
@@ -39,5 +39,53 @@ describe('assert_streaming plan', () => {
   });
   it('is skipped in check mode', () => {
     assert.equal(assertStreamingModule.checkMode, 'skip');
+  });
+  it('reads pg_stat_replication once for all the replicas waiting, not once each', async () => {
+    let reads = 0;
+    let marker = '';
+    const row = (application_name: string, client_addr: string, state: string): ReplicationRow => ({ application_name, client_addr, state, sync_state: 'async', lag_bytes: '0', replay_lag_seconds: 0, ssl: false, ssl_version: null, slot: null });
+    const primary = {
+      closed: false,
+      close: async () => undefined,
+      query: async (text: string, params?: unknown[]) => {
+        if (text.includes('pg_stat_replication')) {
+          reads++;
+          // pg3 streams from the second read on; pg4 is known by its address alone (another application_name).
+          return [row('pg2', '10.0.0.12', 'streaming'), row('pg3', '10.0.0.13', reads > 1 ? 'streaming' : 'startup'), row('walreceiver', '10.0.0.14', 'streaming')];
+        }
+        if (/pgplay\.marker/.test(text)) marker = /'([0-9a-f]{16})'/.exec(text)?.[1] ?? String(params?.[1] ?? '');
+        return [];
+      },
+    };
+    const replica = {
+      closed: false,
+      close: async () => undefined,
+      query: async (text: string) => {
+        if (text.startsWith('SELECT pg_is_in_recovery()')) return [{ rec: true, status: 'streaming' }];
+        if (text.startsWith('SELECT token')) return [{ token: marker }];
+        throw Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
+      },
+    };
+    const address: Record<string, string> = { pg2: '10.0.0.12', pg3: '10.0.0.13', pg4: '10.0.0.14' };
+    const ctx = {
+      name: 'pg1',
+      vars: {},
+      sql: async () => primary,
+      otherHost: async (name: string) => ({ name, pg: { address: address[name] }, sql: async () => replica }),
+      outOfRun: () => null,
+      progress: () => undefined,
+      signal: new AbortController().signal,
+    } as never;
+    const facts = await assertStreamingModule.check(ctx, { replicas: ['pg2', 'pg3', 'pg4'], timeout: 5 });
+    assert.deepEqual(facts.checks.filter((c) => !c.ok), []);
+    assert.equal(reads, 2, 'the first read serves all three, the second pg3 alone (one query each would be 4)');
+  });
+  it("finds a replica's walsender by name or address, a streaming one first, then the one with its name", () => {
+    const row = (application_name: string, client_addr: string | null, state: string) => ({ application_name, client_addr, state }) as ReplicationRow;
+    const rows = [row('pg9', '10.0.0.12', 'catchup'), row('other', '10.0.0.12', 'streaming'), row('pg2', null, 'streaming'), row('pg3', '10.0.0.13', 'startup')];
+    assert.equal(replicationRowOf(rows, 'pg2', '10.0.0.12'), rows[2], 'streaming and named');
+    assert.equal(replicationRowOf(rows, 'pg9', '10.0.0.12'), rows[1], 'streaming by address before its own name not streaming');
+    assert.equal(replicationRowOf(rows, 'pg3', '10.0.0.99'), rows[3]);
+    assert.equal(replicationRowOf(rows, 'pg4', '10.0.0.14'), undefined);
   });
 });
