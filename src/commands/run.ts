@@ -82,7 +82,8 @@ export async function runCommand(o: RunOptions): Promise<number> {
     });
     return outcome.exitCode;
   } finally {
-    await pool.closeAll();
+    // pgplay exits next: each host's idle agent ends by itself (its locks with it) without being waited for.
+    await pool.closeAll({ wait: false });
     for (const r of reporters) await r.finish?.();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

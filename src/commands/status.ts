@@ -50,7 +50,7 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
     }
     return await watch(o.watch, o.json, round, print);
   } finally {
-    await pool.closeAll();
+    await pool.closeAll({ wait: false });
   }
 }
 

@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { Secret } from '../secrets';
 import { bootPayload, decodeList, encodeFrame, encodeList, FrameReader, FrameType, PROTOCOL_VERSION, type Frame } from './agent-protocol';
 import { describeArgv } from './command';
-import { HostOpError, type FileContent, type GuardAction, type FileStat, type HostFacts, type RunOptions, type RunResult, type TcpConnectResult, type WriteOptions } from './types';
+import { HostOpError, type CloseOptions, type FileContent, type GuardAction, type FileStat, type HostFacts, type RunOptions, type RunResult, type TcpConnectResult, type WriteOptions } from './types';
 
 /** A started agent process: its streams, and how it ends. */
 export interface AgentTransport {
@@ -57,6 +57,8 @@ export class AgentClient {
   #nextId = 1;
   #pending = new Map<number, Pending>();
   #streams = new Map<number, StreamHandlers>();
+  /** Socket streams whose input pgplay ended: what is left of them is the agent's own to finish. */
+  #socketsEnded = new Set<number>();
   #reader = new FrameReader();
   #stderr = '';
   #dead: Error | null = null;
@@ -358,18 +360,33 @@ export class AgentClient {
   #streamOf(id: number): AgentStream {
     return new AgentStream(
       (chunk) => this.#send(id, FrameType.input, chunk),
-      () => this.#send(id, FrameType.endInput),
+      () => {
+        this.#socketsEnded.add(id);
+        this.#send(id, FrameType.endInput);
+      },
       () => this.#send(id, FrameType.kill, Buffer.from('TERM')),
     );
   }
 
   /** End the agent's input: it stops what still runs and exits; wait for that, then let go of the transport. */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     if (this.#pinger) clearInterval(this.#pinger);
     this.#pinger = null;
     this.#closing = true;
     this.#flush();
     this.transport.stdin.end();
+    // At a run's end, an agent with nothing running (a SQL session's socket whose end was sent counts as done: the
+    // agent writes what it was sent, then closes it) ends by itself at the end of its input, letting go of its locks
+    // as it ends: its end is not waited for (a run's last tens of milliseconds, while the hosts are busy).
+    if (options.wait === false && this.#pending.size === 0 && [...this.#streams.keys()].every((id) => this.#socketsEnded.has(id))) {
+      // Those sockets end here, as when the agent says it closed them.
+      for (const [id, stream] of this.#streams) {
+        this.#streams.delete(id);
+        stream.exit([]);
+      }
+      this.#fail(new Error(`the agent on ${this.hostName} was closed`));
+      return;
+    }
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.transport.ended, new Promise((r) => (timer = setTimeout(r, KILL_GRACE_MS + 2000)))]);
     clearTimeout(timer);

@@ -3,7 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Secret } from '../secrets';
 import { AgentClient } from './agent-client';
 import { UnreachableError } from '../errors';
-import type { Connection, FileContent, GuardAction, FileStat, HostFacts, RunOptions, RunResult, TcpConnectResult, WriteOptions } from './types';
+import type { CloseOptions, Connection, FileContent, GuardAction, FileStat, HostFacts, RunOptions, RunResult, TcpConnectResult, WriteOptions } from './types';
 
 export abstract class AgentConnection implements Connection {
   abstract readonly kind: 'local' | 'ssh';
@@ -139,16 +139,16 @@ export abstract class AgentConnection implements Connection {
   }
 
   /** Stop the agent (and what it runs); a later call starts a new one. */
-  async close(): Promise<void> {
+  async close(options: CloseOptions = {}): Promise<void> {
     const current = this.#agent;
     this.#agent = null;
     this.#locks.clear();
     this.#lostWithLocks = false;
     const agent = await current?.catch(() => null);
-    await agent?.close();
-    await this.closeTransport();
+    await agent?.close(options);
+    await this.closeTransport(options);
   }
 
   /** Let go of what carries the agent (the ssh connection); nothing for a local child. */
-  protected async closeTransport(): Promise<void> {}
+  protected async closeTransport(_options: CloseOptions): Promise<void> {}
 }

@@ -6,6 +6,7 @@ import { agentCommandLine, type Become } from './command';
 import { dialSsh } from './ssh-connect-config';
 import { unreachable, type SshTarget } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
+import type { CloseOptions } from './types';
 
 export type { SshOptions } from './ssh-options';
 
@@ -72,10 +73,17 @@ export class SshConnection extends AgentConnection {
   }
 
   /** End the ssh connection after the agent stopped. */
-  protected override async closeTransport(): Promise<void> {
+  protected override async closeTransport(options: CloseOptions): Promise<void> {
     const client = this.#client ?? (await this.#connecting?.catch(() => null)) ?? null;
     this.#client = null;
     if (!client) return;
+    if (options.wait === false) {
+      // A run's end: the goodbye goes out behind what was written (the agent's end of input); the server's side of
+      // the close is not waited for (it would hold pgplay's exit a few tens of milliseconds while the hosts are busy).
+      client.end();
+      client.destroy();
+      return;
+    }
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         client.destroy();

@@ -100,7 +100,15 @@ export interface Connection {
   connectUnix(path: string, options?: { as?: string }): Promise<Duplex>;
   /** A TCP connection opened from the host itself (its address, routes and firewall): whether it connected is data. */
   connectTcp(host: string, port: number, options?: { timeoutMs?: number }): Promise<TcpConnectResult>;
-  close(): Promise<void>;
+  /**
+   * End the connection. By default, once the host's side has ended (its agent gone, its locks let go); with
+   * `{ wait: false }` (a run's end, just before pgplay exits), an idle agent is told to end and not waited for.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  wait?: boolean;
 }
 
 /** A host operation the host refused: `code` is the errno name (ENOENT, EEXIST, EACCES, EBUSY, ...). */

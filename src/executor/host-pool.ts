@@ -1,7 +1,7 @@
 // One connection and one SQL session per host for the whole run, shared by every task; a play whose vars change a
 // host's connection or PostgreSQL settings gets a handle of its own (and a connection of its own when those differ).
 import type { Inventory } from '../config/types';
-import type { Connection } from '../connection/types';
+import type { CloseOptions, Connection } from '../connection/types';
 import type { SqlSession } from '../facts/sql';
 import type { HostHandle } from '../modules/types';
 import type { HostSettings } from './host-settings';
@@ -71,11 +71,12 @@ export class HostPool {
   }
 
   /** Close every SQL session and connection opened during the run. */
-  async closeAll(): Promise<void> {
+  /** Close every SQL session and connection; `{ wait: false }` at the end of a run, just before pgplay exits. */
+  async closeAll(options: CloseOptions = {}): Promise<void> {
     // Each SQL session's Terminate goes out without waiting for its server's end: the agents close right after, and
     // each writes what it was sent to the server before it closes the socket.
     await Promise.all([...this.#handles.values()].map((h) => h.dropSql({ wait: false }).catch(() => undefined)));
-    await Promise.all([...this.#connections.values()].map((c) => c.close().catch(() => undefined)));
+    await Promise.all([...this.#connections.values()].map((c) => c.close(options).catch(() => undefined)));
   }
 }
 

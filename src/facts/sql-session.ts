@@ -140,7 +140,21 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
       closed = true;
       options.signal?.removeEventListener('abort', onAbort);
       const ended = client.end().catch(() => undefined);
-      if (closing.wait === false) return;
+      // Not waiting for the server: the goodbye and the end of the stream are handed to the agent (a tick later, from
+      // pg's write callback), so that the agent's close sees them sent.
+      if (closing.wait === false) {
+        if (!socket.writableFinished && !socket.destroyed) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+            const timer = setTimeout(done, 2000).unref();
+            socket.once('finish', done).once('close', done).once('error', done);
+          });
+        }
+        return;
+      }
       // A server that does not answer the goodbye (a backend still busy) is not waited for long.
       await Promise.race([ended, new Promise((r) => setTimeout(r, 2000).unref())]);
       socket.destroy();

@@ -262,6 +262,35 @@ describe('the host agent, run locally', () => {
     assert.equal(existsSync(named), false, 'a lock file pgplay made goes when the agent ends');
   });
 
+  it("at a run's end, an idle agent is told to end and not waited for; it still ends and removes its lock; a busy one is waited for", async () => {
+    const idle = new LocalConnection('quick');
+    const lockFile = join(dir, 'quick.lock');
+    await idle.lock(lockFile, 0);
+    const sockDir = mkdtempSync(join(tmpdir(), 'pgplay-agent-sock-'));
+    execFileSync('chmod', ['0755', sockDir]);
+    const sock = join(sockDir, 'quick.sock');
+    const server = createServer((c) => c.resume());
+    await new Promise<void>((r) => server.listen(sock, r));
+    // A socket whose end pgplay sent (a SQL session's goodbye) does not make the agent busy.
+    const stream = await idle.connectUnix(sock);
+    stream.end();
+    await new Promise((r) => stream.once('finish', r));
+    const started = Date.now();
+    await idle.close({ wait: false });
+    assert.ok(existsSync(lockFile) || Date.now() - started < 50, 'close returned before the agent ended');
+    for (let i = 0; i < 50 && existsSync(lockFile); i++) await sleep(100);
+    assert.equal(existsSync(lockFile), false, 'the agent ended by itself and let go of its lock');
+    server.close();
+    rmSync(sockDir, { recursive: true, force: true });
+
+    const busy = new LocalConnection('busy');
+    const command = busy.run(['sleep', '0.6']).catch(() => undefined);
+    await running('sleep 0.6');
+    await busy.close({ wait: false });
+    assert.equal(runs('sleep 0.6'), false, 'a command still running: the agent stopping it is waited for');
+    await command;
+  });
+
   it('connects to a unix socket as another user: the server sees that user', async () => {
     const sockDir = mkdtempSync(join(tmpdir(), 'pgplay-agent-sock-'));
     execFileSync('chmod', ['0755', sockDir]);
