@@ -70,8 +70,7 @@ export class HostPool {
     return handle;
   }
 
-  /** Close every SQL session and connection opened during the run. */
-  /** Close every SQL session and connection; `{ wait: false }` at the end of a run, just before pgplay exits. */
+  /** Close every SQL session and connection opened during the run; `{ wait: false }` at its end, just before pgplay exits. */
   async closeAll(options: CloseOptions = {}): Promise<void> {
     // Each SQL session's Terminate goes out without waiting for its server's end: the agents close right after, and
     // each writes what it was sent to the server before it closes the socket.
