@@ -94,13 +94,17 @@ const CACHING_COMMANDS = ['run', 'status'];
 /** A run's code cache left this long unused (another version's) is removed when a new one is written. */
 const UNUSED_CACHE_MS = 30 * 24 * 3600 * 1000;
 
+/** A file or directory of this user's that no one else may write. */
+function ownedAndClosed(st: Stats): boolean {
+  const uid = process.getuid?.();
+  return (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
+}
+
 /**
  * The cache file's bytes when it and its directory are this user's and no one else may write them (V8 runs what a
  * code cache holds); null otherwise.
  */
 export function readOwnFile(file: string): Buffer | null {
-  const uid = process.getuid?.();
-  const ownedAndClosed = (st: Stats) => (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
   let fd: number | undefined;
   try {
     if (!ownedAndClosed(statSync(dirname(file)))) return null;
@@ -120,9 +124,7 @@ export function writeRunCodeCache(file: string, data: () => Buffer): void {
   const partial = `${file}.${process.pid}.partial`;
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const uid = process.getuid?.();
-    const st = statSync(dir);
-    if ((uid !== undefined && st.uid !== uid) || (st.mode & 0o022) !== 0) return;
+    if (!ownedAndClosed(statSync(dir))) return;
     writeFileSync(partial, data(), { mode: 0o600 });
     renameSync(partial, file);
     for (const name of readdirSync(dir)) {

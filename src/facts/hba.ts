@@ -412,7 +412,7 @@ export function addressProblem(address: string): string | null {
   if (address.includes('/')) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
   if (isIP(address) === 4) return `address ${address} has no prefix length: write ${address}/32 for this one host`;
   if (isIP(address) === 6) return `address ${address} has no prefix length: write ${address}/128 for this one host`;
-  if (address.includes('/') || address.split(' ').every((w) => isIP(w) !== 0)) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
+  if (address.split(' ').every((w) => isIP(w) !== 0)) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
   if (/^[\d.]+$/.test(address)) return `address ${address} is not a valid IPv4 address`;
   if (HOSTNAME.test(address) && /[A-Za-z]/.test(address)) return null;
   return `address ${address} is neither a CIDR network, a keyword (all, samehost, samenet) nor a host name`;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { RecentWork } from '../executor/recent-work';
 import type { SqlSession } from '../facts/sql';
 import { explainFailure } from './pg/failure-evidence';
 import { quoteLiteral } from '../facts/sql-session';
@@ -94,7 +95,8 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
     if (replicas.length === 0) return { primary: ctx.name, checks };
     // Replicas are checked side by side; the checks keep the order of args.replicas. What the primary sees of them is
     // one read of pg_stat_replication for all that wait at the same time, not one query each.
-    const replication = sharedRead(() => readReplication(primary));
+    const reads = new RecentWork(0);
+    const replication = () => reads.get('pg_stat_replication', () => readReplication(primary));
     for (const found of await Promise.all(replicas.map(({ name, handle }) => primarySeesReplica(ctx, replication, name, handle.pg.address, args, timeoutMs)))) checks.push(...found);
     const token = randomBytes(8).toString('hex');
     await writeMarker(primary, ctx.name, token);
@@ -138,15 +140,6 @@ function clientAddressOf(ctx: TaskContext, name: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** A read that callers asking while it runs share; the next call after it ended reads again. */
-function sharedRead<T>(read: () => Promise<T>): () => Promise<T> {
-  let running: Promise<T> | null = null;
-  return () =>
-    (running ??= read().finally(() => {
-      running = null;
-    }));
 }
 
 /** Every walsender the primary has, with its TLS state and the slot it holds. */
