@@ -170,6 +170,7 @@ export class AgentClient {
     if (!stream) return;
     if (frame.type === FrameType.exit) {
       this.#streams.delete(frame.id);
+      this.#socketsEnded.delete(frame.id);
       stream.exit(decodeList(frame.payload));
     } else stream.data(frame.type, frame.payload);
   }
