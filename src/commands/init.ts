@@ -1,7 +1,7 @@
 // pgplay init: a starting project that validates at once: an inventory (YAML or INI), group_vars/all.yml with
 // Debian's PostgreSQL layout, a copy of site.yml and a README of the next commands. Secrets stay in the environment.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { ipFamily } from '../ip-address';
 import { join, relative } from 'node:path';
 import type { InitOptions } from '../cli';
 import { BadOptionsError, ExitCode } from '../errors';
@@ -27,11 +27,11 @@ export function parseHost(option: '--primary' | '--replica', spec: string): Init
   const address = spec.slice(eq + 1);
   if (!HOST_NAME.test(name)) throw new BadOptionsError(`${option} ${spec}: '${name}' is not a host name (letters, digits, '.', '_' and '-')`);
   if (GROUPS.includes(name)) throw new BadOptionsError(`${option} ${spec}: '${name}' is the name of a group of the inventory; name the host otherwise`);
-  if (option === '--replica' && isIP(address) !== 4) {
+  if (option === '--replica' && ipFamily(address) !== 4) {
     // site.yml lets each replica in with a pg_hba.conf rule for ADDRESS/32.
     throw new BadOptionsError(`${option} ${spec}: a replica's address is an IPv4 address (site.yml lets it in with a pg_hba.conf rule for ADDRESS/32); got '${address}'`);
   }
-  if (option === '--primary' && isIP(address) === 0 && !DNS_NAME.test(address)) {
+  if (option === '--primary' && ipFamily(address) === 0 && !DNS_NAME.test(address)) {
     throw new BadOptionsError(`${option} ${spec}: '${address}' is not an IP address or a DNS name`);
   }
   return { name, address };

@@ -1,6 +1,6 @@
 // Which pg_hba.conf rule a replication connection meets, as PostgreSQL 15 picks it: the first rule whose type,
 // database, user and address all match, in file order; its method admits (or `reject` refuses); no rule: refused.
-import { isIP } from 'node:net';
+import { ipFamily } from '../ip-address';
 import { hbaItems, parseCidr, parseHba } from './hba';
 
 /** One item of a database or user field; keyword when written without quotes (all, replication, +group, ...). */
@@ -109,9 +109,9 @@ function addressMatches(rule: HbaRuleRow, address: string): boolean | 'unknown' 
   if (a === null) return false;
   if (a === 'all') return true;
   if (a === 'samehost' || a === 'samenet') return 'unknown';
-  const cidr = parseCidr(rule.netmask ? `${a} ${rule.netmask}` : a.includes('/') ? a : isIP(a) ? `${a}/${isIP(a) === 4 ? 32 : 128}` : '');
+  const cidr = parseCidr(rule.netmask ? `${a} ${rule.netmask}` : a.includes('/') ? a : ipFamily(a) ? `${a}/${ipFamily(a) === 4 ? 32 : 128}` : '');
   if (!cidr) return 'unknown'; // a host name: PostgreSQL resolves it both ways
-  const client = parseCidr(`${address}/${isIP(address) === 6 ? 128 : 32}`);
+  const client = parseCidr(`${address}/${ipFamily(address) === 6 ? 128 : 32}`);
   if (!client || client.family !== cidr.family) return false;
   const width = BigInt(cidr.family === 4 ? 32 : 128);
   const shift = width - BigInt(cidr.prefix);

@@ -1,5 +1,5 @@
 // pg_hba.conf as rules keyed by (type, database, user, address), with comments kept next to their rules.
-import { isIP } from 'node:net';
+import { ipFamily } from '../ip-address';
 
 export type HbaType = 'local' | 'host' | 'hostssl' | 'hostnossl' | 'hostgssenc' | 'hostnogssenc';
 
@@ -95,7 +95,7 @@ export function hbaFields(line: string): { fields: HbaToken[][]; unterminated: b
 }
 
 function isMask(word: string | undefined): boolean {
-  return word !== undefined && isIP(word) !== 0 && !word.includes('/');
+  return word !== undefined && ipFamily(word) !== 0 && !word.includes('/');
 }
 
 const fieldText = (field: HbaToken[]) => field.map((t) => t.raw).join(',');
@@ -124,7 +124,7 @@ export function parseHbaLine(text: string): { rule?: HbaRule; error?: string } {
     if (addr.length > 1) return { error: 'has more than one address' };
     address = addr[0].raw;
     i = 4;
-    if (isIP(address) !== 0) {
+    if (ipFamily(address) !== 0) {
       const mask = fields[4];
       if (!mask || mask.length > 1 || !isMask(mask[0].raw)) return { error: `address ${address} has neither a prefix length nor a netmask after it` };
       address = `${address} ${mask[0].raw}`;
@@ -220,7 +220,7 @@ interface Cidr {
 }
 
 function ipBits(ip: string): bigint | null {
-  const family = isIP(ip);
+  const family = ipFamily(ip);
   if (family === 4) return ip.split('.').reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
   if (family !== 6) return null;
   const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
@@ -246,7 +246,7 @@ export function parseCidr(address: string): Cidr | null {
   if (address.includes(' ')) {
     const [a, mask] = address.split(' ');
     const m = ipBits(mask);
-    const fam = isIP(mask);
+    const fam = ipFamily(mask);
     if (m === null) return null;
     const width = fam === 4 ? 32 : 128;
     prefix = m.toString(2).replace(/0+$/, '').length;
@@ -258,7 +258,7 @@ export function parseCidr(address: string): Cidr | null {
     ip = m[1];
     prefix = Number(m[2]);
   }
-  const family = isIP(ip);
+  const family = ipFamily(ip);
   const bits = ipBits(ip);
   if (family === 0 || bits === null) return null;
   const width = family === 4 ? 32 : 128;
@@ -410,9 +410,9 @@ export function addressProblem(address: string): string | null {
   if (['all', 'samehost', 'samenet'].includes(address)) return null;
   // A network first: its address part alone is looked at (node's IPv6 test is a large expression, slow to build).
   if (address.includes('/')) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
-  if (isIP(address) === 4) return `address ${address} has no prefix length: write ${address}/32 for this one host`;
-  if (isIP(address) === 6) return `address ${address} has no prefix length: write ${address}/128 for this one host`;
-  if (address.split(' ').every((w) => isIP(w) !== 0)) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
+  if (ipFamily(address) === 4) return `address ${address} has no prefix length: write ${address}/32 for this one host`;
+  if (ipFamily(address) === 6) return `address ${address} has no prefix length: write ${address}/128 for this one host`;
+  if (address.split(' ').every((w) => ipFamily(w) !== 0)) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
   if (/^[\d.]+$/.test(address)) return `address ${address} is not a valid IPv4 address`;
   if (HOSTNAME.test(address) && /[A-Za-z]/.test(address)) return null;
   return `address ${address} is neither a CIDR network, a keyword (all, samehost, samenet) nor a host name`;

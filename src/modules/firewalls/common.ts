@@ -1,6 +1,6 @@
 // What the firewall module knows whichever firewall runs: sources as one canonical text, the rule a task owns,
 // and finding a program on the host.
-import { isIP } from 'node:net';
+import { ipFamily } from '../../ip-address';
 import type { Connection } from '../../connection/types';
 
 export type FirewallBackend = 'ufw' | 'firewalld' | 'nftables';
@@ -22,7 +22,7 @@ export function canonicalSource(text: string): string | null {
   if (t === 'any' || t === '0.0.0.0/0' || t === '::/0' || t === 'anywhere') return 'any';
   const [address, lengthText, extra] = t.split('/');
   if (extra !== undefined) return null;
-  const family = isIP(address);
+  const family = ipFamily(address);
   if (family === 0) return null;
   const max = family === 4 ? 32 : 128;
   const length = lengthText === undefined ? max : /^\d{1,3}$/.test(lengthText) ? Number(lengthText) : NaN;
@@ -34,7 +34,7 @@ export function canonicalSource(text: string): string | null {
 
 export function sourceFamily(source: string): 4 | 6 | 'any' {
   if (source === 'any') return 'any';
-  return isIP(source.split('/')[0]) === 6 ? 6 : 4;
+  return ipFamily(source.split('/')[0]) === 6 ? 6 : 4;
 }
 
 function maskV4(address: string, length: number): string {

@@ -4,7 +4,7 @@
 // and verifies them. Every private key is remembered as a secret the moment it exists, so no output can show it.
 import { createPrivateKey, webcrypto, X509Certificate, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { ipFamily } from '../../ip-address';
 import { dirname, join, resolve } from 'node:path';
 import { rememberSecret, Secret } from '../../secrets';
 
@@ -220,7 +220,7 @@ export async function issueServerCertificate(ca: Ca, names: string[], days: numb
       new lib.BasicConstraintsExtension(false, undefined, true),
       new lib.KeyUsagesExtension(lib.KeyUsageFlags.digitalSignature | lib.KeyUsageFlags.keyEncipherment, true),
       new lib.ExtendedKeyUsageExtension([lib.ExtendedKeyUsage.serverAuth]),
-      new lib.SubjectAlternativeNameExtension(names.map((n) => ({ type: isIP(n) ? 'ip' : 'dns', value: n }) as const)),
+      new lib.SubjectAlternativeNameExtension(names.map((n) => ({ type: ipFamily(n) ? 'ip' : 'dns', value: n }) as const)),
       await lib.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await lib.AuthorityKeyIdentifierExtension.create(caX509),
     ],
