@@ -62,9 +62,13 @@ export class AgentClient {
   #reader = new FrameReader();
   #stderr = '';
   #dead: Error | null = null;
-  /** Frames sent in this turn of the event loop, written together: one ssh packet, one socket write. */
+  /**
+   * Frames sent in this turn of the event loop (at first behind the agent's code), written together at its end:
+   * one socket write where each promise chain of the turn (the watchdog, the lock, the SQL socket) made one.
+   */
   #outgoing: Buffer[] = [];
   #outgoingBytes = 0;
+  #flushing: NodeJS.Immediate | null = null;
   #closing = false;
   #pinger: NodeJS.Timeout | null = null;
   readonly ready: Promise<HostFacts>;
@@ -123,7 +127,7 @@ export class AgentClient {
       this.#fail(why);
     });
     const boot = bootPayload();
-    transport.stdin.write(preamble ? Buffer.concat([Buffer.from(`${preamble.reveal()}\n`), boot]) : boot);
+    this.#queue(preamble ? Buffer.concat([Buffer.from(`${preamble.reveal()}\n`), boot]) : boot);
   }
 
   get alive(): boolean {
@@ -178,14 +182,19 @@ export class AgentClient {
   #send(id: number, type: (typeof FrameType)[keyof typeof FrameType], payload?: Buffer): void {
     // Nothing after close: the stream's end (a pg session's, say) may come a tick after the agent's input ended.
     if (this.#dead || this.#closing) return;
-    const frame = encodeFrame(id, type, payload);
-    this.#outgoing.push(frame);
-    this.#outgoingBytes += frame.length;
-    if (this.#outgoing.length === 1) queueMicrotask(() => this.#flush());
-    else if (this.#outgoingBytes >= 1 << 18) this.#flush();
+    this.#queue(encodeFrame(id, type, payload));
+  }
+
+  #queue(bytes: Buffer): void {
+    this.#outgoing.push(bytes);
+    this.#outgoingBytes += bytes.length;
+    if (this.#outgoingBytes >= 1 << 18) this.#flush();
+    else this.#flushing ??= setImmediate(() => this.#flush());
   }
 
   #flush(): void {
+    if (this.#flushing) clearImmediate(this.#flushing);
+    this.#flushing = null;
     const frames = this.#outgoing;
     if (frames.length === 0) return;
     this.#outgoing = [];
