@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decodeList, encodeFrame, encodeList, FrameReader, FrameType } from '../../../src/connection/agent-protocol';
+import { agentSource, decodeList, encodeFrame, encodeList, FrameReader, FrameType } from '../../../src/connection/agent-protocol';
 import { AgentClient } from '../../../src/connection/agent-client';
 import { agentArgv } from '../../../src/connection/command';
 import { LocalConnection } from '../../../src/connection/local';
@@ -478,6 +478,31 @@ describe('requests sent before the agent says hello', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     assert.equal(existsSync(join(dir, 'early.lock')), false);
+  });
+
+  it("go out with the agent's code in one write when one turn of the event loop makes them, from several promise chains", async () => {
+    const child = spawn(agentArgv()[0], agentArgv().slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const ended = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const writes: number[] = [];
+    const write = child.stdin.write.bind(child.stdin) as (chunk: Buffer) => boolean;
+    (child.stdin as unknown as { write: (chunk: Buffer) => boolean }).write = (chunk: Buffer) => {
+      writes.push(chunk.length);
+      return write(chunk);
+    };
+    const agent = new AgentClient({ stdin: child.stdin, stdout: child.stdout, stderr: child.stderr, ended, kill: () => child.kill('SIGKILL') }, 'batched', (what) => new Error(what));
+    try {
+      // As a run's start does: the watchdog, the lock and the SQL socket each come from a chain of their own.
+      const answers = [agent.stat('/'), Promise.resolve().then(() => agent.stat('/tmp')), Promise.resolve().then(async () => { await null; return agent.stat('/nonexistent-pgplay'); })];
+      assert.equal(writes.length, 0, 'nothing is written before the turn ends');
+      const [root, tmp, absent] = await Promise.all(answers);
+      assert.equal(root?.type, 'directory');
+      assert.equal(tmp?.type, 'directory');
+      assert.equal(absent, null);
+      assert.equal(writes.length, 1, `the agent's code and three requests in one write (writes: ${writes.join(', ')})`);
+      assert.ok(writes[0] > agentSource().length, 'the write holds the code and the requests');
+    } finally {
+      await agent.close();
+    }
   });
 
   it('fail with the reason there is no agent when none starts', async () => {
