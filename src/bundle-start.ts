@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join } from 'node:path';
+import { dirname, isAbsolute, join, sep } from 'node:path';
 import { Script } from 'node:vm';
 
 export const BUNDLE_FILE = 'bundle.js';
@@ -46,10 +46,14 @@ export function currentManifest(root: string, distDir: string): BundleManifest |
     return null;
   }
   if (!Array.isArray(manifest.files) || manifest.files.length === 0) return null;
+  // The manifest's names are relative and plain (the bundler wrote them): joined as text, not by path.join, whose
+  // normalising costs more than the 140-odd stat calls themselves.
+  const prefix = root.endsWith(sep) ? root : `${root}${sep}`;
   for (const [file, stamp, digest] of manifest.files) {
+    const path = prefix + file;
     let st: Stats;
     try {
-      st = statSync(join(root, file));
+      st = statSync(path);
     } catch {
       if (file === 'package-lock.json') continue;
       return null;
@@ -57,7 +61,7 @@ export function currentManifest(root: string, distDir: string): BundleManifest |
     if (bundleStamp(st) === stamp) continue;
     if (String(st.size) !== stamp.split(':')[0]) return null;
     try {
-      if (bundleDigest(readFileSync(join(root, file))) !== digest) return null;
+      if (bundleDigest(readFileSync(path)) !== digest) return null;
     } catch {
       return null;
     }
