@@ -11,6 +11,8 @@ export interface RunMeasure {
   /** CPU seconds of the tool on the control machine (its children included: ssh clients, Python workers). */
   cpu_s?: number;
   peak_rss_mb?: number;
+  /** Profile variant: the turns of the profile's loop on the hosts of this run (calibrated right before its tool's runs). */
+  profile_loops?: number;
   /** Per host, the most any host saw; and the sums over all hosts. */
   counts: { max: Counts; total: Counts };
 }
@@ -29,6 +31,8 @@ export interface ToolResult {
   status_median_s?: number | null;
   /** The most any host saw in any of the no-op runs. */
   noop_counts_max: Counts | null;
+  /** Profile variant: the turns of the profile's loop for this tool's runs, calibrated right before them. */
+  profile_loops?: number;
   /** The tool's peak resident memory over all its runs at this size, in MB. */
   peak_rss_mb?: number;
   error?: string;
@@ -65,7 +69,10 @@ export interface Results {
   noop_runs: number;
   /** First converges of pgplay and the shell script at each size (the median is kept); absent: one. */
   first_runs?: number;
-  /** Turns of the profile variant's bash loop, calibrated to about 100 ms of CPU on this machine. */
+  /**
+   * Turns of the profile variant's bash loop for about 100 ms of CPU, calibrated at the bench's start; each tool's
+   * runs use their own, calibrated right before them (ToolResult.profile_loops).
+   */
   profile: { loops: number; cpu_ms: number };
   startup: { node_s: number[]; pgplay_version_s: number[]; node_median_s: number; pgplay_version_median_s: number; ratio: number };
   sizes: SizeResult[];
@@ -226,6 +233,8 @@ export function markdown(r: Results): string {
       }),
     );
     if (samples.length > 0) lines.push(`First converges, in the order they ran (taking turns, fresh hosts each time): ${samples.join('; ')}.`, '');
+    const loops = sizes.flatMap((s) => tools.flatMap((t) => (s.tools[t]?.profile_loops ? [`${TOOL_TITLES[t]} ${label(s)} ${s.tools[t]!.profile_loops!.toLocaleString('en-US')}`] : [])));
+    if (loops.length > 0) lines.push(`Turns of the profile's loop (about ${r.profile.cpu_ms} ms of CPU), calibrated on the idle machine right before each tool's runs at each size: ${loops.join('; ')}.`, '');
     lines.push(`Per host, the most any host saw in one run: ssh logins / exec channels / login shells / become invocations (sudo, su, runuser), ${variant} variant:`, '');
     lines.push(`| tool, run | ${sizes.map((s) => label(s)).join(' | ')} |`);
     lines.push(`|---|${sizes.map(() => '---').join('|')}|`);

@@ -167,14 +167,17 @@ interface ToolRun {
   firstOnly?: boolean;
 }
 
-async function measureTool(r: ToolRun, opts: Options, workDir: string, profileLoops: number): Promise<ToolResult> {
+async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<ToolResult> {
   const log = join(workDir, `${r.label.replace(/[^A-Za-z0-9+]+/g, '-')}-${r.tool}.log`);
   const title = `${r.label} ${r.tool}`;
   const lab = labUp(ROOT, opts.lab, LAB_ROOT, r.hosts, { sshdOnly: r.sshdOnly });
+  // The profile is calibrated on the idle machine right before this tool's runs (see calibrateProfile).
+  const profileLoops = r.variant === 'profile' ? calibrateProfile(100) : 0;
   writeProfile(lab, r.variant, profileLoops);
   const counters = new HostCounters(lab.hosts, workDir);
   const session = openSession(r.tool, { root: ROOT, inventory: r.inventory(lab), workDir, job: r.job });
   const result: ToolResult = { first: null, noop: [], noop_median_s: null, noop_counts_max: null, log };
+  if (r.variant === 'profile') result.profile_loops = profileLoops;
   const peaks: number[] = [];
   try {
     const run = async (what: string): Promise<{ code: number | null; output: string; measure: RunMeasure }> => {
@@ -186,6 +189,7 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string, profileLo
       const measure: RunMeasure = { s: round3(t.ms / 1000), counts: { max: counts.max, total: counts.total } };
       if (t.cpuS !== undefined) measure.cpu_s = round3(t.cpuS);
       if (t.peakMb !== undefined) measure.peak_rss_mb = Math.round(t.peakMb * 10) / 10;
+      if (r.variant === 'profile') measure.profile_loops = profileLoops;
       return { code: t.code, output: t.output, measure };
     };
     const first = await run(r.prepare ? 'first run (puts the files in place)' : 'first converge');
@@ -276,7 +280,7 @@ async function main(): Promise<void> {
   const extraCa = await withoutExtraCaCerts(join(workDir, 'startup.log'));
   const loadBefore = loadavg();
   const profileLoops = calibrateProfile(100);
-  say(`bench: the profile variant's ~/.bashrc turns a bash loop ${profileLoops} times (about 100 ms of CPU here)`);
+  say(`bench: the profile variant's ~/.bashrc turns a bash loop ${profileLoops} times for about 100 ms of CPU here now (calibrated again before each tool's runs)`);
   const startup = await measureStartup(join(workDir, 'startup.log'));
   say(`bench: node -e 0 ${startup.node_median_s.toFixed(3)} s, pgplay --version ${startup.pgplay_version_median_s.toFixed(3)} s`);
   // Every tool controls the server with pg_ctl, as the Ansible playbook and the shell script do (Debian's
@@ -296,12 +300,12 @@ async function main(): Promise<void> {
         sizes.push(size);
         const toolRun = (tool: ToolName, firstOnly = false): ToolRun => ({ tool, hosts: replicas + 1, variant, label: `1+${replicas} ${variant}`, job: siteJob, inventory: (lab) => lab.inventory, firstOnly });
         for (const tool of opts.tools) {
-          size.tools[tool] = await measureTool(toolRun(tool), opts, workDir, profileLoops);
+          size.tools[tool] = await measureTool(toolRun(tool), opts, workDir);
         }
         // More first converges of the tools the first-converge ratios compare, taking turns on fresh hosts each time.
         const sampled = opts.tools.filter((t) => FIRST_SAMPLED.includes(t) && size.tools[t]?.first);
         for (let k = 1; k < opts.firstRuns && sampled.length > 0; k++) {
-          for (const tool of sampled) addFirstSample(size.tools[tool]!, await measureTool(toolRun(tool, true), opts, workDir, profileLoops));
+          for (const tool of sampled) addFirstSample(size.tools[tool]!, await measureTool(toolRun(tool, true), opts, workDir));
         }
       }
     }
@@ -311,7 +315,7 @@ async function main(): Promise<void> {
         const rootVar = ['-e', `fleet_root=${LAB_ROOT}`];
         const job: Job = { pgplay: { playbook: 'bench/fleet/site.yml', args: [...FORKS, ...rootVar] }, pgplaySame: null, ansible: { playbook: 'bench/fleet/ansible.yml', args: rootVar }, shell: null };
         const fleetRun: ToolRun = { tool, hosts: opts.fleet, variant: 'clean', label: `fleet ${opts.fleet}`, job, inventory: (lab) => lab.inventory, sshdOnly: true, prepare: true };
-        fleet.tools[tool] = await measureTool(fleetRun, opts, workDir, profileLoops);
+        fleet.tools[tool] = await measureTool(fleetRun, opts, workDir);
       }
     }
   } finally {
