@@ -256,7 +256,21 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
     return [{ host: name, check: 'connect', ok: false, seen: err instanceof Error ? err.message : String(err) }];
   }
   const out: CheckOutcome[] = [];
-  const [state] = await sql.query<{ rec: boolean; status: string | null }>('SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status');
+  const markerSeen = (row: { token: string | null } | undefined) => (row?.token != null ? (row.token === token ? 'marker read' : 'an older marker') : 'no marker row');
+  // One round for the replica's state and its first read of the marker; when the marker's table has not reached the
+  // replica yet (the query fails), the state alone, and the marker is read again below.
+  let state: { rec: boolean; status: string | null };
+  let seen: string | null = null;
+  try {
+    const [row] = await sql.query<{ rec: boolean; status: string | null; token: string | null }>(
+      'SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status, (SELECT token FROM pgplay.marker WHERE id = $1) AS token',
+      [ctx.name],
+    );
+    state = row;
+    seen = markerSeen(row);
+  } catch {
+    [state] = await sql.query<{ rec: boolean; status: string | null }>('SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status');
+  }
   out.push({ host: name, check: 'in recovery', ok: state.rec, seen: `pg_is_in_recovery() = ${state.rec}` });
   const receiving = state.status === 'streaming';
   const cause = receiving ? null : await lastReceiverError(handle);
@@ -268,18 +282,15 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
     ...(cause ? { detail: `${cause.meaning}; its log says: ${cause.line}` } : {}),
   });
   const deadline = Date.now() + timeoutMs;
-  let seen = 'nothing';
-  for (;;) {
+  while (seen !== 'marker read' && Date.now() < deadline && !ctx.signal.aborted) {
+    if (seen !== null) await sleep(50);
     try {
-      const rows = await sql.query<{ token: string }>('SELECT token FROM pgplay.marker WHERE id = $1', [ctx.name]);
-      seen = rows[0] ? (rows[0].token === token ? 'marker read' : 'an older marker') : 'no marker row';
+      seen = markerSeen((await sql.query<{ token: string }>('SELECT token FROM pgplay.marker WHERE id = $1', [ctx.name]))[0]);
     } catch (err) {
       seen = (err as Error).message;
     }
-    if (seen === 'marker read' || Date.now() >= deadline || ctx.signal.aborted) break;
-    await sleep(50);
   }
-  out.push({ host: name, check: `marker written on ${ctx.name} read within ${timeoutMs / 1000} s`, ok: seen === 'marker read', seen });
+  out.push({ host: name, check: `marker written on ${ctx.name} read within ${timeoutMs / 1000} s`, ok: seen === 'marker read', seen: seen ?? 'nothing' });
   try {
     await sql.query('INSERT INTO pgplay.marker (id, token) VALUES ($1, $2)', [`write-test-${name}`, token]);
     out.push({ host: name, check: 'refuses writes', ok: false, seen: 'the INSERT succeeded' });

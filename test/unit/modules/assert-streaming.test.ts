@@ -80,6 +80,52 @@ describe('assert_streaming plan', () => {
     assert.deepEqual(facts.checks.filter((c) => !c.ok), []);
     assert.equal(reads, 2, 'the first read serves all three, the second pg3 alone (one query each would be 4)');
   });
+  it("reads a replica's state and the marker in one query, and in two when the marker's table has not reached it yet", async () => {
+    for (const tableThere of [true, false]) {
+      let marker = '';
+      const queries: string[] = [];
+      const primary = {
+        closed: false,
+        close: async () => undefined,
+        query: async (text: string) => {
+          if (text.includes('pg_stat_replication')) {
+            return [{ application_name: 'pg2', client_addr: '10.0.0.12', state: 'streaming', sync_state: 'async', lag_bytes: '0', replay_lag_seconds: 0, ssl: false, ssl_version: null, slot: null } satisfies ReplicationRow];
+          }
+          if (/pgplay\.marker/.test(text)) marker = /'([0-9a-f]{16})'/.exec(text)?.[1] ?? '';
+          return [];
+        },
+      };
+      let tableArrived = tableThere;
+      const replica = {
+        closed: false,
+        close: async () => undefined,
+        query: async (text: string) => {
+          queries.push(text.slice(0, 30));
+          if (text.includes('pgplay.marker') && !text.startsWith('INSERT') && !tableArrived) {
+            tableArrived = true;
+            throw Object.assign(new Error('relation "pgplay.marker" does not exist'), { code: '42P01' });
+          }
+          if (text.startsWith('SELECT pg_is_in_recovery()')) return [{ rec: true, status: 'streaming', ...(text.includes('pgplay.marker') ? { token: marker } : {}) }];
+          if (text.startsWith('SELECT token')) return [{ token: marker }];
+          throw Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
+        },
+      };
+      const ctx = {
+        name: 'pg1',
+        vars: {},
+        sql: async () => primary,
+        otherHost: async (name: string) => ({ name, pg: { address: '10.0.0.12' }, sql: async () => replica }),
+        outOfRun: () => null,
+        progress: () => undefined,
+        signal: new AbortController().signal,
+      } as never;
+      const facts = await assertStreamingModule.check(ctx, { replicas: ['pg2'], timeout: 5 });
+      assert.deepEqual(facts.checks.filter((c) => !c.ok), [], `table there: ${tableThere}`);
+      assert.equal(facts.checks.length, 5, 'streaming, in recovery, WAL receiver, marker, refuses writes');
+      assert.equal(queries.length, tableThere ? 2 : 4, `table there: ${tableThere}: ${queries.join(' | ')}`);
+    }
+  });
+
   it("finds a replica's walsender by name or address, a streaming one first, then the one with its name", () => {
     const row = (application_name: string, client_addr: string | null, state: string) => ({ application_name, client_addr, state }) as ReplicationRow;
     const rows = [row('pg9', '10.0.0.12', 'catchup'), row('other', '10.0.0.12', 'streaming'), row('pg2', null, 'streaming'), row('pg3', '10.0.0.13', 'startup')];
