@@ -29,8 +29,8 @@ export function relationNumber(name: string): number | null {
  * Read the directory's facts; an entry that cannot be listed is an error, never read as empty. `entriesOnly` stops
  * after the top level (entries, standby.signal): for a caller that needs nothing more.
  */
-export async function readClusterDir(conn: Connection, dataDir: string, options: { entriesOnly?: boolean } = {}): Promise<ClusterDirFacts> {
-  const entries = await conn.list(dataDir);
+export async function readClusterDir(conn: Connection, dataDir: string, options: { entriesOnly?: boolean; listed?: Promise<string[] | null> } = {}): Promise<ClusterDirFacts> {
+  const entries = await (options.listed ?? conn.list(dataDir));
   const facts: ClusterDirFacts = { entries, standbySignal: false, userDatabaseOids: [], userRelationFiles: 0, tablespaces: [], slots: [] };
   if (!entries || entries.length === 0) return facts;
   facts.standbySignal = entries.includes('standby.signal');

@@ -127,14 +127,17 @@ export const basebackupModule: ModuleDefinition<BasebackupArgs, BasebackupFacts>
     // A primary that failed earlier in this run (its preflight, its settings) is not cloned from.
     const out = args.primary === ctx.name ? null : ctx.outOfRun(args.primary);
     if (out) return readFacts(ctx, { name: args.primary, address: '', port: 0, sameDir: false, outOfRun: out.split('\n')[0] });
-    // This host's own account is asked beside the primary's identity (it does not depend on it): one round trip less.
+    // This host's own account and the names in its data directory are asked beside the primary's identity (they do
+    // not depend on it): round trips less.
     const local = readLocalAccount(ctx);
     local.catch(() => undefined);
+    const listed = ctx.conn.list(ctx.pg.dataDir);
+    listed.catch(() => undefined);
     // The replicas cloned by this task ask the same primary at about the same time: one read serves them all.
     const primary = await readPrimary(ctx, args, { shared: true });
     // --check before the run has started a stopped primary: its identity is in its files.
     if (primary.error && ctx.checkMode) Object.assign(primary, await stoppedPrimaryIdentity(ctx, args.primary));
-    const facts = await readFacts(ctx, primary, local);
+    const facts = await readFacts(ctx, primary, local, listed);
     const standby = facts.control?.systemIdentifier === primary.systemId && facts.dir.standbySignal;
     if (standby && (args.slot !== undefined || args.sslmode !== undefined || args.sslrootcert !== undefined)) {
       facts.standbyConf = await ensureConfModule.check(ctx, { settings: { primary_conninfo: '', primary_slot_name: '' } });
@@ -261,7 +264,7 @@ async function readLocalAccount(ctx: TaskContext): Promise<LocalAccount> {
 }
 
 /** This host's cluster: its files always, its server's own account when it runs (asked already when local is given). */
-async function readFacts(ctx: TaskContext, primary: PrimaryFacts, local?: Promise<LocalAccount>): Promise<BasebackupFacts> {
+async function readFacts(ctx: TaskContext, primary: PrimaryFacts, local?: Promise<LocalAccount>, listed?: Promise<string[] | null>): Promise<BasebackupFacts> {
   const { pg } = ctx;
   const base = { host: ctx.name, dataDir: pg.dataDir, primary };
   if (primary.sameDir || primary.outOfRun) return { ...base, state: 'stopped', control: null, dir: await readClusterDir(ctx.conn, pg.dataDir), slots: [] };
@@ -270,7 +273,7 @@ async function readFacts(ctx: TaskContext, primary: PrimaryFacts, local?: Promis
     const r = await (local ?? readLocalAccount(ctx));
     // A copy of the primary already: the plan reads only standby.signal (a no-op), or refuses it as a copy that is
     // not a standby, from the server's own account; the files of its databases are not needed.
-    const dir = await readClusterDir(ctx.conn, pg.dataDir, { entriesOnly: r.id === primary.systemId });
+    const dir = await readClusterDir(ctx.conn, pg.dataDir, { entriesOnly: r.id === primary.systemId, listed });
     return {
       ...base,
       state: 'running',
