@@ -33,6 +33,8 @@ export interface ToolResult {
   noop_counts_max: Counts | null;
   /** Profile variant: the turns of the profile's loop for this tool's runs, calibrated right before them. */
   profile_loops?: number;
+  /** The machine's speed right before this tool's runs: turns of the bench's bash loop per 100 ms of CPU (higher is faster). */
+  loops_per_100ms?: number;
   /** The tool's peak resident memory over all its runs at this size, in MB. */
   peak_rss_mb?: number;
   error?: string;
@@ -233,8 +235,11 @@ export function markdown(r: Results): string {
       }),
     );
     if (samples.length > 0) lines.push(`First converges, in the order they ran (taking turns, fresh hosts each time): ${samples.join('; ')}.`, '');
-    const loops = sizes.flatMap((s) => tools.flatMap((t) => (s.tools[t]?.profile_loops ? [`${TOOL_TITLES[t]} ${label(s)} ${s.tools[t]!.profile_loops!.toLocaleString('en-US')}`] : [])));
-    if (loops.length > 0) lines.push(`Turns of the profile's loop (about ${r.profile.cpu_ms} ms of CPU), calibrated on the idle machine right before each tool's runs at each size: ${loops.join('; ')}.`, '');
+    const speeds = sizes.flatMap((s) => tools.flatMap((t) => (s.tools[t]?.loops_per_100ms ? [`${TOOL_TITLES[t]} ${label(s)} ${s.tools[t]!.loops_per_100ms!.toLocaleString('en-US')}`] : [])));
+    if (speeds.length > 0) {
+      const what = variant === 'profile' ? `the profile's loop turns as many times: about ${r.profile.cpu_ms} ms of CPU` : 'higher is faster';
+      lines.push(`The machine's speed right before each tool's runs, in turns of the bench's bash loop per 100 ms of CPU on the idle machine (${what}): ${speeds.join('; ')}.`, '');
+    }
     lines.push(`Per host, the most any host saw in one run: ssh logins / exec channels / login shells / become invocations (sudo, su, runuser), ${variant} variant:`, '');
     lines.push(`| tool, run | ${sizes.map((s) => label(s)).join(' | ')} |`);
     lines.push(`|---|${sizes.map(() => '---').join('|')}|`);

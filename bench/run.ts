@@ -171,12 +171,15 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<
   const log = join(workDir, `${r.label.replace(/[^A-Za-z0-9+]+/g, '-')}-${r.tool}.log`);
   const title = `${r.label} ${r.tool}`;
   const lab = labUp(ROOT, opts.lab, LAB_ROOT, r.hosts, { sshdOnly: r.sshdOnly });
-  // The profile is calibrated on the idle machine right before this tool's runs (see calibrateProfile).
-  const profileLoops = r.variant === 'profile' ? calibrateProfile(100) : 0;
+  // The machine's speed right before this tool's runs, on the idle machine: the profile's loop is calibrated by it
+  // (see calibrateProfile), and it is kept for every tool, so that slow moments of this machine show in the results.
+  const speed = calibrateProfile(100);
+  const profileLoops = r.variant === 'profile' ? speed : 0;
   writeProfile(lab, r.variant, profileLoops);
   const counters = new HostCounters(lab.hosts, workDir);
   const session = openSession(r.tool, { root: ROOT, inventory: r.inventory(lab), workDir, job: r.job });
   const result: ToolResult = { first: null, noop: [], noop_median_s: null, noop_counts_max: null, log };
+  result.loops_per_100ms = speed;
   if (r.variant === 'profile') result.profile_loops = profileLoops;
   const peaks: number[] = [];
   try {
