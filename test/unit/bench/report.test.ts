@@ -1,0 +1,33 @@
+// The bench's targets (bench/report.ts): the no-op figures of playbooks/site.yml, which does more than the job the
+// other tools do, are shown for information beside the same-job row, which is the target.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { computeResults, type SizeResult, type ToolResult } from '../../../bench/report';
+
+const counts = { logins: 1, channels: 1, shells: 1, become: 0, processes: 1 };
+const tool = (first: number, noop: number): ToolResult => ({
+  first: { s: first, counts: { max: counts, total: counts } },
+  noop: [{ s: noop, counts: { max: counts, total: counts } }],
+  noop_median_s: noop,
+  noop_counts_max: counts,
+});
+const startup = { node_s: [0.03], pgplay_version_s: [0.03], node_median_s: 0.03, pgplay_version_median_s: 0.03, ratio: 1 };
+
+test("site.yml's no-op rows are for information beside the same-job row, and targets without it", () => {
+  const size = (withSame: boolean): SizeResult => ({
+    variant: 'clean',
+    replicas: 8,
+    hosts: 9,
+    tools: { pgplay: tool(8, 0.8), ...(withSame ? { 'pgplay-same': tool(6, 0.45) } : {}), ansible: tool(26, 13.5), shell: tool(8, 1.3) },
+  });
+  const withSame = computeResults([size(true)], null, startup).targets;
+  const site = withSame.find((t) => t.name === 'pgplay no-op 1+8, clean (site.yml)');
+  assert.equal(site?.met, null);
+  assert.match(site?.info ?? '', /does more than the job/);
+  assert.equal(withSame.find((t) => t.name === 'no-op 1+8, clean: Ansible / pgplay (site.yml)')?.met, null);
+  assert.equal(withSame.find((t) => t.name === 'pgplay no-op 1+8, clean (same job)')?.met, true);
+  assert.equal(withSame.find((t) => t.name === 'no-op 1+8, clean: Ansible / pgplay (same job)')?.met, true, '13.5 / 0.45 = 30x');
+  const alone = computeResults([size(false)], null, startup).targets;
+  assert.equal(alone.find((t) => t.name === 'pgplay no-op 1+8, clean (site.yml)')?.met, false, 'without a same-job row, site.yml is the target');
+  assert.equal(alone.find((t) => t.name === 'pgplay no-op 1+8, clean (site.yml)')?.info, undefined);
+});
