@@ -109,7 +109,8 @@ function addressMatches(rule: HbaRuleRow, address: string): boolean | 'unknown' 
   if (a === null) return false;
   if (a === 'all') return true;
   if (a === 'samehost' || a === 'samenet') return 'unknown';
-  const cidr = parseCidr(rule.netmask ? `${a} ${rule.netmask}` : a.includes('/') ? a : ipFamily(a) ? `${a}/${ipFamily(a) === 4 ? 32 : 128}` : '');
+  const hostFamily = ipFamily(a);
+  const cidr = parseCidr(rule.netmask ? `${a} ${rule.netmask}` : a.includes('/') ? a : hostFamily ? `${a}/${hostFamily === 4 ? 32 : 128}` : '');
   if (!cidr) return 'unknown'; // a host name: PostgreSQL resolves it both ways
   const client = parseCidr(`${address}/${ipFamily(address) === 6 ? 128 : 32}`);
   if (!client || client.family !== cidr.family) return false;

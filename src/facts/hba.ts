@@ -219,9 +219,10 @@ interface Cidr {
   prefix: number;
 }
 
-function ipBits(ip: string): bigint | null {
+/** An IP address's family and bits (the family found once: an IPv6 address is checked by a URL parse). */
+function ipBits(ip: string): { family: 4 | 6; bits: bigint } | null {
   const family = ipFamily(ip);
-  if (family === 4) return ip.split('.').reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n);
+  if (family === 4) return { family, bits: ip.split('.').reduce((acc, p) => (acc << 8n) | BigInt(Number(p)), 0n) };
   if (family !== 6) return null;
   const [head, tail] = ip.includes('::') ? ip.split('::') : [ip, undefined];
   const parse = (s: string | undefined) => (s ? s.split(':') : []);
@@ -231,12 +232,12 @@ function ipBits(ip: string): bigint | null {
   if (last && last.includes('.')) {
     const v4 = ipBits(last);
     if (v4 === null) return null;
-    const words = [(v4 >> 16n).toString(16), (v4 & 0xffffn).toString(16)];
+    const words = [(v4.bits >> 16n).toString(16), (v4.bits & 0xffffn).toString(16)];
     if (tl.length) tl = [...tl.slice(0, -1), ...words];
     else h = [...h.slice(0, -1), ...words];
   }
   const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - tl.length).fill('0'), ...tl];
-  return groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || '0', 16)), 0n);
+  return { family, bits: groups.reduce((acc, g) => (acc << 16n) | BigInt(parseInt(g || '0', 16)), 0n) };
 }
 
 /** An address as a network, or null for keywords and host names. */
@@ -246,11 +247,10 @@ export function parseCidr(address: string): Cidr | null {
   if (address.includes(' ')) {
     const [a, mask] = address.split(' ');
     const m = ipBits(mask);
-    const fam = ipFamily(mask);
     if (m === null) return null;
-    const width = fam === 4 ? 32 : 128;
-    prefix = m.toString(2).replace(/0+$/, '').length;
-    if (m !== 0n && m.toString(2).length !== width) prefix = 0;
+    const width = m.family === 4 ? 32 : 128;
+    prefix = m.bits.toString(2).replace(/0+$/, '').length;
+    if (m.bits !== 0n && m.bits.toString(2).length !== width) prefix = 0;
     ip = a;
   } else {
     const m = /^([^/]+)\/(\d{1,3})$/.exec(address);
@@ -258,12 +258,10 @@ export function parseCidr(address: string): Cidr | null {
     ip = m[1];
     prefix = Number(m[2]);
   }
-  const family = ipFamily(ip);
-  const bits = ipBits(ip);
-  if (family === 0 || bits === null) return null;
-  const width = family === 4 ? 32 : 128;
-  if (prefix > width) return null;
-  return { family: family as 4 | 6, bits, prefix };
+  const parsed = ipBits(ip);
+  if (parsed === null) return null;
+  if (prefix > (parsed.family === 4 ? 32 : 128)) return null;
+  return { ...parsed, prefix };
 }
 
 function network(c: Cidr): bigint {
@@ -408,10 +406,9 @@ const HOSTNAME = /^(?=.{1,253}$)(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-
 /** Problems with an address for a host* rule; a host name is allowed but reported as a warning by the caller. */
 export function addressProblem(address: string): string | null {
   if (['all', 'samehost', 'samenet'].includes(address)) return null;
-  // A network first: its address part alone is looked at (node's IPv6 test is a large expression, slow to build).
   if (address.includes('/')) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
-  if (ipFamily(address) === 4) return `address ${address} has no prefix length: write ${address}/32 for this one host`;
-  if (ipFamily(address) === 6) return `address ${address} has no prefix length: write ${address}/128 for this one host`;
+  const family = ipFamily(address);
+  if (family !== 0) return `address ${address} has no prefix length: write ${address}/${family === 4 ? 32 : 128} for this one host`;
   if (address.split(' ').every((w) => ipFamily(w) !== 0)) return parseCidr(address) ? null : `address ${address} is not a valid CIDR network (like 10.0.0.0/24)`;
   if (/^[\d.]+$/.test(address)) return `address ${address} is not a valid IPv4 address`;
   if (HOSTNAME.test(address) && /[A-Za-z]/.test(address)) return null;
