@@ -248,6 +248,11 @@ async function writeMarker(sql: SqlSession, host: string, token: string): Promis
   }
 }
 
+/** A replica's state: in recovery, and its WAL receiver's status (none without one). */
+const REPLICA_STATE = 'SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status';
+/** The marker the primary wrote for this check ($1: the primary's inventory name). */
+const MARKER_READ = 'SELECT token FROM pgplay.marker WHERE id = $1';
+
 async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle, token: string, timeoutMs: number): Promise<CheckOutcome[]> {
   let sql: SqlSession;
   try {
@@ -262,14 +267,11 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
   let state: { rec: boolean; status: string | null };
   let seen: string | null = null;
   try {
-    const [row] = await sql.query<{ rec: boolean; status: string | null; token: string | null }>(
-      'SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status, (SELECT token FROM pgplay.marker WHERE id = $1) AS token',
-      [ctx.name],
-    );
+    const [row] = await sql.query<{ rec: boolean; status: string | null; token: string | null }>(`${REPLICA_STATE}, (${MARKER_READ}) AS token`, [ctx.name]);
     state = row;
     seen = markerSeen(row);
   } catch {
-    [state] = await sql.query<{ rec: boolean; status: string | null }>('SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status');
+    [state] = await sql.query<{ rec: boolean; status: string | null }>(REPLICA_STATE);
   }
   out.push({ host: name, check: 'in recovery', ok: state.rec, seen: `pg_is_in_recovery() = ${state.rec}` });
   const receiving = state.status === 'streaming';
@@ -285,7 +287,7 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
   while (seen !== 'marker read' && Date.now() < deadline && !ctx.signal.aborted) {
     if (seen !== null) await sleep(50);
     try {
-      seen = markerSeen((await sql.query<{ token: string }>('SELECT token FROM pgplay.marker WHERE id = $1', [ctx.name]))[0]);
+      seen = markerSeen((await sql.query<{ token: string }>(MARKER_READ, [ctx.name]))[0]);
     } catch (err) {
       seen = (err as Error).message;
     }
