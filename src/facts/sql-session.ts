@@ -133,7 +133,8 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
         }
       });
       queue = result.catch(() => undefined);
-      return result.then((r) => r.rows as T[]);
+      // Several statements in one text give one result each: the last statement's rows are the answer.
+      return result.then((r) => (Array.isArray(r) ? (r.at(-1)?.rows ?? []) : r.rows) as T[]);
     },
     async close(closing: { wait?: boolean } = {}) {
       if (closed) return;

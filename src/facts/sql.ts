@@ -1,6 +1,6 @@
 // One SQL session per server, reached as the PostgreSQL OS user through the host's connection.
 export interface SqlSession {
-  /** Parameterised query; rows as objects. */
+  /** Parameterised query; rows as objects. A text of several statements (no parameters) answers with the last one's rows. */
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /**
    * End the session. wait: false (the run is ending, its agent closes right after) sends the Terminate message and

@@ -99,8 +99,8 @@ export const assertStreamingModule: ModuleDefinition<AssertStreamingArgs, Assert
     const replication = () => reads.get('pg_stat_replication', () => readReplication(primary));
     for (const found of await Promise.all(replicas.map(({ name, handle }) => primarySeesReplica(ctx, replication, name, handle.pg.address, args, timeoutMs)))) checks.push(...found);
     const token = randomBytes(8).toString('hex');
-    await writeMarker(primary, ctx.name, token);
-    for (const found of await Promise.all(replicas.map(({ name, handle }) => replicaChecks(ctx, name, handle, token, timeoutMs)))) checks.push(...found);
+    const written = await writeMarker(primary, ctx.name, token);
+    for (const found of await Promise.all(replicas.map(({ name, handle }) => replicaChecks(ctx, name, handle, { token, lsn: written }, timeoutMs)))) checks.push(...found);
     const failing = replicas.filter(({ name }) => checks.some((c) => c.host === name && !c.ok));
     if (failing.length === 0 || ctx.signal.aborted) return { primary: ctx.name, checks };
     const causes: Record<string, string> = {};
@@ -228,9 +228,12 @@ async function lastReceiverError(handle: HostHandle): Promise<WalReceiverCause |
   }
 }
 
-async function writeMarker(sql: SqlSession, host: string, token: string): Promise<void> {
-  // One round, one transaction that commits locally: with a synchronous standby down, a marker that waited for it
-  // would hang the check instead of reporting that standby.
+/**
+ * Writes the marker and answers the primary's WAL flush position after its commit: a replica that has replayed up to
+ * there can read it. One round, one transaction that commits locally: with a synchronous standby down, a marker that
+ * waited for it would hang the check instead of reporting that standby.
+ */
+async function writeMarker(sql: SqlSession, host: string, token: string): Promise<string> {
   const statements = [
     'BEGIN',
     'SET LOCAL synchronous_commit = local',
@@ -238,9 +241,11 @@ async function writeMarker(sql: SqlSession, host: string, token: string): Promis
     'CREATE TABLE IF NOT EXISTS pgplay.marker (id text PRIMARY KEY, token text NOT NULL, written_at timestamptz NOT NULL DEFAULT now())',
     `INSERT INTO pgplay.marker (id, token) VALUES (${quoteLiteral(host)}, ${quoteLiteral(token)}) ON CONFLICT (id) DO UPDATE SET token = EXCLUDED.token, written_at = now()`,
     'COMMIT',
+    'SELECT pg_current_wal_flush_lsn()::text AS lsn',
   ];
   try {
-    await sql.query(statements.join(';\n'));
+    const [row] = await sql.query<{ lsn: string }>(statements.join(';\n'));
+    return row.lsn;
   } catch (err) {
     // A failed statement leaves the transaction open and aborted: end it, so the session stays usable.
     await sql.query('ROLLBACK').catch(() => undefined);
@@ -252,8 +257,18 @@ async function writeMarker(sql: SqlSession, host: string, token: string): Promis
 const REPLICA_STATE = 'SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status';
 /** The marker the primary wrote for this check ($1: the primary's inventory name). */
 const MARKER_READ = 'SELECT token FROM pgplay.marker WHERE id = $1';
+/**
+ * Waits on the replica until it has replayed the primary's WAL up to $1, for at most $2 turns of 2 ms: the server
+ * sleeps while the marker travels instead of pgplay asking again. Answers at once on a replica already there or not in
+ * recovery (its replay position is null). The marker is read by a statement of its own after it: a statement sees
+ * the rows replayed before it began.
+ */
+const REPLAY_WAIT = 'SELECT count(*) AS turns FROM (SELECT pg_sleep(0.002) FROM generate_series(1, $2::int) WHERE pg_last_wal_replay_lsn() < $1::pg_lsn) turns';
+/** Server-side turns of 2 ms to wait for the replay at most in one statement, so that a timeout or abort is seen. */
+const REPLAY_WAIT_TURNS = 500;
 
-async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle, token: string, timeoutMs: number): Promise<CheckOutcome[]> {
+async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle, marker: { token: string; lsn: string }, timeoutMs: number): Promise<CheckOutcome[]> {
+  const { token } = marker;
   let sql: SqlSession;
   try {
     sql = await handle.sql();
@@ -262,17 +277,10 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
   }
   const out: CheckOutcome[] = [];
   const markerSeen = (row: { token: string | null } | undefined) => (row?.token != null ? (row.token === token ? 'marker read' : 'an older marker') : 'no marker row');
-  // One round for the replica's state and its first read of the marker; when the marker's table has not reached the
-  // replica yet (the query fails), the state alone, and the marker is read again below.
-  let state: { rec: boolean; status: string | null };
-  let seen: string | null = null;
-  try {
-    const [row] = await sql.query<{ rec: boolean; status: string | null; token: string | null }>(`${REPLICA_STATE}, (${MARKER_READ}) AS token`, [ctx.name]);
-    state = row;
-    seen = markerSeen(row);
-  } catch {
-    [state] = await sql.query<{ rec: boolean; status: string | null }>(REPLICA_STATE);
-  }
+  const deadline = Date.now() + timeoutMs;
+  const turnsLeft = () => Math.max(1, Math.min(REPLAY_WAIT_TURNS, Math.ceil((deadline - Date.now()) / 2)));
+  // One round for the replica's state and its wait for the marker's WAL; the marker is read below.
+  const [state] = await sql.query<{ rec: boolean; status: string | null; turns: string }>(`${REPLICA_STATE}, (${REPLAY_WAIT}) AS turns`, [marker.lsn, turnsLeft()]);
   out.push({ host: name, check: 'in recovery', ok: state.rec, seen: `pg_is_in_recovery() = ${state.rec}` });
   const receiving = state.status === 'streaming';
   const cause = receiving ? null : await lastReceiverError(handle);
@@ -283,9 +291,14 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
     seen: `status ${state.status ?? 'none (no WAL receiver)'}`,
     ...(cause ? { detail: `${cause.meaning}; its log says: ${cause.line}` } : {}),
   });
-  const deadline = Date.now() + timeoutMs;
+  let seen: string | null = null;
   while (seen !== 'marker read' && Date.now() < deadline && !ctx.signal.aborted) {
-    if (seen !== null) await sleep(50);
+    if (seen !== null) {
+      // Not read after the replay reached the marker's position (a replica of another primary or timeline): ask
+      // again a little later; still replaying: the server waits again.
+      const [wait] = await sql.query<{ turns: string }>(REPLAY_WAIT, [marker.lsn, turnsLeft()]).catch(() => [{ turns: '0' }]);
+      if (Number(wait.turns) === 0) await sleep(50);
+    }
     try {
       seen = markerSeen((await sql.query<{ token: string }>(MARKER_READ, [ctx.name]))[0]);
     } catch (err) {

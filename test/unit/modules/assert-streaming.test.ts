@@ -53,7 +53,10 @@ describe('assert_streaming plan', () => {
           // pg3 streams from the second read on; pg4 is known by its address alone (another application_name).
           return [row('pg2', '10.0.0.12', 'streaming'), row('pg3', '10.0.0.13', reads > 1 ? 'streaming' : 'startup'), row('walreceiver', '10.0.0.14', 'streaming')];
         }
-        if (/pgplay\.marker/.test(text)) marker = /'([0-9a-f]{16})'/.exec(text)?.[1] ?? String(params?.[1] ?? '');
+        if (/pgplay\.marker/.test(text)) {
+          marker = /'([0-9a-f]{16})'/.exec(text)?.[1] ?? String(params?.[1] ?? '');
+          return [{ lsn: '0/3000148' }];
+        }
         return [];
       },
     };
@@ -80,10 +83,10 @@ describe('assert_streaming plan', () => {
     assert.deepEqual(facts.checks.filter((c) => !c.ok), []);
     assert.equal(reads, 2, 'the first read serves all three, the second pg3 alone (one query each would be 4)');
   });
-  it("reads a replica's state and the marker in one query, and in two when the marker's table has not reached it yet", async () => {
-    for (const tableThere of [true, false]) {
+  it("waits on the replica's server until it has replayed the marker's WAL, then reads the marker once; reads again when it was not there", async () => {
+    for (const markerLate of [false, true]) {
       let marker = '';
-      const queries: string[] = [];
+      const queries: Array<{ text: string; params?: unknown[] }> = [];
       const primary = {
         closed: false,
         close: async () => undefined,
@@ -91,22 +94,25 @@ describe('assert_streaming plan', () => {
           if (text.includes('pg_stat_replication')) {
             return [{ application_name: 'pg2', client_addr: '10.0.0.12', state: 'streaming', sync_state: 'async', lag_bytes: '0', replay_lag_seconds: 0, ssl: false, ssl_version: null, slot: null } satisfies ReplicationRow];
           }
-          if (/pgplay\.marker/.test(text)) marker = /'([0-9a-f]{16})'/.exec(text)?.[1] ?? '';
+          if (/pgplay\.marker/.test(text)) {
+            marker = /'([0-9a-f]{16})'/.exec(text)?.[1] ?? '';
+            // The write's last statement answers the flush position after its commit.
+            assert.match(text, /COMMIT;\s*SELECT pg_current_wal_flush_lsn\(\)/);
+            return [{ lsn: '0/3000148' }];
+          }
           return [];
         },
       };
-      let tableArrived = tableThere;
+      let reads = 0;
       const replica = {
         closed: false,
         close: async () => undefined,
-        query: async (text: string) => {
-          queries.push(text.slice(0, 30));
-          if (text.includes('pgplay.marker') && !text.startsWith('INSERT') && !tableArrived) {
-            tableArrived = true;
-            throw Object.assign(new Error('relation "pgplay.marker" does not exist'), { code: '42P01' });
-          }
-          if (text.startsWith('SELECT pg_is_in_recovery()')) return [{ rec: true, status: 'streaming', ...(text.includes('pgplay.marker') ? { token: marker } : {}) }];
-          if (text.startsWith('SELECT token')) return [{ token: marker }];
+        query: async (text: string, params?: unknown[]) => {
+          queries.push({ text, params });
+          if (text.startsWith('SELECT pg_is_in_recovery()')) return [{ rec: true, status: 'streaming', turns: '3' }];
+          if (text.startsWith('SELECT count(*) AS turns')) return [{ turns: '0' }];
+          // Late: the first read finds an older marker (a replica whose replay position was already past it).
+          if (text.startsWith('SELECT token')) return [{ token: markerLate && reads++ === 0 ? 'an older one' : marker }];
           throw Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
         },
       };
@@ -120,9 +126,14 @@ describe('assert_streaming plan', () => {
         signal: new AbortController().signal,
       } as never;
       const facts = await assertStreamingModule.check(ctx, { replicas: ['pg2'], timeout: 5 });
-      assert.deepEqual(facts.checks.filter((c) => !c.ok), [], `table there: ${tableThere}`);
+      assert.deepEqual(facts.checks.filter((c) => !c.ok), [], `marker late: ${markerLate}`);
       assert.equal(facts.checks.length, 5, 'streaming, in recovery, WAL receiver, marker, refuses writes');
-      assert.equal(queries.length, tableThere ? 2 : 4, `table there: ${tableThere}: ${queries.join(' | ')}`);
+      const kinds = queries.map((q) => (q.text.startsWith('SELECT pg_is_in_recovery()') ? 'state+wait' : q.text.startsWith('SELECT count') ? 'wait' : q.text.startsWith('SELECT token') ? 'read' : 'write'));
+      assert.deepEqual(kinds, markerLate ? ['state+wait', 'read', 'wait', 'read', 'write'] : ['state+wait', 'read', 'write']);
+      // The first query waits for the primary's flush position, on the server, for at most 500 turns of 2 ms.
+      assert.match(queries[0].text, /pg_sleep\(0\.002\) FROM generate_series\(1, \$2::int\) WHERE pg_last_wal_replay_lsn\(\) < \$1::pg_lsn/);
+      assert.equal(queries[0].params?.[0], '0/3000148');
+      assert.equal(queries[0].params?.[1], 500);
     }
   });
 
