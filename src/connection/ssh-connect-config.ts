@@ -138,8 +138,28 @@ export function dialSsh(o: SshOptions, sock: Duplex | undefined, report: DialRep
       // delayed ACK: without this, every connection and every parameterised query stalled. (A channel through a
       // bastion has no such setting; ssh2 then does nothing.)
       client.setNoDelay(true);
+      ignoreHostKeyAnnouncement(client);
     } catch (err) {
       fail(keyProblem(o, err), err);
     }
   });
+}
+
+/**
+ * After login OpenSSH announces all of the server's host keys (hostkeys-00@openssh.com) so that a client may learn
+ * new ones; ssh2 answers by asking the server to prove each, which costs the host a signature per key (Debian has
+ * three, RSA's the dearest) and pgplay a verification each. pgplay never learns host keys (UpdateHostKeys is refused),
+ * so the announcement is let go unanswered, as OpenSSH's ssh does with UpdateHostKeys no. Other global requests keep
+ * ssh2's answer. (ssh2 has no setting for it: its protocol's handler is wrapped; when a newer ssh2 has none, nothing
+ * changes.)
+ */
+export function ignoreHostKeyAnnouncement(client: Client): void {
+  type GlobalRequest = (protocol: { requestFailure(): void }, name: string, wantReply: boolean, data: unknown) => void;
+  const handlers = (client as unknown as { _protocol?: { _handlers?: { GLOBAL_REQUEST?: GlobalRequest } } })._protocol?._handlers;
+  const answer = handlers?.GLOBAL_REQUEST;
+  if (!handlers || typeof answer !== 'function') return;
+  handlers.GLOBAL_REQUEST = (protocol, name, wantReply, data) => {
+    if (name !== 'hostkeys-00@openssh.com') return answer(protocol, name, wantReply, data);
+    if (wantReply) protocol.requestFailure();
+  };
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
+import { Client } from 'ssh2';
 import { SshConnection, sshConnectionsOpened } from '../../src/connection/ssh';
+import { sshConnectConfig } from '../../src/connection/ssh-connect-config';
 import { sshOptionsFrom } from '../../src/connection/ssh-options';
 import { HostOpError } from '../../src/connection/types';
 import { UnreachableError } from '../../src/errors';
@@ -12,7 +14,7 @@ import { pgSettingsFrom } from '../../src/facts/pg-settings';
 import { openSqlSession } from '../../src/facts/sql-session';
 import { Secret } from '../../src/secrets';
 import { acceptedConnections, netnsLabDown, netnsLabUp, startSshd, stopSshd, type NetnsLab, type NetnsLabHost } from '../lab/netns-lab';
-import { sessionsStarted } from '../lab/sshd';
+import { sessionsStarted, sshdConfig } from '../lab/sshd';
 
 // Slow (about 15 s): two hosts of the network-namespace lab (sshd + PostgreSQL 15, Debian layout); processes are
 // checked with ps (the namespaces share the machine's process table).
@@ -230,6 +232,35 @@ describe('ssh connection against the network-namespace lab', () => {
     assert.equal(acceptedConnections(pg1) - logins, 1);
     assert.equal(sessionsStarted(pg1.sshd) - sessions, 1);
     assert.equal(sshConnectionsOpened() - opened, 1);
+  });
+
+  it("lets the host's announcement of its other host keys go unanswered: the host signs nothing more (ssh2 alone has each proven)", async () => {
+    // pg2 with a second host key, as Debian's hosts have several, and sshd's debug log, which names global requests.
+    const files = pg2.sshd;
+    const ecdsa = `${files.dir}/ssh_host_ecdsa_key`;
+    if (!existsSync(ecdsa)) execFileSync('ssh-keygen', ['-q', '-t', 'ecdsa', '-N', '', '-f', ecdsa]);
+    await stopSshd(pg2);
+    writeFileSync(files.config, `${sshdConfig(files).replace('LogLevel VERBOSE', 'LogLevel DEBUG1')}HostKey ${ecdsa}\n`);
+    try {
+      await startSshd(pg2);
+      const proofs = () => readFileSync(files.log, 'utf8').split('\n').filter((line) => line.includes('rtype hostkeys-prove-00@openssh.com')).length;
+      const before = proofs();
+      const r = await connect(pg2).run(['true']);
+      assert.equal(r.exitCode, 0);
+      // ssh2 on its own, with the same settings: it asks for the proof, and emits the keys once proven.
+      const made = sshConnectConfig(sshOptionsFrom(pg2.name, inventoryVars(lab, pg2.name), { acceptNewHostKeys: false }), undefined, () => undefined);
+      assert.ok(!('problem' in made));
+      const plain = new Client();
+      const proven = new Promise<number>((resolve) => plain.on('hostkeys', (keys: unknown[]) => resolve(keys.length)));
+      plain.connect(made.config);
+      assert.equal(await proven, 2);
+      plain.end();
+      assert.equal(proofs() - before, 1, `one proof asked: by ssh2 alone, none by pgplay: ${readFileSync(files.log, 'utf8').split('\n').filter((l) => /hostkeys|Accepted publickey|session_close|Connection from/.test(l)).slice(-14).join('\n')}`);
+    } finally {
+      await stopSshd(pg2);
+      writeFileSync(files.config, sshdConfig(files));
+      await startSshd(pg2);
+    }
   });
 
   it('stops a command that times out on the remote side, process group and all', async () => {
