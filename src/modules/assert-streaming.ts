@@ -255,20 +255,21 @@ async function writeMarker(sql: SqlSession, host: string, token: string): Promis
 
 /** A replica's state: in recovery, and its WAL receiver's status (none without one). */
 const REPLICA_STATE = 'SELECT pg_is_in_recovery() AS rec, (SELECT status FROM pg_stat_wal_receiver) AS status';
-/** The marker the primary wrote for this check ($1: the primary's inventory name). */
-const MARKER_READ = 'SELECT token FROM pgplay.marker WHERE id = $1';
 /**
  * Waits on the replica until it has replayed the primary's WAL up to $1, for at most $2 turns of 2 ms: the server
  * sleeps while the marker travels instead of pgplay asking again. Answers at once on a replica already there or not in
- * recovery (its replay position is null). The marker is read by a statement of its own after it: a statement sees
- * the rows replayed before it began.
+ * recovery (its replay position is null).
  */
-const REPLAY_WAIT = 'SELECT count(*) AS turns FROM (SELECT pg_sleep(0.002) FROM generate_series(1, $2::int) WHERE pg_last_wal_replay_lsn() < $1::pg_lsn) turns';
+const REPLAY_WAIT = 'SELECT count(*) FROM (SELECT pg_sleep(0.002) FROM generate_series(1, $2::int) WHERE pg_last_wal_replay_lsn() < $1::pg_lsn) turns';
+/**
+ * The wait, then a read of the marker the primary wrote ($3: the primary's inventory name). The read sees the rows
+ * replayed before the statement began: when the statement waited, the marker arrived during it and is read again.
+ */
+const WAIT_AND_READ = `(${REPLAY_WAIT}) AS turns, (SELECT token FROM pgplay.marker WHERE id = $3) AS token`;
 /** Server-side turns of 2 ms to wait for the replay at most in one statement, so that a timeout or abort is seen. */
 const REPLAY_WAIT_TURNS = 500;
 
 async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle, marker: { token: string; lsn: string }, timeoutMs: number): Promise<CheckOutcome[]> {
-  const { token } = marker;
   let sql: SqlSession;
   try {
     sql = await handle.sql();
@@ -276,11 +277,23 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
     return [{ host: name, check: 'connect', ok: false, seen: err instanceof Error ? err.message : String(err) }];
   }
   const out: CheckOutcome[] = [];
-  const markerSeen = (row: { token: string | null } | undefined) => (row?.token != null ? (row.token === token ? 'marker read' : 'an older marker') : 'no marker row');
   const deadline = Date.now() + timeoutMs;
-  const turnsLeft = () => Math.max(1, Math.min(REPLAY_WAIT_TURNS, Math.ceil((deadline - Date.now()) / 2)));
-  // One round for the replica's state and its wait for the marker's WAL; the marker is read below.
-  const [state] = await sql.query<{ rec: boolean; status: string | null; turns: string }>(`${REPLICA_STATE}, (${REPLAY_WAIT}) AS turns`, [marker.lsn, turnsLeft()]);
+  const params = () => [marker.lsn, Math.max(1, Math.min(REPLAY_WAIT_TURNS, Math.ceil((deadline - Date.now()) / 2))), ctx.name];
+  type Read = { turns: string; token: string | null };
+  const markerSeen = (row: Read) => (row.token != null ? (row.token === marker.token ? 'marker read' : 'an older marker') : 'no marker row');
+  // One round for the replica's state, its wait for the marker's commit and a first read of the marker; when the
+  // marker's table has not reached the replica (the statement fails before it waits), the state and the wait alone.
+  let state: { rec: boolean; status: string | null };
+  let seen: string | null = null;
+  let waited = true;
+  try {
+    const [row] = await sql.query<{ rec: boolean; status: string | null } & Read>(`${REPLICA_STATE}, ${WAIT_AND_READ}`, params());
+    state = row;
+    seen = markerSeen(row);
+    waited = Number(row.turns) > 0;
+  } catch {
+    [state] = await sql.query<{ rec: boolean; status: string | null }>(`${REPLICA_STATE}, (${REPLAY_WAIT}) AS turns`, params().slice(0, 2));
+  }
   out.push({ host: name, check: 'in recovery', ok: state.rec, seen: `pg_is_in_recovery() = ${state.rec}` });
   const receiving = state.status === 'streaming';
   const cause = receiving ? null : await lastReceiverError(handle);
@@ -291,23 +304,22 @@ async function replicaChecks(ctx: TaskContext, name: string, handle: HostHandle,
     seen: `status ${state.status ?? 'none (no WAL receiver)'}`,
     ...(cause ? { detail: `${cause.meaning}; its log says: ${cause.line}` } : {}),
   });
-  let seen: string | null = null;
   while (seen !== 'marker read' && Date.now() < deadline && !ctx.signal.aborted) {
-    if (seen !== null) {
-      // Not read after the replay reached the marker's position (a replica of another primary or timeline): ask
-      // again a little later; still replaying: the server waits again.
-      const [wait] = await sql.query<{ turns: string }>(REPLAY_WAIT, [marker.lsn, turnsLeft()]).catch(() => [{ turns: '0' }]);
-      if (Number(wait.turns) === 0) await sleep(50);
-    }
+    // Not read though the replay was already past the marker's position (a replica of another primary or timeline):
+    // ask again a little later. After a wait, at once.
+    if (!waited) await sleep(50);
     try {
-      seen = markerSeen((await sql.query<{ token: string }>(MARKER_READ, [ctx.name]))[0]);
+      const [row] = await sql.query<Read>(`SELECT ${WAIT_AND_READ}`, params());
+      seen = markerSeen(row);
+      waited = Number(row.turns) > 0;
     } catch (err) {
       seen = (err as Error).message;
+      waited = false;
     }
   }
   out.push({ host: name, check: `marker written on ${ctx.name} read within ${timeoutMs / 1000} s`, ok: seen === 'marker read', seen: seen ?? 'nothing' });
   try {
-    await sql.query('INSERT INTO pgplay.marker (id, token) VALUES ($1, $2)', [`write-test-${name}`, token]);
+    await sql.query('INSERT INTO pgplay.marker (id, token) VALUES ($1, $2)', [`write-test-${name}`, marker.token]);
     out.push({ host: name, check: 'refuses writes', ok: false, seen: 'the INSERT succeeded' });
   } catch (err) {
     const code = (err as { code?: string }).code;

@@ -64,8 +64,7 @@ describe('assert_streaming plan', () => {
       closed: false,
       close: async () => undefined,
       query: async (text: string) => {
-        if (text.startsWith('SELECT pg_is_in_recovery()')) return [{ rec: true, status: 'streaming' }];
-        if (text.startsWith('SELECT token')) return [{ token: marker }];
+        if (text.startsWith('SELECT pg_is_in_recovery()')) return [{ rec: true, status: 'streaming', turns: '0', token: marker }];
         throw Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
       },
     };
@@ -83,10 +82,19 @@ describe('assert_streaming plan', () => {
     assert.deepEqual(facts.checks.filter((c) => !c.ok), []);
     assert.equal(reads, 2, 'the first read serves all three, the second pg3 alone (one query each would be 4)');
   });
-  it("waits on the replica's server until it has replayed the marker's WAL, then reads the marker once; reads again when it was not there", async () => {
-    for (const markerLate of [false, true]) {
+  it("waits on the replica's server until it has replayed the marker's commit and reads it in the same round; reads again at once after a wait, later after none", async () => {
+    // How the replica answers: the first read sees the marker (no wait needed); the marker arrived during the wait
+    // (read again at once); the replay was already past it and an older marker is there (read again 50 ms later); the
+    // marker's table has not reached the replica (the first statement fails before it waits).
+    const cases = {
+      'read at once': { first: { turns: '0', token: 'MARKER' }, kinds: ['state+wait+read', 'write'] },
+      'arrived during the wait': { first: { turns: '4', token: null }, kinds: ['state+wait+read', 'wait+read', 'write'] },
+      'an older marker': { first: { turns: '0', token: 'an older one' }, kinds: ['state+wait+read', 'wait+read', 'write'] },
+      'table not there yet': { first: null, kinds: ['state+wait+read', 'state+wait', 'wait+read', 'write'] },
+    } as const;
+    for (const [label, { first, kinds }] of Object.entries(cases)) {
       let marker = '';
-      const queries: Array<{ text: string; params?: unknown[] }> = [];
+      const queries: Array<{ text: string; params?: unknown[]; at: number }> = [];
       const primary = {
         closed: false,
         close: async () => undefined,
@@ -103,16 +111,18 @@ describe('assert_streaming plan', () => {
           return [];
         },
       };
-      let reads = 0;
       const replica = {
         closed: false,
         close: async () => undefined,
         query: async (text: string, params?: unknown[]) => {
-          queries.push({ text, params });
-          if (text.startsWith('SELECT pg_is_in_recovery()')) return [{ rec: true, status: 'streaming', turns: '3' }];
-          if (text.startsWith('SELECT count(*) AS turns')) return [{ turns: '0' }];
-          // Late: the first read finds an older marker (a replica whose replay position was already past it).
-          if (text.startsWith('SELECT token')) return [{ token: markerLate && reads++ === 0 ? 'an older one' : marker }];
+          queries.push({ text, params, at: Date.now() });
+          const state = { rec: true, status: 'streaming' };
+          if (text.startsWith('SELECT pg_is_in_recovery()') && text.includes('pgplay.marker')) {
+            if (!first) throw Object.assign(new Error('relation "pgplay.marker" does not exist'), { code: '42P01' });
+            return [{ ...state, turns: first.turns, token: first.token === 'MARKER' ? marker : first.token }];
+          }
+          if (text.startsWith('SELECT pg_is_in_recovery()')) return [{ ...state, turns: '2' }];
+          if (text.startsWith('SELECT (SELECT count(*)')) return [{ turns: '0', token: marker }];
           throw Object.assign(new Error('cannot execute INSERT in a read-only transaction'), { code: '25006' });
         },
       };
@@ -126,14 +136,17 @@ describe('assert_streaming plan', () => {
         signal: new AbortController().signal,
       } as never;
       const facts = await assertStreamingModule.check(ctx, { replicas: ['pg2'], timeout: 5 });
-      assert.deepEqual(facts.checks.filter((c) => !c.ok), [], `marker late: ${markerLate}`);
+      assert.deepEqual(facts.checks.filter((c) => !c.ok), [], label);
       assert.equal(facts.checks.length, 5, 'streaming, in recovery, WAL receiver, marker, refuses writes');
-      const kinds = queries.map((q) => (q.text.startsWith('SELECT pg_is_in_recovery()') ? 'state+wait' : q.text.startsWith('SELECT count') ? 'wait' : q.text.startsWith('SELECT token') ? 'read' : 'write'));
-      assert.deepEqual(kinds, markerLate ? ['state+wait', 'read', 'wait', 'read', 'write'] : ['state+wait', 'read', 'write']);
+      const kind = (text: string) =>
+        text.startsWith('SELECT pg_is_in_recovery()') ? (text.includes('pgplay.marker') ? 'state+wait+read' : 'state+wait') : text.startsWith('SELECT (SELECT count(*)') ? 'wait+read' : 'write';
+      assert.deepEqual(queries.map((q) => kind(q.text)), kinds, label);
       // The first query waits for the primary's flush position, on the server, for at most 500 turns of 2 ms.
       assert.match(queries[0].text, /pg_sleep\(0\.002\) FROM generate_series\(1, \$2::int\) WHERE pg_last_wal_replay_lsn\(\) < \$1::pg_lsn/);
-      assert.equal(queries[0].params?.[0], '0/3000148');
-      assert.equal(queries[0].params?.[1], 500);
+      assert.deepEqual(queries[0].params, ['0/3000148', 500, 'pg1']);
+      // Read again 50 ms later only when the replay was already past the marker's position without it.
+      const reread = queries.findIndex((q) => kind(q.text) === 'wait+read');
+      if (reread > 0) assert.equal(queries[reread].at - queries[reread - 1].at >= 45, label === 'an older marker', label);
     }
   });
 
