@@ -10,10 +10,13 @@ BEGIN { $^W = 1 }
 use Fcntl qw(O_WRONLY O_RDWR O_CREAT O_EXCL O_RDONLY O_NOFOLLOW O_NONBLOCK F_GETFL F_SETFL LOCK_EX LOCK_NB);
 use Errno qw(EINTR EAGAIN EEXIST ENOENT EXDEV ENOSYS EINVAL EINPROGRESS ETIMEDOUT ECANCELED);
 
-# Sub-second time where the host has Time::HiRes (not part of Debian's perl-base); whole seconds, rounded up, else.
-my $FINE_TIME = eval { require Time::HiRes; 1 };
-sub now { return $FINE_TIME ? Time::HiRes::time() : time() }
-my $COARSE = $FINE_TIME ? 0 : 1;
+# Sub-second time where the host has Time::HiRes (not part of Debian's perl-base), loaded when first asked for (a
+# lock to wait for, a TCP connection's deadline, a command's end): loading it costs a start 2-3 ms of CPU. Whole
+# seconds, with a second's margin, else. The watchdog counts whole seconds of time() from the start.
+my $FINE_TIME;
+sub fine_time { return $FINE_TIME //= eval { require Time::HiRes; 1 } ? 1 : 0 }
+sub now { return fine_time() ? Time::HiRes::time() : time() }
+sub margin { return fine_time() ? 0 : 1 }
 
 my $PROTOCOL = 1;
 my $MAX_READ = 256 * 1024 * 1024;
@@ -36,7 +39,7 @@ my $stopping = 0;
 # The watchdog: when pgplay asks for it, silence from pgplay (no frame, pings included) for this many seconds means
 # pgplay is gone though the connection may not say so (a cut link): stop what runs and put back what is guarded.
 my $watch = 0;
-my $heard = now();
+my $heard = time();
 
 pipe(my $wake_r, my $wake_w) or die "pipe: $!";
 nonblocking($wake_r);
@@ -368,8 +371,10 @@ sub try_lock {
 
 sub op_lock {
   my ($id, $name, $wait) = @_;
-  my $w = { id => $id, name => $name, deadline => now() + $wait + $COARSE };
-  push @waiting_locks, $w unless try_lock($w);
+  my $w = { id => $id, name => $name };
+  return if try_lock($w);
+  $w->{deadline} = now() + $wait + margin();
+  push @waiting_locks, $w;
 }
 
 # Let go of a lock: its file goes first (while still held) when pgplay made it, then the lock directory when empty.
@@ -391,7 +396,7 @@ sub release_lock {
 sub op_watchdog {
   my ($id, $seconds) = @_;
   $watch = $seconds + 0;
-  $heard = now();
+  $heard = time();
   answer($id, 'watching');
 }
 
@@ -607,7 +612,7 @@ sub maybe_done {
   # What the command left running in the background may hold its output open: give it a moment, then stop it
   # (its process group) and stop reading. A daemon is started with setsid or a service manager, not with &.
   if ($job->{open} > 0) {
-    return if now() - $job->{reaped} < 1 + $COARSE;
+    return if now() - $job->{reaped} < 1 + margin();
     kill(-15, $job->{pid});
     for my $fd (keys %readers) { if ($readers{$fd}[0] == $id) { close($readers{$fd}[2]); delete $readers{$fd} } }
   }
@@ -664,7 +669,7 @@ sub stop_everything {
   my ($code) = @_;
   my @pids = map { $_->{pid} } grep { $_->{kind} eq 'run' && !defined $_->{status} } values %jobs;
   kill(-15, $_) for @pids;
-  my $deadline = now() + $KILL_GRACE;
+  my $deadline = @pids ? now() + $KILL_GRACE : 0;
   while (grep { kill(0, $_) } @pids) {
     1 while waitpid(-1, WNOHANG) > 0;
     last if now() > $deadline;
@@ -696,7 +701,7 @@ while (1) {
   my $ending = grep { defined $_->{status} || $_->{open} == 0 } @runs;
   my $timeout = $ending ? 0.02 : (@waiting_locks || @runs) ? 0.1 : undef;
   for my $job (@connecting) { my $left = $job->{deadline} - now(); $timeout = $left < 0 ? 0 : $left if !defined $timeout || $left < $timeout }
-  if ($watch) { my $left = $heard + $watch - now(); $timeout = $left < 0 ? 0 : $left if !defined $timeout || $left < $timeout }
+  if ($watch) { my $left = $heard + $watch - time(); $timeout = $left < 0 ? 0 : $left if !defined $timeout || $left < $timeout }
   my $n = select(my $rout = $rin, my $wout = $win, undef, $timeout);
   next if $n < 0;    # interrupted by a signal: its handler has run now
   if (vec($rout, fileno($wake_r), 1)) { my $drain; 1 while sysread($wake_r, $drain, 512) }
@@ -704,7 +709,7 @@ while (1) {
   check_connecting($wout) if @connecting;
   if ($stdin_open && vec($rout, fileno(STDIN), 1)) {
     my $got = sysread(STDIN, $inbuf, 1 << 20, length $inbuf);
-    $heard = now() if $got;
+    $heard = time() if $got;
     if (defined $got && $got == 0) { stop_everything(0) }
     elsif (!defined $got && $! != EINTR && $! != EAGAIN) { stop_everything(1) }
     while (length($inbuf) >= 9) {
@@ -715,7 +720,7 @@ while (1) {
       dispatch($id, $type, $payload);
     }
   }
-  stop_everything(0) if $watch && now() - $heard > $watch;
+  stop_everything(0) if $watch && time() - $heard > $watch;
   for my $fd (keys %readers) {
     next unless vec($rout, $fd, 1) && $readers{$fd};
     my ($id, $type, $fh) = @{ $readers{$fd} };
