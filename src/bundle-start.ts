@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, isAbsolute, join, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, sep } from 'node:path';
 import { Script } from 'node:vm';
 
 export const BUNDLE_FILE = 'bundle.js';
@@ -86,16 +86,22 @@ function run(cachedData: Buffer | undefined, ascii: boolean): Script {
  * ($XDG_CACHE_HOME/pgplay, else ~/.cache/pgplay); null when there is none.
  */
 export function runCodeCacheFile(manifest: BundleManifest, env: NodeJS.ProcessEnv = process.env): string | null {
-  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : env.HOME && isAbsolute(env.HOME) ? join(env.HOME, '.cache') : null;
-  if (!base) return null;
+  const dir = pgplayCacheDir(env);
+  if (!dir) return null;
   const key = createHash('sha256').update(JSON.stringify(manifest)).update(`${process.version} ${process.arch}`).digest('hex').slice(0, 16);
-  return join(base, 'pgplay', `code-${key}.cache`);
+  return join(dir, `code-${key}.cache`);
+}
+
+/** pgplay's directory in the user's cache directory: $XDG_CACHE_HOME/pgplay, else ~/.cache/pgplay; null without either. */
+export function pgplayCacheDir(env: NodeJS.ProcessEnv = process.env): string | null {
+  const base = env.XDG_CACHE_HOME && isAbsolute(env.XDG_CACHE_HOME) ? env.XDG_CACHE_HOME : env.HOME && isAbsolute(env.HOME) ? join(env.HOME, '.cache') : null;
+  return base ? join(base, 'pgplay') : null;
 }
 
 /** The commands whose code cache is worth keeping: they reach hosts. */
 const CACHING_COMMANDS = ['run', 'status'];
 
-/** A run's code cache left this long unused (another version's) is removed when a new one is written. */
+/** A cache file left this long unused (another version's, another text's) is removed when a new one of its kind is written. */
 const UNUSED_CACHE_MS = 30 * 24 * 3600 * 1000;
 
 /** A file or directory of this user's that no one else may write. */
@@ -122,8 +128,11 @@ export function readOwnFile(file: string): Buffer | null {
   }
 }
 
-/** Write a run's code cache in place of the old one (readers see the old file or the new, whole); errors are ignored. */
-export function writeRunCodeCache(file: string, data: () => Buffer): void {
+/**
+ * Write a cache file (a run's code cache, a parsed YAML file) in place of the old one: readers see the old file or
+ * the new, whole. Files of its kind (the same name up to the first '-') unused for a month go. Errors are ignored.
+ */
+export function writeCacheFile(file: string, data: () => Buffer): void {
   const dir = dirname(file);
   const partial = `${file}.${process.pid}.partial`;
   try {
@@ -131,9 +140,10 @@ export function writeRunCodeCache(file: string, data: () => Buffer): void {
     if (!ownedAndClosed(statSync(dir))) return;
     writeFileSync(partial, data(), { mode: 0o600 });
     renameSync(partial, file);
+    const kind = new RegExp(`^${basename(file).split('-')[0]}-[0-9a-f]+\\.cache$`);
     for (const name of readdirSync(dir)) {
       const other = join(dir, name);
-      if (other !== file && /^code-[0-9a-f]+\.cache$/.test(name) && Date.now() - statSync(other).mtimeMs > UNUSED_CACHE_MS) rmSync(other, { force: true });
+      if (other !== file && kind.test(name) && Date.now() - statSync(other).mtimeMs > UNUSED_CACHE_MS) rmSync(other, { force: true });
     }
   } catch {
     // No cache directory to write in: the next start compiles what it runs, as this one did.
@@ -171,7 +181,7 @@ export function startBundled(): boolean {
     }
   } else if (!fromRuns && CACHING_COMMANDS.includes(process.argv[2] ?? '')) {
     // The first run or status of this bundle leaves what it compiled for the next.
-    process.once('exit', () => writeRunCodeCache(runCache, () => script.createCachedData()));
+    process.once('exit', () => writeCacheFile(runCache, () => script.createCachedData()));
   }
   return true;
 }

@@ -1,7 +1,9 @@
 // Argument parsing, the commands, and the one place that turns errors into exit codes.
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { pgplayCacheDir } from './bundle-start';
 import { didYouMean } from './config/suggest';
+import { keepParsedYaml } from './config/yaml-cache';
 import { BadOptionsError, ExitCode, InvalidInputError, PgplayError, errorMessage } from './errors';
 import { redact } from './secrets';
 
@@ -97,6 +99,8 @@ async function dispatch(argv: string[]): Promise<number> {
     process.stdout.write(`${help}\n`);
     return ExitCode.ok;
   }
+  // The commands that reach hosts start sooner with the YAML files the last one parsed (config/yaml-cache.ts).
+  if (command === 'run' || command === 'status') keepParsedYaml(pgplayCacheDir());
   switch (command) {
     case 'run':
       return (await import('./commands/run')).runCommand(parseRunOptions(rest));

@@ -3,6 +3,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import type { Diagnostic } from '../errors';
 import type { SourceRef } from './types';
+import { cachedYamlSource } from './yaml-cache';
 import { yamlSyntaxDiagnostics, yamlValueDiagnostic } from './yaml-errors';
 
 export type YamlPath = ReadonlyArray<string | number>;
@@ -20,7 +21,12 @@ export interface YamlSource {
   textAt(path: YamlPath): SourceRef | null;
 }
 
+/** The YAML source of a file's text: parsed, or as the last run that parsed the same text left it (yaml-cache.ts). */
 export function parseYamlFile(file: string, text: string): YamlSource {
+  return cachedYamlSource(file, text, () => parseYamlText(file, text));
+}
+
+function parseYamlText(file: string, text: string): YamlSource {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, version: '1.1', merge: true, prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
   const here = (offset: number): SourceRef => {

@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BUNDLE_MANIFEST, bundleDigest, bundleIsCurrent, bundleStamp, readOwnFile, runCodeCacheFile, writeRunCodeCache } from '../../../src/bundle-start';
+import { BUNDLE_MANIFEST, bundleDigest, bundleIsCurrent, bundleStamp, readOwnFile, runCodeCacheFile, writeCacheFile } from '../../../src/bundle-start';
 import { ROOT } from '../../helpers/cli';
 
 test('a bundle is current only while every file it was made from keeps its size and time (or, under another time, its bytes); a missing lock file is allowed', () => {
@@ -86,7 +86,7 @@ test("a run's code cache lives in the user's cache directory, one file per bundl
   const dir = mkdtempSync(join(tmpdir(), 'pgplay-code-cache-'));
   try {
     const cache = join(dir, 'pgplay', 'code-0123.cache');
-    writeRunCodeCache(cache, () => Buffer.from('compiled'));
+    writeCacheFile(cache, () => Buffer.from('compiled'));
     assert.equal(statSync(cache).mode & 0o777, 0o600);
     assert.equal(statSync(join(dir, 'pgplay')).mode & 0o777, 0o700);
     assert.equal(readOwnFile(cache)?.toString(), 'compiled');
@@ -95,7 +95,7 @@ test("a run's code cache lives in the user's cache directory, one file per bundl
     chmodSync(cache, 0o600);
     chmodSync(join(dir, 'pgplay'), 0o777);
     assert.equal(readOwnFile(cache), null, 'nor one in a directory others may write');
-    writeRunCodeCache(cache, () => Buffer.from('other'));
+    writeCacheFile(cache, () => Buffer.from('other'));
     assert.equal(readFileSync(cache, 'utf8'), 'compiled', 'nor is one written there');
     chmodSync(join(dir, 'pgplay'), 0o700);
     // Another version's cache, unused for long, goes when a new one is written; a recent one stays.
@@ -105,10 +105,10 @@ test("a run's code cache lives in the user's cache directory, one file per bundl
     writeFileSync(recent, 'new');
     const longAgo = new Date(Date.now() - 40 * 24 * 3600 * 1000);
     utimesSync(stale, longAgo, longAgo);
-    writeRunCodeCache(cache, () => Buffer.from('again'));
+    writeCacheFile(cache, () => Buffer.from('again'));
     assert.deepEqual(readdirSync(join(dir, 'pgplay')).sort(), ['code-0123.cache', 'code-bbbb.cache']);
     // Nowhere to write: no error.
-    writeRunCodeCache(join(dir, 'pgplay', 'code-0123.cache', 'below-a-file.cache'), () => Buffer.from('x'));
+    writeCacheFile(join(dir, 'pgplay', 'code-0123.cache', 'below-a-file.cache'), () => Buffer.from('x'));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -120,14 +120,16 @@ test('the first run of a bundle writes its code cache, later runs read it, and o
     const env = { ...process.env, XDG_CACHE_HOME: home };
     const pgplay = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'pgplay.js'), ...args], { encoding: 'utf8', env });
     const cacheFiles = () => (existsSync(join(home, 'pgplay')) ? readdirSync(join(home, 'pgplay')) : []);
+    const codeCaches = () => cacheFiles().filter((f) => !f.startsWith('yaml-'));
     const validate = pgplay('validate', join(ROOT, 'playbooks', 'site.yml'), '-i', join(ROOT, 'inventory.example.yml'));
     assert.equal(validate.status, 0, validate.stderr);
-    assert.deepEqual(cacheFiles(), [], 'validate does not write one');
+    assert.deepEqual(cacheFiles(), [], 'validate does not write one, nor keep the YAML files it parsed');
     const run = ['run', join(ROOT, 'test', 'fixtures', 'cli', 'template.yml'), '-i', join(ROOT, 'test', 'fixtures', 'cli', 'inventory.yml'), '--check'];
     const first = pgplay(...run);
     assert.equal(first.status, 0, first.stderr);
-    const [name] = cacheFiles();
+    const [name] = codeCaches();
     assert.match(name ?? '', /^code-[0-9a-f]{16}\.cache$/);
+    assert.equal(cacheFiles().filter((f) => /^yaml-[0-9a-f]{32}\.cache$/.test(f)).length, 2, 'a run keeps its inventory and playbook parsed too');
     const file = join(home, 'pgplay', name);
     const written = readFileSync(file);
     const old = new Date('2026-01-01T00:00:00Z');
@@ -140,7 +142,7 @@ test('the first run of a bundle writes its code cache, later runs read it, and o
     writeFileSync(file, 'not a code cache');
     const third = pgplay(...run);
     assert.equal(third.status, 0, third.stderr);
-    assert.deepEqual(cacheFiles(), [], 'refused by V8: removed');
+    assert.deepEqual(codeCaches(), [], 'refused by V8: removed');
     assert.equal(pgplay(...run).status, 0);
     // As big as the first, give or take what V8 compiled differently (a run without the build's cache writes less).
     assert.ok(Math.abs(readFileSync(file).length - written.length) < written.length / 50, 'the next run, from the build cache, writes a whole one again');
