@@ -17,6 +17,9 @@ export function sshConnectionsOpened(): number {
   return connectionsOpened;
 }
 
+/** How long holdWrites keeps a host's writes at most. */
+const HELD_WRITES_MS = 100;
+
 export class SshConnection extends AgentConnection {
   readonly kind = 'ssh' as const;
   #client: Client | null = null;
@@ -70,6 +73,20 @@ export class SshConnection extends AgentConnection {
 
   get #watchSeconds(): number {
     return Math.max(3, Math.ceil((this.#pingMs * (this.options.keepaliveCountMax + 1)) / 1000));
+  }
+
+  /**
+   * Hold what is written to the host until the connection ends (ssh2's end() lets it go), or 100 ms at most: a close
+   * that waits for the agent to end must not wait for its own end of input. ssh2 has no other way to its socket;
+   * without it (another ssh2) writes go at once, as before.
+   */
+  holdWrites(): void {
+    const sock = (this.#client as unknown as { _sock?: import('node:stream').Writable } | null)?._sock;
+    if (!sock || sock.destroyed || typeof sock.cork !== 'function') return;
+    sock.cork();
+    setTimeout(() => {
+      while (sock.writableCorked > 0) sock.uncork();
+    }, HELD_WRITES_MS).unref();
   }
 
   /** End the ssh connection after the agent stopped. */

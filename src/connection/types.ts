@@ -105,6 +105,11 @@ export interface Connection {
    * `{ wait: false }` (a run's end, just before pgplay exits), an idle agent is told to end and not waited for.
    */
   close(options?: CloseOptions): Promise<void>;
+  /**
+   * Hold what is written to the host until close() ends the connection: at a run's end the SQL sessions' ends, the
+   * agent's end of input and the goodbye then leave together (one packet a host instead of one each).
+   */
+  holdWrites?(): void;
 }
 
 export interface CloseOptions {

@@ -73,7 +73,9 @@ export class HostPool {
   /** Close every SQL session and connection opened during the run; `{ wait: false }` at its end, just before pgplay exits. */
   async closeAll(options: CloseOptions = {}): Promise<void> {
     // Each SQL session's Terminate goes out without waiting for its server's end: the agents close right after, and
-    // each writes what it was sent to the server before it closes the socket.
+    // each writes what it was sent to the server before it closes the socket. At a run's end each host's goodbyes
+    // (its SQL session's end, its agent's end of input, ssh's disconnect) leave together: one write a host, not three.
+    if (options.wait === false) for (const c of this.#connections.values()) c.holdWrites?.();
     await Promise.all([...this.#handles.values()].map((h) => h.dropSql({ wait: false }).catch(() => undefined)));
     await Promise.all([...this.#connections.values()].map((c) => c.close(options).catch(() => undefined)));
   }

@@ -2,14 +2,19 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { Client } from 'ssh2';
 import { SshConnection, sshConnectionsOpened } from '../../src/connection/ssh';
+import { connectionFor } from '../../src/connection/connect';
 import { sshConnectConfig } from '../../src/connection/ssh-connect-config';
 import { sshOptionsFrom } from '../../src/connection/ssh-options';
 import { HostOpError } from '../../src/connection/types';
 import { UnreachableError } from '../../src/errors';
+import { loadInventory } from '../../src/config/inventory';
+import { HostPool } from '../../src/executor/host-pool';
+import { planHostSettings } from '../../src/executor/host-settings';
 import { pgSettingsFrom } from '../../src/facts/pg-settings';
 import { openSqlSession } from '../../src/facts/sql-session';
 import { Secret } from '../../src/secrets';
@@ -261,6 +266,41 @@ describe('ssh connection against the network-namespace lab', () => {
       writeFileSync(files.config, sshdConfig(files));
       await startSshd(pg2);
     }
+  });
+
+  it("at a run's end one write a host carries its SQL session's end, its agent's end of input and ssh's goodbye", async () => {
+    const inventory = loadInventory(lab.inventory).value;
+    assert.ok(inventory);
+    const plan = planHostSettings({ inventory, extraVars: {}, cli: { acceptNewHostKeys: false } }, [{ play: { vars: {}, varSources: {} }, hosts: ['pg1'] }]);
+    assert.deepEqual(plan.errors, []);
+    const goodbyes = () => readFileSync(pg1.sshd.log, 'utf8').split('\n').filter((line) => line.startsWith('Received disconnect from')).length;
+    // The socket writes of the run's end, with the goodbyes held (as closeAll does) and, for comparison, without.
+    const endWrites = async (hold: boolean) => {
+      const pool = new HostPool(inventory, plan.get, connectionFor, (conn, handle) => openSqlSession(conn, handle.pg));
+      const handle = pool.handle('pg1');
+      assert.deepEqual(await (await handle.sql()).query('select 1 as one'), [{ one: 1 }]);
+      if (!hold) (handle.conn as { holdWrites?: () => void }).holdWrites = undefined;
+      const said = goodbyes();
+      const socket = Socket.prototype as unknown as { _writeGeneric: (...args: unknown[]) => unknown };
+      const write = socket._writeGeneric;
+      let writes = 0;
+      socket._writeGeneric = function (this: unknown, ...args: unknown[]) {
+        writes++;
+        return write.apply(this, args);
+      };
+      try {
+        await pool.closeAll({ wait: false });
+      } finally {
+        socket._writeGeneric = write;
+      }
+      // The goodbye reached sshd (it logs the client's disconnect).
+      const deadline = Date.now() + 3000;
+      while (goodbyes() === said && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(goodbyes(), said + 1);
+      return writes;
+    };
+    assert.ok((await endWrites(false)) >= 3, 'each goodbye its own write');
+    assert.equal(await endWrites(true), 1);
   });
 
   it('stops a command that times out on the remote side, process group and all', async () => {
