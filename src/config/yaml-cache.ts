@@ -18,7 +18,7 @@ const FORMAT = 1;
 interface Entry {
   /** The value, serialised when parsed (what the run does to its copy is not kept). */
   value: Buffer;
-  /** Answers by question (see `question`): a place without its file, or null (textAt of a string not on one line). */
+  /** Answers by question ('at value [path]', 'text [path]', ...): a place without its file, or null (no such place). */
   places: Record<string, { line: number; col: number } | null>;
 }
 
@@ -92,8 +92,10 @@ function read(file: string): Entry | null {
   }
 }
 
+let savingAtExit = false;
 function save(key: string, entry: Entry): void {
-  if (unsaved.size === 0) process.once('exit', saveParsedYaml);
+  if (!savingAtExit) process.once('exit', saveParsedYaml);
+  savingAtExit = true;
   unsaved.set(key, entry);
 }
 
