@@ -101,7 +101,7 @@ export function pgplayCacheDir(env: NodeJS.ProcessEnv = process.env): string | n
 /** The commands whose code cache is worth keeping: they reach hosts. */
 const CACHING_COMMANDS = ['run', 'status'];
 
-/** A cache file left this long unused (another version's, another text's) is removed when a new one of its kind is written. */
+/** A cache file not written for this long (another version's, another text's) is removed when a new one of its kind is written. */
 const UNUSED_CACHE_MS = 30 * 24 * 3600 * 1000;
 
 /** A file or directory of this user's that no one else may write. */
@@ -130,7 +130,7 @@ export function readOwnFile(file: string): Buffer | null {
 
 /**
  * Write a cache file (a run's code cache, a parsed YAML file) in place of the old one: readers see the old file or
- * the new, whole. Files of its kind (the same name up to the first '-') unused for a month go. Errors are ignored.
+ * the new, whole. Files of its kind (the same name up to the first '-') not written for a month go. Errors are ignored.
  */
 export function writeCacheFile(file: string, data: () => Buffer): void {
   const dir = dirname(file);
