@@ -7,6 +7,8 @@ import { playHostPattern, resolvePattern } from '../config/patterns';
 import type { Inventory, Play, Playbook } from '../config/types';
 import { readTextFile } from '../config/text-file';
 import { parseYamlFile } from '../config/yaml';
+import { dialEarly } from '../connection/early-dial';
+import type { SettingsPlan } from '../executor/host-settings';
 
 export function inventoryPath(given: string | undefined): string {
   const path = given ?? process.env.PGPLAY_INVENTORY ?? 'inventory.yml';
@@ -32,6 +34,22 @@ export function requireInventory(given: string | undefined, playbook?: string): 
 export function playHostsOf(playbook: Playbook, inventory: Inventory, extraVars: Record<string, unknown>, limit?: string): Array<{ play: Play; hosts: string[] }> {
   const limited = limit ? new Set(resolvePattern(limit, inventory)) : null;
   return playbook.plays.map((play) => ({ play, hosts: resolvePattern(playHostPattern(play.hosts, inventory, extraVars), inventory).filter((h) => !limited || limited.has(h)) }));
+}
+
+/**
+ * Open the TCP connection to every host the plays reach over ssh, with the settings of the first play it is in (the
+ * ones its connection opens with), before ssh2 loads: the hosts' sshd start their side meanwhile.
+ */
+export function dialHostsEarly(plays: Array<{ hosts: string[] }>, settings: Pick<SettingsPlan, 'get'>): void {
+  const seen = new Set<string>();
+  plays.forEach(({ hosts }, play) => {
+    for (const host of hosts) {
+      if (seen.has(host)) continue;
+      seen.add(host);
+      const s = settings.get(host, play);
+      if (s.connection !== 'local' && s.ssh) dialEarly(s.ssh);
+    }
+  });
 }
 
 /** -e key=value (value parsed as YAML scalar: numbers, booleans) and -e @file.yml. */

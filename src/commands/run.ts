@@ -5,13 +5,14 @@ import type { RunOptions } from '../cli';
 import { loadPlaybook } from '../config/playbook';
 import { resolvePattern } from '../config/patterns';
 import { connectionFor } from '../connection/connect';
+import { dropEarlySockets } from '../connection/early-dial';
 import { loadPgDriver, openSqlSession } from '../facts/sql-session';
 import { HostPool } from '../executor/host-pool';
 import { runPlaybook } from '../executor/run';
 import { dispatch, type RunEvent } from '../reporters/events';
 import { createReporters } from '../reporters';
 import { planHostSettings } from '../executor/host-settings';
-import { loadExtraVars, playHostsOf, requireInventory } from './common';
+import { dialHostsEarly, loadExtraVars, playHostsOf, requireInventory } from './common';
 
 export async function runCommand(o: RunOptions): Promise<number> {
   const extra = loadExtraVars(o.extraVars);
@@ -30,8 +31,10 @@ export async function runCommand(o: RunOptions): Promise<number> {
 
   const cli = { acceptNewHostKeys: o.acceptNewHostKeys, knownHostsFile: o.knownHosts, checkMode: o.check };
   // Every host's settings, per play, before anything connects: a wrong one stops the run here (exit 4).
-  const settings = planHostSettings({ inventory, extraVars: extra.vars, cli }, playHostsOf(playbook, inventory, extra.vars, o.limit));
+  const plays = playHostsOf(playbook, inventory, extra.vars, o.limit);
+  const settings = planHostSettings({ inventory, extraVars: extra.vars, cli }, plays);
   if (settings.errors.length > 0) throw new InvalidInputError(settings.errors);
+  dialHostsEarly(plays, settings);
 
   const reporters = createReporters({
     output: o.output,
@@ -84,6 +87,7 @@ export async function runCommand(o: RunOptions): Promise<number> {
   } finally {
     // pgplay exits next: each host's idle agent ends by itself (its locks with it) without being waited for.
     await pool.closeAll({ wait: false });
+    dropEarlySockets();
     for (const r of reporters) await r.finish?.();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -6,6 +6,7 @@ import { resolvePattern } from '../config/patterns';
 import { buildScope } from '../config/vars';
 import type { Inventory } from '../config/types';
 import { connectionFor } from '../connection/connect';
+import { dropEarlySockets } from '../connection/early-dial';
 import { openSqlSession } from '../facts/sql-session';
 import { HostPool } from '../executor/host-pool';
 import { planHostSettings } from '../executor/host-settings';
@@ -14,7 +15,7 @@ import { redact, redactValue } from '../secrets';
 import { buildReport, type StatusHostInput, type StatusReport } from '../status/model';
 import { readHost } from '../status/read-host';
 import { renderStatus } from '../status/render';
-import { requireInventory } from './common';
+import { dialHostsEarly, requireInventory } from './common';
 
 export async function statusCommand(o: StatusOptions): Promise<number> {
   const inventory = requireInventory(o.inventory);
@@ -28,8 +29,10 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
     if (names.length === 0) throw new BadOptionsError(`--limit '${o.limit}': matches no host`);
   }
   const cli = { acceptNewHostKeys: o.acceptNewHostKeys, knownHostsFile: o.knownHosts };
-  const settings = planHostSettings({ inventory, extraVars: {}, cli }, [{ play: { vars: {}, varSources: {} }, hosts: names }]);
+  const plays = [{ play: { vars: {}, varSources: {} }, hosts: names }];
+  const settings = planHostSettings({ inventory, extraVars: {}, cli }, plays);
   if (settings.errors.length > 0) throw new InvalidInputError(settings.errors);
+  dialHostsEarly(plays, settings);
   const hosts = names.map((name) => describeHost(inventory, name, settings.get(name, 0).pg));
   // The one query checks the data directory itself: no extra round for it.
   const pool = new HostPool(inventory, (host) => settings.get(host, 0), connectionFor, (conn, handle) => openSqlSession(conn, handle.pg, { checkDataDir: false }));
@@ -50,6 +53,7 @@ export async function statusCommand(o: StatusOptions): Promise<number> {
     }
     return await watch(o.watch, o.json, round, print);
   } finally {
+    dropEarlySockets();
     await pool.closeAll({ wait: false });
   }
 }

@@ -4,6 +4,7 @@ import { AgentClient, KILL_GRACE_MS } from './agent-client';
 import { AgentConnection } from './agent-connection';
 import { agentCommandLine, type Become } from './command';
 import { dialSsh } from './ssh-connect-config';
+import { takeEarlySocket } from './early-dial';
 import { unreachable, type SshTarget } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
 import type { CloseOptions } from './types';
@@ -131,7 +132,7 @@ export class SshConnection extends AgentConnection {
   async #dialThrough(sock?: import('node:stream').Duplex, release?: () => void): Promise<Client> {
     const o = this.options;
     const target = this.#target;
-    const client = await dialSsh(o, sock, {
+    const client = await dialSsh(o, sock ?? takeEarlySocket(o), {
       target,
       closedEarly: 'the server closed the connection',
       unsetPassword: o.passwordEnv && !o.password ? o.passwordEnv : undefined,

@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { Client } from 'ssh2';
 import { SshConnection, sshConnectionsOpened } from '../../src/connection/ssh';
 import { connectionFor } from '../../src/connection/connect';
+import { dialEarly, takeEarlySocket } from '../../src/connection/early-dial';
 import { sshConnectConfig } from '../../src/connection/ssh-connect-config';
 import { sshOptionsFrom } from '../../src/connection/ssh-options';
 import { HostOpError } from '../../src/connection/types';
@@ -210,6 +211,35 @@ describe('ssh connection against the network-namespace lab', () => {
       assert.ok(down.status === 'rejected' && down.reason instanceof UnreachableError);
       assert.equal(down.status === 'rejected' && (down.reason as Error).message, `ssh to pg2 (${pg2.address}:22): connection refused`);
       assert.equal(up.status === 'fulfilled' && up.value.stdout, 'fine\n');
+    } finally {
+      await startSshd(pg2);
+    }
+  });
+
+  it('takes the TCP connection opened before ssh2 loads: the host accepted it first, and it is the login\'s only one', async () => {
+    const connections = () => readFileSync(pg1.sshd.log, 'utf8').split('\n').filter((line) => line.startsWith('Connection from')).length;
+    const before = connections();
+    const logins = acceptedConnections(pg1);
+    const conn = connect(pg1);
+    dialEarly(conn.options);
+    // sshd has it (and logs it) while nothing of ssh's protocol has been written yet.
+    const deadline = Date.now() + 3000;
+    while (connections() === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(connections(), before + 1);
+    const r = await conn.run(['echo', 'early']);
+    assert.equal(r.stdout, 'early\n');
+    assert.equal(connections(), before + 1, 'no second TCP connection');
+    assert.equal(acceptedConnections(pg1) - logins, 1);
+    assert.equal(takeEarlySocket(conn.options), undefined, 'taken once');
+  });
+
+  it('dials again when the connection opened early was refused, and says so as before', async () => {
+    await stopSshd(pg2);
+    try {
+      const conn = connect(pg2);
+      dialEarly(conn.options);
+      await new Promise((r) => setTimeout(r, 200));
+      await assert.rejects(conn.run(['true']), (err: Error) => err instanceof UnreachableError && err.message === `ssh to pg2 (${pg2.address}:22): connection refused`);
     } finally {
       await startSshd(pg2);
     }
