@@ -139,6 +139,7 @@ export function dialSsh(o: SshOptions, sock: Duplex | undefined, report: DialRep
       // bastion has no such setting; ssh2 then does nothing.)
       client.setNoDelay(true);
       ignoreHostKeyAnnouncement(client);
+      signKeyAtOnce(client);
     } catch (err) {
       fail(keyProblem(o, err), err);
     }
@@ -161,5 +162,35 @@ export function ignoreHostKeyAnnouncement(client: Client): void {
   handlers.GLOBAL_REQUEST = (protocol, name, wantReply, data) => {
     if (name !== 'hostkeys-00@openssh.com') return answer(protocol, name, wantReply, data);
     if (wantReply) protocol.requestFailure();
+  };
+}
+
+/** The hash a public key signature algorithm signs with, for the keys whose type does not say it (RSA). */
+const SIGNATURE_HASH: Record<string, string> = { 'rsa-sha2-256': 'sha256', 'rsa-sha2-512': 'sha512', 'ssh-rsa': 'sha1' };
+
+/**
+ * A private key read from a file logs in with its signature at once, as OpenSSH's ssh does with an identity file it
+ * loaded ("Trying private key"): ssh2 first asks whether the host would take the key (one more round trip and one
+ * more lookup in authorized_keys on the host, per login). A key from ssh-agent is still offered first, as ssh does.
+ * A host that refuses the signature answers as it would have refused the offer; ssh2 then goes on as before. (ssh2
+ * has no setting for it: its protocol's method is wrapped; when a newer ssh2 has none, nothing changes.)
+ */
+export function signKeyAtOnce(client: Client): void {
+  type Sign = (data: Buffer, send: (signature: Buffer) => void) => void;
+  type AuthPK = (username: string, key: unknown, keyAlgo?: string | Sign, cbSign?: Sign) => void;
+  const protocol = (client as unknown as { _protocol?: { authPK?: AuthPK } })._protocol;
+  const offer = protocol?.authPK;
+  if (!protocol || typeof offer !== 'function') return;
+  protocol.authPK = function (this: unknown, username, key, keyAlgo, cbSign) {
+    const own = key as Partial<ParsedKey> | null;
+    const signs = !cbSign && typeof keyAlgo !== 'function' && typeof own?.isPrivateKey === 'function' && own.isPrivateKey() && typeof own.sign === 'function';
+    if (!signs) return offer.call(this, username, key, keyAlgo, cbSign);
+    // The signature is made before anything is sent: a key that cannot sign is offered instead, and ssh2 says why.
+    let signature: Buffer | Error | undefined;
+    offer.call(this, username, key, keyAlgo, (data, send) => {
+      signature = (own.sign as (data: Buffer, hash?: string) => Buffer | Error)(data, typeof keyAlgo === 'string' ? SIGNATURE_HASH[keyAlgo] : undefined);
+      if (Buffer.isBuffer(signature)) send(signature);
+    });
+    if (!Buffer.isBuffer(signature)) offer.call(this, username, key, keyAlgo);
   };
 }

@@ -201,6 +201,32 @@ describe('ssh connection against the network-namespace lab', () => {
     });
   });
 
+  it('logs in with the signature of its key at once (Ed25519 and RSA), where ssh2 alone first asks whether the host takes the key', async () => {
+    const rsa = `${ROOT}/login_rsa`;
+    if (!existsSync(rsa)) {
+      execFileSync('ssh-keygen', ['-q', '-t', 'rsa', '-b', '3072', '-N', '', '-f', rsa]);
+      writeFileSync(`${lab.root}/ssh/authorized_keys`, readFileSync(`${rsa}.pub`), { flag: 'a' });
+    }
+    // sshd at LogLevel VERBOSE logs "Postponed publickey" for each key it was asked about and then signed with.
+    const asked = () => readFileSync(pg1.sshd.log, 'utf8').split('\n').filter((line) => line.startsWith('Postponed publickey')).length;
+    for (const extra of [{}, { ansible_ssh_private_key_file: rsa }]) {
+      const before = asked();
+      const logins = acceptedConnections(pg1);
+      const r = await connect(pg1, extra).run(['echo', 'in']);
+      assert.equal(r.stdout, 'in\n');
+      assert.equal(acceptedConnections(pg1) - logins, 1);
+      assert.equal(asked(), before, `no offer before the signature (${JSON.stringify(extra)})`);
+    }
+    // The control: ssh2 on its own offers the key first.
+    const made = sshConnectConfig(sshOptionsFrom(pg1.name, inventoryVars(lab, pg1.name), { acceptNewHostKeys: false }), undefined, () => undefined);
+    assert.ok(!('problem' in made));
+    const before = asked();
+    const plain = new Client();
+    await new Promise<void>((resolve, reject) => plain.once('ready', resolve).once('error', reject).connect(made.config));
+    plain.end();
+    assert.equal(asked(), before + 1);
+  });
+
   it('reports a host whose sshd is down as unreachable at once, while the other host works', async () => {
     await stopSshd(pg2);
     try {
