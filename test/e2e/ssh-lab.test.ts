@@ -20,7 +20,7 @@ import { pgSettingsFrom } from '../../src/facts/pg-settings';
 import { openSqlSession } from '../../src/facts/sql-session';
 import { Secret } from '../../src/secrets';
 import { acceptedConnections, netnsLabDown, netnsLabUp, startSshd, stopSshd, type NetnsLab, type NetnsLabHost } from '../lab/netns-lab';
-import { sessionsStarted, sshdConfig } from '../lab/sshd';
+import { logLines, sessionsStarted, sshdConfig } from '../lab/sshd';
 
 // Slow (about 15 s): two hosts of the network-namespace lab (sshd + PostgreSQL 15, Debian layout); processes are
 // checked with ps (the namespaces share the machine's process table).
@@ -208,7 +208,7 @@ describe('ssh connection against the network-namespace lab', () => {
       writeFileSync(`${lab.root}/ssh/authorized_keys`, readFileSync(`${rsa}.pub`), { flag: 'a' });
     }
     // sshd at LogLevel VERBOSE logs "Postponed publickey" for each key it was asked about and then signed with.
-    const asked = () => readFileSync(pg1.sshd.log, 'utf8').split('\n').filter((line) => line.startsWith('Postponed publickey')).length;
+    const asked = () => logLines(pg1.sshd, (line) => line.startsWith('Postponed publickey'));
     for (const extra of [{}, { ansible_ssh_private_key_file: rsa }]) {
       const before = asked();
       const logins = acceptedConnections(pg1);
@@ -243,7 +243,7 @@ describe('ssh connection against the network-namespace lab', () => {
   });
 
   it('takes the TCP connection opened before ssh2 loads: the host accepted it first, and it is the login\'s only one', async () => {
-    const connections = () => readFileSync(pg1.sshd.log, 'utf8').split('\n').filter((line) => line.startsWith('Connection from')).length;
+    const connections = () => logLines(pg1.sshd, (line) => line.startsWith('Connection from'));
     const before = connections();
     const logins = acceptedConnections(pg1);
     const conn = connect(pg1);
@@ -304,7 +304,7 @@ describe('ssh connection against the network-namespace lab', () => {
     writeFileSync(files.config, `${sshdConfig(files).replace('LogLevel VERBOSE', 'LogLevel DEBUG1')}HostKey ${ecdsa}\n`);
     try {
       await startSshd(pg2);
-      const proofs = () => readFileSync(files.log, 'utf8').split('\n').filter((line) => line.includes('rtype hostkeys-prove-00@openssh.com')).length;
+      const proofs = () => logLines(files, (line) => line.includes('rtype hostkeys-prove-00@openssh.com'));
       const before = proofs();
       const r = await connect(pg2).run(['true']);
       assert.equal(r.exitCode, 0);
@@ -329,7 +329,7 @@ describe('ssh connection against the network-namespace lab', () => {
     assert.ok(inventory);
     const plan = planHostSettings({ inventory, extraVars: {}, cli: { acceptNewHostKeys: false } }, [{ play: { vars: {}, varSources: {} }, hosts: ['pg1'] }]);
     assert.deepEqual(plan.errors, []);
-    const goodbyes = () => readFileSync(pg1.sshd.log, 'utf8').split('\n').filter((line) => line.startsWith('Received disconnect from')).length;
+    const goodbyes = () => logLines(pg1.sshd, (line) => line.startsWith('Received disconnect from'));
     // The socket writes of the run's end, with the goodbyes held (as closeAll does) and, for comparison, without.
     const endWrites = async (hold: boolean) => {
       const pool = new HostPool(inventory, plan.get, connectionFor, (conn, handle) => openSqlSession(conn, handle.pg));

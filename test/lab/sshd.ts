@@ -98,16 +98,20 @@ export async function stopSshd(f: SshdFiles, options: { dropSessions?: boolean }
   await Promise.all(sessions.map((child) => stopProcess(child)));
 }
 
+/** How many lines of this sshd's log pass the test (none before it has a log). */
+export function logLines(f: SshdFiles, test: (line: string) => boolean): number {
+  if (!existsSync(f.log)) return 0;
+  return readFileSync(f.log, 'utf8').split('\n').filter(test).length;
+}
+
 /** How many connections this sshd accepted ("Accepted publickey for ..." with LogLevel VERBOSE). */
 export function acceptedConnections(f: SshdFiles): number {
-  if (!existsSync(f.log)) return 0;
-  return readFileSync(f.log, 'utf8').split('\n').filter((line) => line.includes('Accepted publickey')).length;
+  return logLines(f, (line) => line.includes('Accepted publickey'));
 }
 
 /** How many sessions (exec channels) this sshd started: "Starting session: command for ..." with LogLevel VERBOSE. */
 export function sessionsStarted(f: SshdFiles): number {
-  if (!existsSync(f.log)) return 0;
-  return readFileSync(f.log, 'utf8').split('\n').filter((line) => line.includes('Starting session:')).length;
+  return logLines(f, (line) => line.includes('Starting session:'));
 }
 
 function logTail(f: SshdFiles): string {
