@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Client as PgClient } from 'pg';
 import { HostOpError, type Connection } from '../connection/types';
 import type { PgSettings } from './pg-settings';
-import type { SqlSession } from './sql';
+import type { QueryOptions, SqlSession } from './sql';
 
 export function socketPath(pg: PgSettings): string {
   return `${pg.socketDir}/.s.PGSQL.${pg.port}`;
@@ -116,20 +116,23 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
   }
   // Ctrl-C while a statement runs (a lock wait, a commit waiting for a synchronous standby) cancels that statement,
   // as psql does: the server gets a cancel request on a new connection, the query fails, and the session stays usable
-  // for the undos that follow. Statements sent after the interrupt run as usual.
-  let running = 0;
+  // for the undos that follow. A cancel names the backend, not the statement: the next statement waits until the
+  // server has taken the request, so that one that finished by itself meanwhile does not pass the cancel on to it.
+  let running: { interruptible: boolean } | null = null;
+  let cancelling: Promise<void> = Promise.resolve();
   const onAbort = () => {
-    if (running > 0 && !closed) void sendCancel(conn, path, pg.osUser, client as unknown as BackendKey);
+    if (running?.interruptible && !closed) cancelling = sendCancel(conn, path, pg.osUser, client as unknown as BackendKey);
   };
   options.signal?.addEventListener('abort', onAbort);
   return {
-    query<T = Record<string, unknown>>(text: string, params: unknown[] = []): Promise<T[]> {
+    query<T = Record<string, unknown>>(text: string, params: unknown[] = [], queryOptions: QueryOptions = {}): Promise<T[]> {
       const result = queue.then(async () => {
-        running++;
+        await cancelling;
+        running = { interruptible: queryOptions.interruptible !== false };
         try {
           return await client.query(text, params);
         } finally {
-          running--;
+          running = null;
         }
       });
       queue = result.catch(() => undefined);
@@ -182,9 +185,19 @@ async function sendCancel(conn: Connection, path: string, osUser: string, key: B
   packet.writeInt32BE(key.secretKey, 12);
   try {
     const stream = await conn.connectUnix(path, { as: osUser });
-    stream.on('error', () => undefined);
-    stream.end(packet);
-    setTimeout(() => stream.destroy(), 1000).unref();
+    // The server closes the connection once it has signalled the backend (or found nothing to cancel).
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        stream.destroy();
+        resolve();
+      };
+      const timer = setTimeout(done, 1000);
+      stream.on('error', () => undefined);
+      stream.once('end', done).once('close', done);
+      stream.resume();
+      stream.end(packet);
+    });
   } catch {
     // The host or its server is gone: nothing is left to cancel there.
   }

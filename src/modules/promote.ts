@@ -5,6 +5,7 @@
 import { errorMessage } from '../errors';
 import { readControlFields } from '../facts/wal';
 import { formatLsn, parseLsn } from '../facts/timeline';
+import type { SqlSession } from '../facts/sql';
 import { startServer, stopCleanly } from './pg/clean-stop';
 import { currentPrimary, describeMember, readCluster, readHandle, unique, type MemberState } from './pg/cluster';
 import { serverState, sleep } from './pg/server';
@@ -211,9 +212,16 @@ function switchoverProblems(args: PromoteArgs, facts: PromoteFacts, me: MemberSt
 interface PromoteState {
   stopped: boolean;
   promoteRequested: boolean;
+  /** The server left recovery after the request. */
+  promoted?: boolean;
+  /** It was still in recovery when the wait for it timed out: the undo does not wait again. */
+  promoteTimedOut?: boolean;
   checkpoint?: string;
   stopStartedAt?: number;
 }
+
+/** How long a promotion asked for may take before pgplay says it did not happen. */
+const PROMOTE_TIMEOUT_MS = 60_000;
 
 function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState | null, old: MemberState | null, ownSlot: string | null): Step[] {
   const s: PromoteState = { stopped: false, promoteRequested: false };
@@ -251,8 +259,13 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
         },
         async undo(ctx) {
           const me = await ctx.sql().catch(() => null);
+          if (s.promoteRequested) {
+            // Asked for: the promotion may still be under way; say what the server says once it is done.
+            if (me && !s.promoted && !s.promoteTimedOut && !(await waitPromoted(me, PROMOTE_TIMEOUT_MS))) throw stillInRecovery(host);
+            throw new Error(`${host} was promoted: ${oldName} stays stopped; ${host} is the primary now: re-run the playbook to make ${oldName} its standby`);
+          }
           const inRecovery = me ? (await me.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec'))[0].rec : null;
-          if (s.promoteRequested || inRecovery === false) {
+          if (inRecovery === false) {
             throw new Error(`${host} was promoted: ${oldName} stays stopped; ${host} is the primary now: re-run the playbook to make ${oldName} its standby`);
           }
           const other = await ctx.otherHost(oldName);
@@ -290,18 +303,20 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
       ctx.progress(`promoting ${host}`);
       const sql = await ctx.sql();
       s.promoteRequested = true;
-      // pg_promote(true) polls every 100 ms; asking without waiting and polling here ends the outage sooner.
-      await sql.query('SELECT pg_promote(false)');
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const [r] = await sql.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');
-        if (!r.rec) break;
-        if (Date.now() > deadline) throw new Error(`${host} is still in recovery 60 s after pg_promote()`);
-        await sleep(5);
+      // pg_promote(true) polls every 100 ms; asking without waiting and polling here ends the outage sooner. Not cut
+      // short by an interrupt, the request or the wait: a promotion asked for goes on in the server, and what follows
+      // (the undos, the output) must say which host is the primary once it has happened.
+      await sql.query('SELECT pg_promote(false)', [], { interruptible: false });
+      if (!(await waitPromoted(sql, PROMOTE_TIMEOUT_MS))) {
+        s.promoteTimedOut = true;
+        throw stillInRecovery(host);
       }
+      s.promoted = true;
       // A transaction ID is given only to a server that accepts writes.
       const [w] = await sql.query<{ xid: string; lsn: string; tli: number }>(
         "SELECT txid_current()::text AS xid, pg_current_wal_lsn()::text AS lsn, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli",
+        [],
+        { interruptible: false },
       );
       const outage = s.stopStartedAt ? Date.now() - s.stopStartedAt : null;
       return { timeline: w.tli, promoted_at: w.lsn, ...(outage !== null ? { write_outage_ms: outage } : {}) };
@@ -318,6 +333,21 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
     });
   }
   return steps;
+}
+
+/** Poll until the server accepts writes after pg_promote() (true), or the time is up (false); each poll runs even after an interrupt. */
+async function waitPromoted(sql: SqlSession, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const [r] = await sql.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec', [], { interruptible: false });
+    if (!r.rec) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(5);
+  }
+}
+
+function stillInRecovery(host: string): Error {
+  return new Error(`${host} is still in recovery ${PROMOTE_TIMEOUT_MS / 1000} s after pg_promote(): read its server log; its old primary was not started again, since that could make two primaries`);
 }
 
 /** Poll the candidate until its replay position is past the checkpoint record (it replayed it). */

@@ -68,6 +68,47 @@ describe('SQL session through the relay', () => {
     }
   });
 
+  it('a statement sent as not interruptible runs to its end through an interrupt', async () => {
+    const controller = new AbortController();
+    const sql = await openSqlSession(conn, cluster.pg, { signal: controller.signal });
+    try {
+      const started = Date.now();
+      const sleeping = sql.query<{ done: string }>("SELECT pg_sleep(0.4), 'done' AS done", [], { interruptible: false });
+      setTimeout(() => controller.abort(), 100);
+      assert.deepEqual(await sleeping, [{ pg_sleep: '', done: 'done' }]);
+      assert.ok(Date.now() - started >= 400);
+    } finally {
+      await sql.close();
+    }
+  });
+
+  it('a cancel sent for a statement that then ends by itself does not reach the next statement', async () => {
+    // The cancel request travels on a connection of its own; here it takes 600 ms to open, so the statement it was
+    // sent for (300 ms) ends first, and the next one would be running when the server takes the request.
+    const slowCancels = new Proxy(conn, {
+      get(target, key, receiver) {
+        if (key === 'connectUnix') {
+          return async (...args: Parameters<LocalConnection['connectUnix']>) => {
+            await new Promise((r) => setTimeout(r, 600));
+            return target.connectUnix(...args);
+          };
+        }
+        const value = Reflect.get(target, key, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const controller = new AbortController();
+    const sql = await openSqlSession(slowCancels, cluster.pg, { signal: controller.signal });
+    try {
+      const first = sql.query<{ n: number }>('SELECT 1 AS n FROM pg_sleep(0.3)');
+      setTimeout(() => controller.abort(), 100);
+      assert.deepEqual(await first, [{ n: 1 }]);
+      assert.deepEqual(await sql.query<{ n: number }>('SELECT 2 AS n FROM pg_sleep(1)'), [{ n: 2 }]);
+    } finally {
+      await sql.close();
+    }
+  });
+
   it('reads pg_controldata of a cluster and null for an empty directory', async () => {
     const data = await readControlData(conn, cluster.pg);
     assert.ok(data);

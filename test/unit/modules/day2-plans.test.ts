@@ -6,6 +6,8 @@ import { assertPrimaryModule } from '../../../src/modules/assert-primary';
 import { wantedConninfo } from '../../../src/modules/rejoin';
 import { passfileHosts, passfileText } from '../../../src/modules/pg/passfile';
 import { HELPERS } from '../../../src/templates/helpers';
+import type { QueryOptions, SqlSession } from '../../../src/facts/sql';
+import type { TaskContext } from '../../../src/modules/types';
 
 const settings = { walLogHints: true, checksums: false, fullPageWrites: true };
 const primary = (name: string, over: Partial<MemberState> = {}): MemberState => ({ name, address: `10.0.0.${name.slice(2)}`, port: 5432, state: 'running', systemId: '7', role: 'primary', timeline: 1, lsn: '0/3000148', settings, slots: [], ...over });
@@ -67,6 +69,90 @@ describe('promote: the plan', () => {
     const q = planPromote(failover, { host: 'pg3', members: [down, standby('pg2'), standby('pg3')], elected: 'pg3', electedWhy: 'x' });
     assert.equal(q.kind, 'change');
     if (q.kind === 'change') assert.match((q.warnings ?? []).join('\n'), /pg1 cannot be reached .* must be fenced/);
+  });
+});
+
+/** A candidate's server as the promote step sees it: in recovery until a few polls after pg_promote(). */
+class CandidateServer {
+  inRecovery = true;
+  promoteAsked = false;
+  readonly sent: Array<{ text: string; interruptible: boolean }> = [];
+  constructor(
+    private pollsUntilPromoted: number,
+    private readonly signal: AbortSignal,
+    private readonly hooks: { onPromote?: () => void; failPoll?: number } = {},
+  ) {}
+  session(): SqlSession {
+    return {
+      closed: false,
+      close: async () => undefined,
+      query: async <T,>(text: string, _params?: unknown[], options?: QueryOptions): Promise<T[]> => {
+        const interruptible = options?.interruptible !== false;
+        this.sent.push({ text, interruptible });
+        // What a cancel request does to a statement that runs when the run is interrupted.
+        if (this.signal.aborted && interruptible) throw new Error('canceling statement due to user request');
+        if (/pg_promote/.test(text)) {
+          this.promoteAsked = true;
+          this.hooks.onPromote?.();
+          return [{}] as T[];
+        }
+        if (/pg_is_in_recovery/.test(text)) {
+          if (this.hooks.failPoll !== undefined && this.hooks.failPoll-- === 0) throw new Error('the SQL session to pg2 was lost');
+          if (this.promoteAsked && this.pollsUntilPromoted-- <= 0) this.inRecovery = false;
+          return [{ rec: this.inRecovery }] as T[];
+        }
+        if (/txid_current/.test(text)) return [{ xid: '900', lsn: '0/5000060', tli: 2 }] as T[];
+        throw new Error(`unexpected statement ${text}`);
+      },
+    };
+  }
+}
+
+function candidateContext(server: CandidateServer, signal: AbortSignal): TaskContext {
+  const session = server.session();
+  return {
+    name: 'pg2',
+    sql: async () => session,
+    signal,
+    progress: () => undefined,
+    otherHost: async () => {
+      throw new Error('the old primary is not touched once the candidate was asked to promote');
+    },
+  } as unknown as TaskContext;
+}
+
+describe('promote: an interrupt once the promotion is asked for', () => {
+  const steps = () => {
+    const p = planPromote(switchover, { host: 'pg2', members: [primary('pg1'), standby('pg2'), standby('pg3')], elected: 'pg2', electedWhy: 'named', grantsMissing: [], pgRewind: true });
+    assert.equal(p.kind, 'change');
+    return p.kind === 'change' ? p.steps : [];
+  };
+
+  it('does not cut the promotion short: it ends with the server out of recovery, and the undo says so', async () => {
+    const controller = new AbortController();
+    const server = new CandidateServer(3, controller.signal, { onPromote: () => controller.abort() });
+    const ctx = candidateContext(server, controller.signal);
+    const [, stop, , promote] = steps();
+    const out = await promote.apply(ctx);
+    assert.deepEqual(out, { timeline: 2, promoted_at: '0/5000060' });
+    assert.equal(server.inRecovery, false);
+    assert.ok(server.sent.filter((q) => /pg_promote|pg_is_in_recovery/.test(q.text)).every((q) => !q.interruptible), 'the request and its wait are not cancelled');
+    await assert.rejects(stop.undo!(ctx), /^Error: pg2 was promoted: pg1 stays stopped; pg2 is the primary now/);
+  });
+
+  it('after a lost wait, the undo names the new primary only once its server has left recovery', async () => {
+    const controller = new AbortController();
+    const server = new CandidateServer(4, controller.signal, { failPoll: 0 });
+    const ctx = candidateContext(server, controller.signal);
+    const [, stop, , promote] = steps();
+    await assert.rejects(promote.apply(ctx), /was lost/);
+    controller.abort();
+    assert.equal(server.inRecovery, true);
+    await assert.rejects(stop.undo!(ctx), (err: Error) => {
+      assert.match(err.message, /^pg2 was promoted/);
+      assert.equal(server.inRecovery, false, 'said once the server agrees');
+      return true;
+    });
   });
 });
 
