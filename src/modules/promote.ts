@@ -25,6 +25,8 @@ export interface PromoteArgs {
   max_lag_bytes?: number;
   /** Seconds the candidate may take to replay the old primary's shutdown checkpoint. */
   replay_timeout?: number;
+  /** Seconds the candidate may take to leave recovery after pg_promote(). */
+  promote_timeout?: number;
 }
 
 export interface PromoteFacts {
@@ -58,6 +60,7 @@ export const promoteModule: ModuleDefinition<PromoteArgs, PromoteFacts> = {
       user: { type: 'string', description: 'The replication role: pg_rewind connects as it, so its grants are checked in a switchover.', examples: ['{{ replication_user }}'] },
       max_lag_bytes: { type: 'integer', minimum: 0, default: 16777216, description: 'Switchover: the largest replay lag of the candidate allowed before the primary is stopped.' },
       replay_timeout: { type: 'number', minimum: 1, default: 30, description: "Seconds the candidate may take to replay the old primary's shutdown checkpoint." },
+      promote_timeout: { type: 'number', minimum: 1, default: 60, description: 'Seconds the candidate may take to leave recovery once pg_promote() asked it to (pg_ctl promote waits as long). The request and this wait run to their end through an interrupt: what follows then says which host is the primary.' },
     },
     required: ['cluster', 'mode'],
     additionalProperties: false,
@@ -220,12 +223,10 @@ interface PromoteState {
   stopStartedAt?: number;
 }
 
-/** How long a promotion asked for may take before pgplay says it did not happen. */
-const PROMOTE_TIMEOUT_MS = 60_000;
-
 function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState | null, old: MemberState | null, ownSlot: string | null): Step[] {
   const s: PromoteState = { stopped: false, promoteRequested: false };
   const replayTimeoutMs = (args.replay_timeout ?? 30) * 1000;
+  const promoteTimeoutMs = (args.promote_timeout ?? 60) * 1000;
   const steps: Step[] = [];
   if (oldRunning) {
     const oldName = oldRunning.name;
@@ -259,15 +260,18 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
         },
         async undo(ctx) {
           const me = await ctx.sql().catch(() => null);
+          const promoted = () => new Error(`${host} was promoted: ${oldName} stays stopped; ${host} is the primary now: re-run the playbook to make ${oldName} its standby`);
           if (s.promoteRequested) {
-            // Asked for: the promotion may still be under way; say what the server says once it is done.
-            if (me && !s.promoted && !s.promoteTimedOut && !(await waitPromoted(me, PROMOTE_TIMEOUT_MS))) throw stillInRecovery(host);
-            throw new Error(`${host} was promoted: ${oldName} stays stopped; ${host} is the primary now: re-run the playbook to make ${oldName} its standby`);
+            // Asked for: the promotion may still be under way, and only the server can say it is done. Never
+            // started again here: with the promotion still coming, that would make two primaries.
+            if (s.promoted) throw promoted();
+            if (!me) throw new Error(`${host} was asked to promote, and whether it did cannot be read now (no SQL session): ${oldName} stays stopped, since starting it could make two primaries; re-run the playbook once ${host} answers`);
+            // A wait that timed out in the step is not made again: one look.
+            if (await waitPromoted(me, s.promoteTimedOut ? 0 : promoteTimeoutMs)) throw promoted();
+            throw stillInRecovery(host, promoteTimeoutMs);
           }
           const inRecovery = me ? (await me.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec'))[0].rec : null;
-          if (inRecovery === false) {
-            throw new Error(`${host} was promoted: ${oldName} stays stopped; ${host} is the primary now: re-run the playbook to make ${oldName} its standby`);
-          }
+          if (inRecovery === false) throw promoted();
           const other = await ctx.otherHost(oldName);
           if ((await serverState(other.conn, other.pg)) !== 'running') await startServer(other);
           return `${oldName} started again: it is the primary, as it was (${host} was not promoted)`;
@@ -307,9 +311,9 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
       // short by an interrupt, the request or the wait: a promotion asked for goes on in the server, and what follows
       // (the undos, the output) must say which host is the primary once it has happened.
       await sql.query('SELECT pg_promote(false)', [], { interruptible: false });
-      if (!(await waitPromoted(sql, PROMOTE_TIMEOUT_MS))) {
+      if (!(await waitPromoted(sql, promoteTimeoutMs))) {
         s.promoteTimedOut = true;
-        throw stillInRecovery(host);
+        throw stillInRecovery(host, promoteTimeoutMs);
       }
       s.promoted = true;
       // A transaction ID is given only to a server that accepts writes.
@@ -346,8 +350,8 @@ async function waitPromoted(sql: SqlSession, timeoutMs: number): Promise<boolean
   }
 }
 
-function stillInRecovery(host: string): Error {
-  return new Error(`${host} is still in recovery ${PROMOTE_TIMEOUT_MS / 1000} s after pg_promote(): read its server log; its old primary was not started again, since that could make two primaries`);
+function stillInRecovery(host: string, timeoutMs: number): Error {
+  return new Error(`${host} is still in recovery ${timeoutMs / 1000} s after pg_promote() (promote_timeout): read its server log; its old primary was not started again, since that could make two primaries`);
 }
 
 /** Poll the candidate until its replay position is past the checkpoint record (it replayed it). */

@@ -108,11 +108,16 @@ class CandidateServer {
   }
 }
 
-function candidateContext(server: CandidateServer, signal: AbortSignal): TaskContext {
+function candidateContext(server: CandidateServer, signal: AbortSignal, sessions = [true]): TaskContext {
   const session = server.session();
+  // Each call to sql() takes the next answer: a session, or none (the host cannot be asked now).
+  let call = 0;
   return {
     name: 'pg2',
-    sql: async () => session,
+    sql: async () => {
+      if (sessions[Math.min(call++, sessions.length - 1)]) return session;
+      throw new Error('PostgreSQL on pg2 is not accepting connections');
+    },
     signal,
     progress: () => undefined,
     otherHost: async () => {
@@ -122,8 +127,8 @@ function candidateContext(server: CandidateServer, signal: AbortSignal): TaskCon
 }
 
 describe('promote: an interrupt once the promotion is asked for', () => {
-  const steps = () => {
-    const p = planPromote(switchover, { host: 'pg2', members: [primary('pg1'), standby('pg2'), standby('pg3')], elected: 'pg2', electedWhy: 'named', grantsMissing: [], pgRewind: true });
+  const steps = (args: PromoteArgs = switchover) => {
+    const p = planPromote(args, { host: 'pg2', members: [primary('pg1'), standby('pg2'), standby('pg3')], elected: 'pg2', electedWhy: 'named', grantsMissing: [], pgRewind: true });
     assert.equal(p.kind, 'change');
     return p.kind === 'change' ? p.steps : [];
   };
@@ -153,6 +158,28 @@ describe('promote: an interrupt once the promotion is asked for', () => {
       assert.equal(server.inRecovery, false, 'said once the server agrees');
       return true;
     });
+  });
+
+  it('a promotion that does not come within promote_timeout: the step fails, and the undo never says it was promoted', async () => {
+    const controller = new AbortController();
+    const server = new CandidateServer(Infinity, controller.signal);
+    const ctx = candidateContext(server, controller.signal);
+    const [, stop, , promote] = steps({ ...switchover, promote_timeout: 1 });
+    const started = Date.now();
+    await assert.rejects(promote.apply(ctx), /^Error: pg2 is still in recovery 1 s after pg_promote\(\) \(promote_timeout\): read its server log; its old primary was not started again/);
+    assert.ok(Date.now() - started >= 1000);
+    const polls = server.sent.length;
+    await assert.rejects(stop.undo!(ctx), /^Error: pg2 is still in recovery 1 s after pg_promote\(\)/);
+    assert.equal(server.sent.length - polls, 1, 'the undo looks once, it does not wait again');
+  });
+
+  it('when the candidate cannot be asked after the request, the undo says so and leaves the old primary stopped', async () => {
+    const controller = new AbortController();
+    const server = new CandidateServer(0, controller.signal, { failPoll: 0 });
+    const ctx = candidateContext(server, controller.signal, [true, false]);
+    const [, stop, , promote] = steps();
+    await assert.rejects(promote.apply(ctx), /was lost/);
+    await assert.rejects(stop.undo!(ctx), /^Error: pg2 was asked to promote, and whether it did cannot be read now \(no SQL session\): pg1 stays stopped/);
   });
 });
 
