@@ -118,21 +118,22 @@ export async function openSqlSession(conn: Connection, pg: PgSettings, options: 
   // as psql does: the server gets a cancel request on a new connection, the query fails, and the session stays usable
   // for the undos that follow. A cancel names the backend, not the statement: the next statement waits until the
   // server has taken the request, so that one that finished by itself meanwhile does not pass the cancel on to it.
-  let running: { interruptible: boolean } | null = null;
+  // Whether the statement running now (if any) may be cancelled by an interrupt.
+  let cancellable = false;
   let cancelling: Promise<void> = Promise.resolve();
   const onAbort = () => {
-    if (running?.interruptible && !closed) cancelling = sendCancel(conn, path, pg.osUser, client as unknown as BackendKey);
+    if (cancellable && !closed) cancelling = sendCancel(conn, path, pg.osUser, client as unknown as BackendKey);
   };
   options.signal?.addEventListener('abort', onAbort);
   return {
     query<T = Record<string, unknown>>(text: string, params: unknown[] = [], queryOptions: QueryOptions = {}): Promise<T[]> {
       const result = queue.then(async () => {
         await cancelling;
-        running = { interruptible: queryOptions.interruptible !== false };
+        cancellable = queryOptions.interruptible !== false;
         try {
           return await client.query(text, params);
         } finally {
-          running = null;
+          cancellable = false;
         }
       });
       queue = result.catch(() => undefined);

@@ -213,18 +213,16 @@ function switchoverProblems(args: PromoteArgs, facts: PromoteFacts, me: MemberSt
 }
 
 interface PromoteState {
-  stopped: boolean;
-  promoteRequested: boolean;
-  /** The server left recovery after the request. */
-  promoted?: boolean;
-  /** It was still in recovery when the wait for it timed out: the undo does not wait again. */
-  promoteTimedOut?: boolean;
-  checkpoint?: string;
+  /**
+   * asked: pg_promote() was sent (or about to be); done: the server left recovery after it; timed out: it was still in
+   * recovery when the wait for it ended (the undo does not wait again).
+   */
+  promotion: 'not asked' | 'asked' | 'done' | 'timed out';
   stopStartedAt?: number;
 }
 
 function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState | null, old: MemberState | null, ownSlot: string | null): Step[] {
-  const s: PromoteState = { stopped: false, promoteRequested: false };
+  const s: PromoteState = { promotion: 'not asked' };
   const replayTimeoutMs = (args.replay_timeout ?? 30) * 1000;
   const promoteTimeoutMs = (args.promote_timeout ?? 60) * 1000;
   const steps: Step[] = [];
@@ -255,19 +253,18 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
           s.stopStartedAt = Date.now();
           // Not cut short by an interrupt: a half-made stop is what would leave no primary; the next step sees it.
           await stopCleanly(other);
-          s.stopped = true;
           return { old_primary_stopped_ms: Date.now() - s.stopStartedAt };
         },
         async undo(ctx) {
           const me = await ctx.sql().catch(() => null);
           const promoted = () => new Error(`${host} was promoted: ${oldName} stays stopped; ${host} is the primary now: re-run the playbook to make ${oldName} its standby`);
-          if (s.promoteRequested) {
+          if (s.promotion !== 'not asked') {
             // Asked for: the promotion may still be under way, and only the server can say it is done. Never
             // started again here: with the promotion still coming, that would make two primaries.
-            if (s.promoted) throw promoted();
+            if (s.promotion === 'done') throw promoted();
             if (!me) throw new Error(`${host} was asked to promote, and whether it did cannot be read now (no SQL session): ${oldName} stays stopped, since starting it could make two primaries; re-run the playbook once ${host} answers`);
             // A wait that timed out in the step is not made again: one look.
-            if (await waitPromoted(me, s.promoteTimedOut ? 0 : promoteTimeoutMs)) throw promoted();
+            if (await waitPromoted(me, s.promotion === 'timed out' ? 0 : promoteTimeoutMs)) throw promoted();
             throw stillInRecovery(host, promoteTimeoutMs);
           }
           const inRecovery = me ? (await me.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec'))[0].rec : null;
@@ -285,7 +282,6 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
           const state = control?.get('Database cluster state');
           const checkpoint = control?.get('Latest checkpoint location');
           if (state !== 'shut down' || !checkpoint) throw new Error(`${oldName} did not shut down cleanly (pg_controldata says ${state ?? 'nothing'})`);
-          s.checkpoint = checkpoint;
           ctx.progress(`waiting until ${host} replayed ${oldName}'s shutdown checkpoint at ${checkpoint}`);
           await waitReplayed(ctx, checkpoint, replayTimeoutMs, args.mode === 'switchover', oldName);
           return { shutdown_checkpoint: checkpoint };
@@ -306,16 +302,16 @@ function promoteSteps(args: PromoteArgs, host: string, oldRunning: MemberState |
     async apply(ctx) {
       ctx.progress(`promoting ${host}`);
       const sql = await ctx.sql();
-      s.promoteRequested = true;
+      s.promotion = 'asked';
       // pg_promote(true) polls every 100 ms; asking without waiting and polling here ends the outage sooner. Not cut
       // short by an interrupt, the request or the wait: a promotion asked for goes on in the server, and what follows
       // (the undos, the output) must say which host is the primary once it has happened.
       await sql.query('SELECT pg_promote(false)', [], { interruptible: false });
       if (!(await waitPromoted(sql, promoteTimeoutMs))) {
-        s.promoteTimedOut = true;
+        s.promotion = 'timed out';
         throw stillInRecovery(host, promoteTimeoutMs);
       }
-      s.promoted = true;
+      s.promotion = 'done';
       // A transaction ID is given only to a server that accepts writes.
       const [w] = await sql.query<{ xid: string; lsn: string; tli: number }>(
         "SELECT txid_current()::text AS xid, pg_current_wal_lsn()::text AS lsn, ('x' || substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli",
