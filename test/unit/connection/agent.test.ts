@@ -1,7 +1,7 @@
 // The host agent run for real (perl, processes, files, sockets) through the local connection, which starts it
 // exactly as ssh does, only without the network.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,12 @@ const ps = () => execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
 /** A process whose whole command line is this (another session's `sleep 420` is not `sleep 42`). */
 const runs = (command: string) => ps().split('\n').some((line) => line.trim() === command);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** The host agents this test process started and that still run (children that named themselves pgplay-agent). */
+const agentsOfThisProcess = () =>
+  (spawnSync('pgrep', ['-P', String(process.pid), '-f', '^pgplay-agent'], { encoding: 'utf8' }).stdout ?? '')
+    .split('\n')
+    .filter(Boolean)
+    .map(Number);
 
 async function gone(text: string, withinMs = 5000): Promise<void> {
   const deadline = Date.now() + withinMs;
@@ -348,12 +354,22 @@ describe('the host agent, run locally', () => {
     pending.catch(() => undefined);
     await running('sleep 45');
     // The client goes away without a word, as a dropped connection does.
-    // This test's own agent: the newest child of this process.
-    const agentPid = Number(execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', '^pgplay-agent'], { encoding: 'utf8' }).trim());
+    // This test's own agent: the parent of the command it started (not a guess among this process's agents).
+    const sleeping = execFileSync('ps', ['-eo', 'ppid=,args='], { encoding: 'utf8' })
+      .split('\n')
+      .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
+      .find((m) => m?.[2] === 'sleep 45');
+    const agentPid = Number(sleeping?.[1]);
     assert.ok(agentPid > 1);
+    assert.equal(readFileSync(`/proc/${agentPid}/comm`, 'utf8').trim(), 'pgplay-agent');
     (local as unknown as { close(): Promise<void> }).close = async () => undefined;
     execFileSync('kill', ['-HUP', String(agentPid)]);
-    await gone('sleep 45');
+    await gone('sleep 45').catch((err: Error) => {
+      // Seen once in CI (not reproduced): say what the agent and the command were doing then.
+      const state = (pid: number | string) => (existsSync(`/proc/${pid}/status`) ? readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').filter((l) => /^(State|SigBlk|SigIgn|SigCgt)/.test(l)).join(' ') : 'gone');
+      const sleeper = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').map((l) => /^\s*(\d+)\s+sleep 45$/.exec(l)).find(Boolean)?.[1];
+      throw new Error(`${err.message}; the agent ${agentPid}: ${state(agentPid)}; the command ${sleeper ?? '?'}: ${sleeper ? state(sleeper) : '?'}`, { cause: err });
+    });
     for (let i = 0; i < 100 && existsSync(`/proc/${agentPid}`); i++) await sleep(50);
     assert.ok(existsSync(join(data, 'PG_VERSION')), 'the old directory is back');
     assert.equal(existsSync(join(data, 'partial-copy')), false);
@@ -409,8 +425,16 @@ describe('the host agent, run locally', () => {
     }
     const name = `relock-test-${process.pid}.lock`;
     const lost = new Impatient('lost');
+    // This connection's agent: the one agent of this process that was not there before it (not a guess among them).
+    const others = agentsOfThisProcess();
+    const seen: number[] = [];
+    const agentPid = () => {
+      const fresh = agentsOfThisProcess().filter((pid) => !others.includes(pid) && !seen.includes(pid));
+      assert.equal(fresh.length, 1, `agents started by this connection, not yet killed: ${fresh.join(', ') || 'none'}`);
+      seen.push(fresh[0]);
+      return fresh[0];
+    };
     const path = await lost.lock(name, 0);
-    const agentPid = () => Number(execFileSync('pgrep', ['-n', '-P', String(process.pid), '-f', '^pgplay-agent'], { encoding: 'utf8' }).trim());
     // The agent dies; something (standing for it, still at work on the host) holds its lock for 1 s more.
     execFileSync('kill', ['-KILL', String(agentPid())]);
     const holder = spawn('flock', ['-x', path, 'sleep', '1']);
