@@ -89,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
 
 async function dispatch(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // The keeper of kept ssh connections (ControlPersist), started by a run: not a command for people.
+  if (command === '__keep-connections' && rest.length === 1) return (await import('./connection/keeper')).keepConnections(rest[0]);
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined ? ExitCode.badOptions : ExitCode.ok;

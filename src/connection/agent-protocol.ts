@@ -29,7 +29,7 @@ export interface Frame {
 
 const HEADER = 9;
 
-export function encodeFrame(id: number, type: FrameTypeValue, payload: Buffer = Buffer.alloc(0)): Buffer {
+export function encodeFrame(id: number, type: FrameTypeValue | string, payload: Buffer = Buffer.alloc(0)): Buffer {
   const head = Buffer.alloc(HEADER);
   head.writeUInt32BE(payload.length, 0);
   head.writeUInt32BE(id, 4);

@@ -5,7 +5,7 @@
 import { connect, type Socket } from 'node:net';
 import type { SshOptions } from './ssh-options';
 
-type Where = Pick<SshOptions, 'address' | 'port' | 'addressFamily' | 'proxyJump'>;
+type Where = Pick<SshOptions, 'address' | 'port' | 'addressFamily' | 'proxyJump' | 'persistSeconds'>;
 
 interface Early {
   sock: Socket;
@@ -16,9 +16,9 @@ const waiting = new Map<string, Early>();
 
 const keyOf = (o: Where) => `${o.address}\0${o.port}\0${o.addressFamily ?? ''}`;
 
-/** Open the TCP connection to a host reached directly (not through bastions), once per address. */
+/** Open the TCP connection to a host reached directly (not through bastions, not kept by the keeper), once per address. */
 export function dialEarly(o: Where): void {
-  if (o.proxyJump.length > 0 || waiting.has(keyOf(o))) return;
+  if (o.proxyJump.length > 0 || o.persistSeconds !== undefined || waiting.has(keyOf(o))) return;
   const family = o.addressFamily === 'inet' ? 4 : o.addressFamily === 'inet6' ? 6 : 0;
   let sock: Socket;
   try {

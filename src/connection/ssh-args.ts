@@ -43,13 +43,13 @@ export const SUPPORTED_KEYWORDS: Record<string, string> = {
   pubkeyauthentication: 'PubkeyAuthentication',
   compression: 'Compression',
   addressfamily: 'AddressFamily',
+  controlmaster: 'ControlMaster',
+  controlpersist: 'ControlPersist',
 };
 
 /** Keywords that change nothing pgplay does, and why: accepted so that Ansible's usual arguments work. */
 export const NO_EFFECT_KEYWORDS: Record<string, string> = {
-  controlmaster: 'pgplay keeps one connection per host for the whole run by itself',
-  controlpersist: 'pgplay keeps one connection per host for the whole run by itself',
-  controlpath: 'pgplay keeps one connection per host for the whole run by itself',
+  controlpath: "pgplay's kept connections are behind its own socket ($XDG_RUNTIME_DIR/pgplay or ~/.pgplay/cp)",
   batchmode: 'pgplay never prompts',
   loglevel: "pgplay's output is its own",
   tcpkeepalive: 'pgplay keeps TCP keepalive on',
@@ -133,7 +133,7 @@ export function parseSshArgs(text: string): SshArg[] {
 
 function flagHint(flag: string): string {
   if ('LRDW'.includes(flag)) return ': pgplay forwards no port';
-  if (flag === 'S') return ': pgplay keeps one connection per host by itself';
+  if (flag === 'S') return ": pgplay's kept connections (ControlPersist) are behind its own socket";
   return '';
 }
 

@@ -46,6 +46,11 @@ export interface SshOptions {
   addressFamily?: 'inet' | 'inet6';
   /** Bastions to go through, first to last, each with its own options (ProxyJump). */
   proxyJump: SshOptions[];
+  /**
+   * ControlPersist (with ControlMaster), or ssh_control_persist: the connection is kept by the user's keeper process
+   * between runs, for this many idle seconds after the last run let go of it (0: until the keeper is stopped).
+   */
+  persistSeconds?: number;
 }
 
 export interface SshCliOptions {
@@ -220,7 +225,40 @@ function resolveOptions(name: string, command: Map<string, Given[]>, config: Res
     compression: yesNo('compression', false),
     addressFamily: addressFamily as SshOptions['addressFamily'],
     proxyJump: [],
+    ...persistence(get, fail),
   };
+}
+
+/**
+ * How long the connection is kept between runs, as OpenSSH reads ControlMaster and ControlPersist: kept when
+ * ControlMaster is yes, auto, ask or autoask and ControlPersist is yes, 0 (both: until stopped) or a time (60, 60s,
+ * 10m, 1h30m: idle seconds). ControlPersist=no, or no ControlMaster, keeps nothing: one connection per run.
+ */
+function persistence(get: (keyword: string) => Given | undefined, fail: (m: string, g?: Given) => never): { persistSeconds?: number } {
+  const master = get('controlmaster');
+  const persist = get('controlpersist');
+  if (master) {
+    const v = master.value.trim().toLowerCase();
+    if (!['yes', 'no', 'ask', 'auto', 'autoask'].includes(v)) fail(`${label('controlmaster', master)} must be yes, no, ask, auto or autoask, not ${JSON.stringify(master.value)}`, master);
+    if (v === 'no') return {};
+  }
+  if (!persist) return {};
+  const v = persist.value.trim().toLowerCase();
+  if (v === 'no' || v === 'false') return {};
+  const seconds = v === 'yes' || v === 'true' ? 0 : sshTime(v);
+  if (seconds === null) fail(`${label('controlpersist', persist)} must be yes, no or a time (60, 60s, 10m, 1h30m), not ${JSON.stringify(persist.value)}`, persist);
+  // ControlPersist alone does nothing in OpenSSH: ControlMaster says that a connection is shared at all.
+  return master ? { persistSeconds: seconds as number } : {};
+}
+
+const TIME_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** A time as sshd_config(5) writes it: a number of seconds, or parts such as 1h30m; null when it is not one. */
+export function sshTime(text: string): number | null {
+  if (!/^(?:\d+[smhdw]?)+$/i.test(text)) return null;
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)([smhdw]?)/gi)) total += Number(n) * TIME_UNITS[unit.toLowerCase()];
+  return Number.isSafeInteger(total) ? total : null;
 }
 
 /**
@@ -239,6 +277,11 @@ function commandLine(vars: Vars, fail: (m: string, g?: Given) => never): Map<str
   add('connecttimeout', firstVar(vars, 'ansible_ssh_timeout', 'ansible_timeout', 'ssh_connect_timeout'));
   add('serveraliveinterval', firstVar(vars, 'ssh_keepalive_interval'));
   add('passwordenv', firstVar(vars, 'ssh_password_env'));
+  const persist = firstVar(vars, 'ssh_control_persist');
+  if (persist) {
+    add('controlmaster', { ...persist, value: 'auto' });
+    add('controlpersist', persist);
+  }
   const accept = varGiven(vars, 'ssh_accept_new_host_keys');
   if (accept) {
     const v = accept.value.trim().toLowerCase();

@@ -25,6 +25,8 @@ export class SshConnection extends AgentConnection {
   readonly kind = 'ssh' as const;
   #client: Client | null = null;
   #connecting: Promise<Client> | null = null;
+  /** The socket to the keeper that carries the agent's channel, when the connection is kept (ControlPersist). */
+  #kept: import('node:net').Socket | null = null;
 
   constructor(
     hostName: string,
@@ -36,13 +38,23 @@ export class SshConnection extends AgentConnection {
   }
 
   get #target(): SshTarget {
-    return { hostName: this.hostName, address: this.options.address, port: this.options.port, user: this.options.user };
+    return sshTarget(this.hostName, this.options);
   }
 
   /** One exec channel: the login shell execs perl (behind sudo or su when a become is set), which runs the agent. */
   protected async startAgent(): Promise<AgentClient> {
-    const client = await this.#connect();
     const line = agentCommandLine(this.become);
+    const lost = (what: string, stderr: string) => unreachable(this.#target, `${what}${stderr ? `: ${stderr}` : ''}`);
+    if (this.options.persistSeconds !== undefined) {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { openKeptChannel } = require('./kept-connection') as typeof import('./kept-connection');
+      const kept = await openKeptChannel({ hostName: this.hostName, options: this.options, command: line }, this.#target);
+      if (kept) {
+        this.#kept = kept.socket;
+        return new AgentClient(kept.transport, this.hostName, lost, this.become?.password);
+      }
+    }
+    const client = await this.#connect();
     const channel = await new Promise<ClientChannel>((resolve, reject) =>
       client.exec(line, (err, ch) => (err ? reject(unreachable(this.#target, `the server refused a session channel: ${err.message}`, err)) : resolve(ch))),
     );
@@ -52,7 +64,7 @@ export class SshConnection extends AgentConnection {
       channel.on('close', () => resolve(null));
     });
     const transport = { stdin: channel, stdout: channel, stderr: channel.stderr, ended, kill: () => channel.close() };
-    return new AgentClient(transport, this.hostName, (what, stderr) => unreachable(this.#target, `${what}${stderr ? `: ${stderr}` : ''}`), this.become?.password);
+    return new AgentClient(transport, this.hostName, lost, this.become?.password);
   }
 
   /**
@@ -82,7 +94,7 @@ export class SshConnection extends AgentConnection {
    * without it (another ssh2) writes go at once, as before.
    */
   holdWrites(): void {
-    const sock = (this.#client as unknown as { _sock?: import('node:stream').Writable } | null)?._sock;
+    const sock = this.#kept ?? (this.#client as unknown as { _sock?: import('node:stream').Writable } | null)?._sock;
     if (!sock || sock.destroyed || typeof sock.cork !== 'function') return;
     sock.cork();
     setTimeout(() => {
@@ -92,6 +104,11 @@ export class SshConnection extends AgentConnection {
 
   /** End the ssh connection after the agent stopped. */
   protected override async closeTransport(options: CloseOptions): Promise<void> {
+    const kept = this.#kept;
+    this.#kept = null;
+    // A kept connection stays with the keeper; the agent's channel ends with this socket.
+    kept?.end();
+    if (kept && options.wait === false) kept.destroy();
     const client = this.#client ?? (await this.#connecting?.catch(() => null)) ?? null;
     this.#client = null;
     if (!client) return;
@@ -121,33 +138,47 @@ export class SshConnection extends AgentConnection {
     return this.#connecting;
   }
 
-  #dial(): Promise<Client> {
-    if (this.options.proxyJump.length === 0) return this.#dialThrough();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { jumpSocket } = require('./ssh-jump') as typeof import('./ssh-jump');
-    return jumpSocket(this.hostName, this.options).then(({ sock, release }) => this.#dialThrough(sock, release));
-  }
-
-  /** Connect directly, or over sock (a channel through bastions) given back with release when the connection ends. */
-  async #dialThrough(sock?: import('node:stream').Duplex, release?: () => void): Promise<Client> {
-    const o = this.options;
-    const target = this.#target;
-    const client = await dialSsh(o, sock ?? takeEarlySocket(o), {
-      target,
-      closedEarly: 'the server closed the connection',
-      unsetPassword: o.passwordEnv && !o.password ? o.passwordEnv : undefined,
-      failure: (what, cause) => {
-        release?.();
-        return unreachable(target, what, cause);
-      },
-      onClose: (closed) => {
-        release?.();
-        if (this.#client === closed) this.#client = null;
-      },
+  async #dial(): Promise<Client> {
+    const client = await openSsh(this.hostName, this.options, (closed) => {
+      if (this.#client === closed) this.#client = null;
     });
-    connectionsOpened++;
     this.#client = client;
     return client;
   }
+}
 
+/**
+ * Open an ssh connection to a host (through its bastions when it has some), its host key checked first; one clear
+ * failure naming the host. onClose is told when the connection ends. The keeper of kept connections opens its own
+ * with it too.
+ */
+export function openSsh(hostName: string, o: SshOptions, onClose?: (client: Client) => void): Promise<Client> {
+  if (o.proxyJump.length === 0) return dialThrough(hostName, o, onClose);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { jumpSocket } = require('./ssh-jump') as typeof import('./ssh-jump');
+  return jumpSocket(hostName, o).then(({ sock, release }) => dialThrough(hostName, o, onClose, sock, release));
+}
+
+/** Connect directly, or over sock (a channel through bastions) given back with release when the connection ends. */
+async function dialThrough(hostName: string, o: SshOptions, onClose?: (client: Client) => void, sock?: import('node:stream').Duplex, release?: () => void): Promise<Client> {
+  const target = sshTarget(hostName, o);
+  const client = await dialSsh(o, sock ?? takeEarlySocket(o), {
+    target,
+    closedEarly: 'the server closed the connection',
+    unsetPassword: o.passwordEnv && !o.password ? o.passwordEnv : undefined,
+    failure: (what, cause) => {
+      release?.();
+      return unreachable(target, what, cause);
+    },
+    onClose: (closed) => {
+      release?.();
+      onClose?.(closed);
+    },
+  });
+  connectionsOpened++;
+  return client;
+}
+
+export function sshTarget(hostName: string, o: SshOptions): SshTarget {
+  return { hostName, address: o.address, port: o.port, user: o.user };
 }

@@ -98,8 +98,33 @@ test('-o options are read as OpenSSH reads them: Keyword=value or "Keyword value
   const e = sshOptionsFrom('pg1', { ...base, ansible_ssh_common_args: '-o Port=1', ansible_ssh_extra_args: '-o Port=2 -o User=x' }, cli, {});
   assert.deepEqual([e.port, e.user], [1, 'x']);
   // Options that change nothing pgplay does are accepted (Ansible's usual ones among them).
-  const usual = sshOptionsFrom('pg1', { ...base, ansible_ssh_common_args: '-C -o ControlMaster=auto -o ControlPersist=60s -o BatchMode=yes -q' }, cli, {});
+  const usual = sshOptionsFrom('pg1', { ...base, ansible_ssh_common_args: '-C -o ControlMaster=auto -o ControlPath=~/.ansible/cp/%C -o ControlPersist=60s -o BatchMode=yes -q' }, cli, {});
   assert.equal(usual.port, 22);
+});
+
+test('ControlMaster with ControlPersist keeps the connection between runs, for as long as OpenSSH would keep its master', () => {
+  const persist = (args: string, extra: Record<string, unknown> = {}) => sshOptionsFrom('pg1', { ...base, ansible_ssh_common_args: args, ...extra }, cli, {}).persistSeconds;
+  assert.equal(persist('-o ControlMaster=auto -o ControlPersist=60s'), 60);
+  assert.equal(persist('-o ControlMaster=yes -o ControlPersist=10m'), 600);
+  assert.equal(persist('-o ControlMaster=autoask -o ControlPersist=1h30m'), 5400);
+  assert.equal(persist('-o ControlMaster=auto -o ControlPersist=45'), 45);
+  // yes and 0: until the keeper is stopped, as OpenSSH keeps its master.
+  assert.equal(persist('-o ControlMaster=auto -o ControlPersist=yes'), 0);
+  assert.equal(persist('-o ControlMaster=auto -o ControlPersist=0'), 0);
+  // Nothing kept: ControlPersist=no, ControlMaster=no, or ControlPersist without ControlMaster (OpenSSH shares nothing then).
+  assert.equal(persist('-o ControlMaster=auto -o ControlPersist=no'), undefined);
+  assert.equal(persist('-o ControlMaster=no -o ControlPersist=60s'), undefined);
+  assert.equal(persist('-o ControlPersist=60s'), undefined);
+  assert.equal(persist('-C'), undefined);
+  // pgplay's own variable says both at once; ssh_config says it too.
+  assert.equal(persist('-C', { ssh_control_persist: '2m' }), 120);
+  assert.equal(persist('-C', { ssh_control_persist: 30 }), 30);
+  const fromConfig = sshOptionsFrom('pg1', { ssh_config_file: config('Host *\n  ControlMaster auto\n  ControlPersist 5m\n') }, cli, {});
+  assert.equal(fromConfig.persistSeconds, 300);
+  refused(() => persist('-o ControlMaster=auto -o ControlPersist=soon'), /ControlPersist must be yes, no or a time \(60, 60s, 10m, 1h30m\), not "soon"/, 'ansible_ssh_common_args', 25);
+  refused(() => persist('-o ControlMaster=maybe'), /ControlMaster must be yes, no, ask, auto or autoask, not "maybe"/, 'ansible_ssh_common_args', 3);
+  refused(() => persist('-C', { ssh_control_persist: '5 minutes' }), /ssh_control_persist must be yes, no or a time/, 'ssh_control_persist');
+  refused(() => persist('-S /tmp/ctl'), /-S: pgplay's kept connections \(ControlPersist\) are behind its own socket/, 'ansible_ssh_common_args', 0);
 });
 
 test('an ssh option pgplay does not support is an error at its place in the variable, never dropped', () => {

@@ -57,7 +57,7 @@ ssh_config_file=${noConfig}
     plan.errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`),
     [
       'hosts:2:18: host pg1: ansible_port must be a number from 1 to 65535, not "ssh"',
-      'hosts:3:44: host pg2: ansible_ssh_common_args: pgplay does not support the ssh option Tunnel: it reads HostName, Port, User, IdentityFile, IdentitiesOnly, IdentityAgent, UserKnownHostsFile, GlobalKnownHostsFile, StrictHostKeyChecking, HostKeyAlias, HashKnownHosts, ProxyJump, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax, PasswordAuthentication, PubkeyAuthentication, Compression, AddressFamily',
+      'hosts:3:44: host pg2: ansible_ssh_common_args: pgplay does not support the ssh option Tunnel: it reads HostName, Port, User, IdentityFile, IdentitiesOnly, IdentityAgent, UserKnownHostsFile, GlobalKnownHostsFile, StrictHostKeyChecking, HostKeyAlias, HashKnownHosts, ProxyJump, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax, PasswordAuthentication, PubkeyAuthentication, Compression, AddressFamily, ControlMaster, ControlPersist',
       "hosts:4:25: host pg3: pg_bin_dir: the filter 'regex_replace' is Jinja that pgplay does not evaluate; pgplay reads only {{ name }}, {{ a.b }}, | default(...) and lookup('env', ...) of Jinja in inventory values: write the rest as a Handlebars expression (see the README's Templates section)",
       `hosts:5:29: ansible_become_password holds a password written in a file: pgplay reads it from the environment only: write ansible_become_password: "{{ lookup('env', 'BECOME_PASSWORD') }}", or become_password_env: BECOME_PASSWORD, and export BECOME_PASSWORD`,
       'hosts:6:13: pg_port must be a whole number from 1 to 65535, not "many"',
