@@ -1,9 +1,8 @@
 // One ssh connection per host for the whole run (ssh2), carrying one exec channel: the host agent. Host keys are checked first.
-import { Client, type ClientChannel } from 'ssh2';
+import type { Client, ClientChannel } from 'ssh2';
 import { AgentClient, KILL_GRACE_MS } from './agent-client';
 import { AgentConnection } from './agent-connection';
 import { agentCommandLine, type Become } from './command';
-import { dialSsh } from './ssh-connect-config';
 import { takeEarlySocket } from './early-dial';
 import { unreachable, type SshTarget } from './ssh-errors';
 import type { SshOptions } from './ssh-options';
@@ -162,6 +161,9 @@ export function openSsh(hostName: string, o: SshOptions, onClose?: (client: Clie
 /** Connect directly, or over sock (a channel through bastions) given back with release when the connection ends. */
 async function dialThrough(hostName: string, o: SshOptions, onClose?: (client: Client) => void, sock?: import('node:stream').Duplex, release?: () => void): Promise<Client> {
   const target = sshTarget(hostName, o);
+  // ssh2 loads with the first connection a run makes itself (a run whose connections are all kept never loads it).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { dialSsh } = require('./ssh-connect-config') as typeof import('./ssh-connect-config');
   const client = await dialSsh(o, sock ?? takeEarlySocket(o), {
     target,
     closedEarly: 'the server closed the connection',
