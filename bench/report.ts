@@ -26,6 +26,10 @@ export interface ToolResult {
   first_errors?: string[];
   noop: RunMeasure[];
   noop_median_s: number | null;
+  /** pgplay only: the no-op re-runs again without kept connections (every run logs in), right after the kept ones. */
+  noop_direct?: RunMeasure[];
+  noop_direct_median_s?: number | null;
+  noop_direct_counts_max?: Counts | null;
   /** pgplay only: `pgplay status` on the same hosts, right after the no-op re-runs. */
   status_s?: number[];
   status_median_s?: number | null;
@@ -108,6 +112,9 @@ function target(name: string, value: number | null, unit: string, limit: string,
  */
 const SITE_BEYOND_THE_JOB = 'site.yml does more than the job Ansible and the shell script do; the target is the same-job row';
 
+/** pgplay's no-op runs keep their connections as Ansible's do here (ControlPersist=60s); without, shown beside them. */
+const WITHOUT_KEPT = 'without ControlPersist: each run logs in to every host (Ansible here keeps its connections 60 s, as pgplay does in the row above)';
+
 function shown(name: string, value: number | null, unit: string, limit: string, info: string): Target {
   return { name, value, unit, limit, met: null, info };
 }
@@ -154,6 +161,7 @@ export function computeResults(
       const name = `pgplay no-op ${label(s)}, clean (site.yml)`;
       targets.push(same ? shown(name, noop, 's', '< 0.5', SITE_BEYOND_THE_JOB) : target(name, noop, 's', '< 0.5', (v) => v < 0.5));
       if (same) targets.push(target(`pgplay no-op ${label(s)}, clean (same job)`, same.noop_median_s, 's', '< 0.5', (v) => v < 0.5));
+      if (same?.noop_direct_median_s !== undefined) targets.push(shown(`pgplay no-op ${label(s)}, clean (same job), every run logging in`, same.noop_direct_median_s, 's', '< 0.5', WITHOUT_KEPT));
     }
     const name = `no-op ${label(s)}, ${s.variant}: Ansible / pgplay (site.yml)`;
     const siteRatio = ratios[`noop_ansible_vs_pgplay_${key}`];
@@ -172,9 +180,9 @@ export function computeResults(
     const values = pg.map(pick);
     return values.length === 0 || values.some((v) => v == null) ? null : Math.max(...(values as number[]));
   };
-  targets.push(target('pgplay no-op: ssh logins per host', most((t) => t.noop_counts_max?.logins), '', '<= 1', (v) => v <= 1));
-  targets.push(target('pgplay no-op: exec channels per host', most((t) => t.noop_counts_max?.channels), '', '<= 2', (v) => v <= 2));
-  targets.push(target('pgplay no-op: login shells per host', most((t) => t.noop_counts_max?.shells), '', '<= 1', (v) => v <= 1));
+  targets.push(target('pgplay no-op: ssh logins per host', most((t) => worst(t.noop_counts_max?.logins, t.noop_direct_counts_max?.logins)), '', '<= 1', (v) => v <= 1));
+  targets.push(target('pgplay no-op: exec channels per host', most((t) => worst(t.noop_counts_max?.channels, t.noop_direct_counts_max?.channels)), '', '<= 2', (v) => v <= 2));
+  targets.push(target('pgplay no-op: login shells per host', most((t) => worst(t.noop_counts_max?.shells, t.noop_direct_counts_max?.shells)), '', '<= 1', (v) => v <= 1));
   // Every first converge counts, when there were several.
   const firstMost = (k: 'logins' | 'channels') => (t: ToolResult) => {
     const values = (t.first_runs ?? (t.first ? [t.first] : [])).map((m) => m.counts.max[k]);
@@ -209,6 +217,11 @@ function cell(t: ToolResult | undefined, which: 'first' | 'noop'): string {
   return t.noop_median_s === null ? (t.first === null ? '—' : failed) : sec(t.noop_median_s);
 }
 
+/** The larger of two counts (a run with and one without kept connections); null when the first was not taken. */
+function worst(a: number | null | undefined, b: number | null | undefined): number | null | undefined {
+  return a == null || b == null ? a : Math.max(a, b);
+}
+
 function countCell(c: Counts | null | undefined): string {
   if (!c) return '—';
   const n = (v: number | null) => (v === null ? '?' : String(v));
@@ -237,6 +250,10 @@ export function markdown(r: Results): string {
       lines.push(
         `| no-op, ${label(s)} (median of ${r.noop_runs}) | ${tools.map((t) => cell(s.tools[t], 'noop')).join(' | ')} | ${times(r.ratios[`noop_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`noop_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`noop_mitogen_vs_pgplay_${key}`])} |${sameCols('noop', key)}`,
       );
+      if (tools.some((t) => s.tools[t]?.noop_direct_median_s != null)) {
+        const direct = (t: ToolName) => (s.tools[t]?.noop_direct_median_s != null ? sec(s.tools[t]!.noop_direct_median_s!) : '');
+        lines.push(`| no-op, ${label(s)}, pgplay logging in each run (no ControlPersist) | ${tools.map(direct).join(' | ')} | | | |${hasSame ? ' | |' : ''}`);
+      }
     }
     for (const s of sizes) {
       const p = s.tools.pgplay;
@@ -262,6 +279,7 @@ export function markdown(r: Results): string {
     for (const t of tools) {
       lines.push(`| ${TOOL_TITLES[t]}, first converge | ${sizes.map((s) => countCell(s.tools[t]?.first?.counts.max)).join(' | ')} |`);
       lines.push(`| ${TOOL_TITLES[t]}, no-op | ${sizes.map((s) => countCell(s.tools[t]?.noop_counts_max)).join(' | ')} |`);
+      if (sizes.some((s) => s.tools[t]?.noop_direct_counts_max)) lines.push(`| ${TOOL_TITLES[t]}, no-op logging in each run | ${sizes.map((s) => countCell(s.tools[t]?.noop_direct_counts_max)).join(' | ')} |`);
     }
     lines.push('');
     const steps = sizes.slice(1).map((b, i) => [sizes[i], b] as const);

@@ -183,9 +183,9 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<
   if (r.variant === 'profile') result.profile_loops = profileLoops;
   const peaks: number[] = [];
   try {
-    const run = async (what: string): Promise<{ code: number | null; output: string; measure: RunMeasure }> => {
+    const run = async (what: string, how: { argv: string[]; env: Record<string, string> } = session): Promise<{ code: number | null; output: string; measure: RunMeasure }> => {
       counters.start();
-      const t = await timed(session.argv, { cwd: ROOT, env: session.env, log, label: `${title} ${what}`, peakMemory: true });
+      const t = await timed(how.argv, { cwd: ROOT, env: how.env, log, label: `${title} ${what}`, peakMemory: true });
       const counts: RunCounts = await counters.stop();
       accountingProblem ??= counters.accountingProblem;
       if (t.peakMb !== undefined) peaks.push(t.peakMb);
@@ -215,20 +215,41 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<
       result.noop.push(again.measure);
     }
     result.noop_median_s = median(result.noop.map((m) => m.s));
-    const keys = ['logins', 'channels', 'shells', 'become', 'processes'] as const;
-    result.noop_counts_max = Object.fromEntries(
-      keys.map((k) => {
-        const values = result.noop.map((m) => m.counts.max[k]);
-        return [k, values.some((v) => v === null) ? null : Math.max(...(values as number[]))];
-      }),
-    ) as unknown as ToolResult['noop_counts_max'];
+    result.noop_counts_max = countsMax(result.noop);
     say(`${title}: no-op re-runs ${result.noop.map((m) => m.s.toFixed(2)).join(', ')} s, per host ${countLine(result.noop_counts_max)}`);
+    if (session.direct && !r.prepare) {
+      // The same no-op with every run logging in by itself (no ControlPersist), right after: both in the results.
+      result.noop_direct = [];
+      for (let i = 0; i < opts.noopRuns; i++) {
+        const again = await run(`no-op re-run ${i + 1} without kept connections`, session.direct);
+        if (again.code !== 0 || session.notNoop(again.output)) {
+          say(`${title}: a no-op without kept connections failed or changed something, see ${log}`);
+          break;
+        }
+        result.noop_direct.push(again.measure);
+      }
+      result.noop_direct_median_s = result.noop_direct.length === opts.noopRuns ? median(result.noop_direct.map((m) => m.s)) : null;
+      result.noop_direct_counts_max = countsMax(result.noop_direct);
+      say(`${title}: no-op re-runs without kept connections ${result.noop_direct.map((m) => m.s.toFixed(2)).join(', ')} s, per host ${countLine(result.noop_direct_counts_max)}`);
+    }
     if (r.tool === 'pgplay' && !r.prepare) await measureStatus(result, opts.noopRuns, log, title, r.inventory(lab), session.env);
     return result;
   } finally {
     if (peaks.length > 0) result.peak_rss_mb = Math.round(Math.max(...peaks) * 10) / 10;
     session.close();
   }
+}
+
+/** The most any host saw in any of these runs, per count (null when a count was not taken). */
+function countsMax(runs: RunMeasure[]): ToolResult['noop_counts_max'] {
+  if (runs.length === 0) return null;
+  const keys = ['logins', 'channels', 'shells', 'become', 'processes'] as const;
+  return Object.fromEntries(
+    keys.map((k) => {
+      const values = runs.map((m) => m.counts.max[k]);
+      return [k, values.some((v) => v === null) ? null : Math.max(...(values as number[]))];
+    }),
+  ) as unknown as ToolResult['noop_counts_max'];
 }
 
 /** The tools whose first converge is sampled --first-runs times: those of the first-converge ratios. */

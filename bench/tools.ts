@@ -27,6 +27,8 @@ export const MITOGEN_STRATEGIES = '/usr/lib/python3/dist-packages/ansible_mitoge
 export interface Session {
   argv: string[];
   env: Record<string, string>;
+  /** pgplay: the same run without kept connections (each run logs in), measured beside the kept one's no-op. */
+  direct?: { argv: string[]; env: Record<string, string> };
   /** Why a re-run was not a no-op, or null when it was. */
   notNoop(output: string): string | null;
   close(): void;
@@ -62,6 +64,25 @@ function endMasters(controlDir: string): void {
     try {
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
       if (cmdline.startsWith('ssh\0') && cmdline.includes(controlDir)) process.kill(Number(pid), 'SIGTERM');
+    } catch {
+      // gone already, or not ours to read
+    }
+  }
+}
+
+/**
+ * pgplay keeps each host's connection between runs as Ansible does here (ControlMaster=auto, ControlPersist=60s in
+ * bench/ansible/ansible.cfg): the same setting, given as pgplay's own variable. Each lab session has its own runtime
+ * directory, so its keeper never serves a torn-down lab's hosts; the keeper is ended with the session.
+ */
+export const KEPT_ARGS = ['-e', 'ssh_control_persist=60s'];
+
+/** End the keepers of kept connections whose socket is in runtimeDir. */
+export function endKeepers(runtimeDir: string): void {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (cmdline.includes('\0__keep-connections\0') && cmdline.includes(`${runtimeDir}/`)) process.kill(Number(pid), 'SIGTERM');
     } catch {
       // gone already, or not ours to read
     }
@@ -104,12 +125,18 @@ export function openSession(tool: ToolName, ctx: SessionContext): Session {
     case 'pgplay-same': {
       const playbook = tool === 'pgplay' ? ctx.job.pgplay.playbook : ctx.job.pgplaySame;
       if (!playbook) throw new Error('this job has no same-job pgplay playbook');
+      // PGPLAY_BENCH_CPU_PROF=DIR writes a .cpuprofile of each pgplay run there (open it in Chrome DevTools).
+      const argv = [process.execPath, ...cpuProf(), join(ctx.root, 'bin', 'pgplay.js'), 'run', playbook, '-i', ctx.inventory, '--output', 'plain', ...ctx.job.pgplay.args];
+      const runtime = mkdtempSync(join(tmpdir(), 'pgplay-bench-run-'));
       return {
-        // PGPLAY_BENCH_CPU_PROF=DIR writes a .cpuprofile of each pgplay run there (open it in Chrome DevTools).
-        argv: [process.execPath, ...cpuProf(), join(ctx.root, 'bin', 'pgplay.js'), 'run', playbook, '-i', ctx.inventory, '--output', 'plain', ...ctx.job.pgplay.args],
-        env: {},
+        argv: [...argv, ...KEPT_ARGS],
+        env: { XDG_RUNTIME_DIR: runtime },
+        direct: { argv, env: {} },
         notNoop: recapNoop,
-        close() {},
+        close() {
+          endKeepers(runtime);
+          rmSync(runtime, { recursive: true, force: true });
+        },
       };
     }
     case 'ansible':

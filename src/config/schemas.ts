@@ -187,6 +187,7 @@ const HOST_VARIABLES: Record<string, JsonSchema> = {
   ssh_accept_new_host_keys: { type: 'boolean', description: 'Record the key of a host seen for the first time (StrictHostKeyChecking=accept-new). A changed key is always refused.' },
   ssh_password_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$', patternErrorMessage: 'not an environment variable name: use letters, digits and _, not starting with a digit', description: 'Name of the environment variable holding the SSH password, when keys are not used.' },
   ssh_connect_timeout: { type: 'number', minimum: 1, description: 'Seconds to wait for the SSH connection (default 10).' },
+  ssh_control_persist: { type: ['string', 'number', 'boolean'], description: "Keep each host's SSH connection between runs for this long idle (ControlMaster=auto with ControlPersist: 60, 60s, 10m, 1h30m; yes or 0 until stopped; no: one connection per run, the default).", examples: ['60s'] },
   ansible_ssh_common_args: { type: 'string', description: 'ssh options, read as OpenSSH reads its command line: -o Keyword=value, -i, -p, -l, -J, -F (see the README for the keywords pgplay reads; any other is an error).', examples: ['-o UserKnownHostsFile=~/.ssh/known_hosts_prod -o ProxyJump=bastion'] },
   ansible_ssh_extra_args: { type: 'string', description: 'More ssh options, after ansible_ssh_common_args.' },
   ssh_config_file: { type: 'string', description: 'The ssh_config to read instead of ~/.ssh/config and /etc/ssh/ssh_config (as ssh -F).' },

@@ -3,6 +3,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { parse, stringify } from 'yaml';
 import { PGPLAY, runCli, type CliResult } from '../helpers/cli';
 import { acceptedConnections, netnsLabDown, netnsLabUp, startSshd, stopSshd, type NetnsLab } from '../lab/netns-lab';
 import { sessionsStarted } from '../lab/sshd';
@@ -170,10 +171,14 @@ describe('kept connections (ControlPersist) against the network-namespace lab', 
     assert.match(line(kept)[0], /host key of .* is not in /);
   });
 
-  it('the keeper closes a connection idle for its ControlPersist time, then leaves, its socket removed', async () => {
+  it('the keeper closes a connection idle for its ControlPersist time (set in the inventory), then leaves, its socket removed', async () => {
     const runtime = join(ROOT, 'runtime-short');
     mkdirSync(runtime, { recursive: true, mode: 0o700 });
-    const r = await runCli(['run', playbook, '-i', lab.inventory, '--output', 'plain', '-e', 'ssh_control_persist=1'], { env: { XDG_RUNTIME_DIR: runtime } });
+    const doc = parse(readFileSync(lab.inventory, 'utf8')) as { all: { vars: Record<string, unknown> } };
+    doc.all.vars.ssh_control_persist = '1s';
+    const inventory = join(ROOT, 'inventory-kept.yml');
+    writeFileSync(inventory, stringify(doc));
+    const r = await runCli(['run', playbook, '-i', inventory, '--output', 'plain'], { env: { XDG_RUNTIME_DIR: runtime } });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const dir = join(runtime, 'pgplay');
     assert.ok(keeperPid(dir), 'a keeper runs');
