@@ -232,10 +232,12 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<
       result.noop_direct_counts_max = countsMax(result.noop_direct);
       say(`${title}: no-op re-runs without kept connections ${result.noop_direct.map((m) => m.s.toFixed(2)).join(', ')} s, per host ${countLine(result.noop_direct_counts_max)}`);
     }
-    if (r.tool === 'pgplay' && !r.prepare) await measureStatus(result, opts.noopRuns, log, title, r.inventory(lab), session.env);
+    if (r.tool === 'pgplay' && !r.prepare) await measureStatus(result, opts.noopRuns, log, title, session.inventory ?? r.inventory(lab), session.env);
     return result;
   } finally {
     if (peaks.length > 0) result.peak_rss_mb = Math.round(Math.max(...peaks) * 10) / 10;
+    const keeper = session.keeperPeakMb?.() ?? null;
+    if (keeper !== null) result.keeper_peak_rss_mb = keeper;
     session.close();
   }
 }

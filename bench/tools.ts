@@ -1,8 +1,9 @@
 // The ways of doing the job, each as a command on the same lab, and how a no-op run is recognised.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse, stringify } from 'yaml';
 import { changedInRecap } from './measure';
 import { readLabHosts, readLabHostsVars, writeShellHosts } from './lab';
 
@@ -27,6 +28,10 @@ export const MITOGEN_STRATEGIES = '/usr/lib/python3/dist-packages/ansible_mitoge
 export interface Session {
   argv: string[];
   env: Record<string, string>;
+  /** pgplay: the inventory its runs (and `pgplay status`) read. */
+  inventory?: string;
+  /** pgplay: the peak resident memory of its keeper of kept connections so far, in MB (null when none runs). */
+  keeperPeakMb?(): number | null;
   /** pgplay: the same run without kept connections (each run logs in), measured beside the kept one's no-op. */
   direct?: { argv: string[]; env: Record<string, string> };
   /** Why a re-run was not a no-op, or null when it was. */
@@ -72,21 +77,48 @@ function endMasters(controlDir: string): void {
 
 /**
  * pgplay keeps each host's connection between runs as Ansible does here (ControlMaster=auto, ControlPersist=60s in
- * bench/ansible/ansible.cfg): the same setting, given as pgplay's own variable. Each lab session has its own runtime
- * directory, so its keeper never serves a torn-down lab's hosts; the keeper is ended with the session.
+ * bench/ansible/ansible.cfg): the same setting, as pgplay's own inventory variable, in a copy of the lab's inventory
+ * (`pgplay status` reads it too). Each lab session has its own runtime directory, so its keeper never serves a
+ * torn-down lab's hosts; the keeper is ended with the session.
  */
-export const KEPT_ARGS = ['-e', 'ssh_control_persist=60s'];
+export const KEPT_FOR = '60s';
 
-/** End the keepers of kept connections whose socket is in runtimeDir. */
-export function endKeepers(runtimeDir: string): void {
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+/** The lab's inventory with ssh_control_persist for all hosts, written in dir. */
+function keptInventory(inventory: string, dir: string): string {
+  const doc = parse(readFileSync(inventory, 'utf8')) as { all: { vars?: Record<string, unknown> } };
+  doc.all.vars = { ...doc.all.vars, ssh_control_persist: KEPT_FOR };
+  const path = join(dir, 'inventory.yml');
+  writeFileSync(path, stringify(doc));
+  return path;
+}
+
+/** The keepers of kept connections whose socket is in runtimeDir (process ids). */
+function keepers(runtimeDir: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        return cmdline.includes('\0__keep-connections\0') && cmdline.includes(`${runtimeDir}/`);
+      } catch {
+        return false; // gone already, or not ours to read
+      }
+    })
+    .map(Number);
+}
+
+/** The largest peak resident memory (VmHWM) of those keepers, in MB. */
+function keepersPeakMb(runtimeDir: string): number | null {
+  let peak: number | null = null;
+  for (const pid of keepers(runtimeDir)) {
     try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-      if (cmdline.includes('\0__keep-connections\0') && cmdline.includes(`${runtimeDir}/`)) process.kill(Number(pid), 'SIGTERM');
+      const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      if (kb) peak = Math.max(peak ?? 0, Number(kb) / 1024);
     } catch {
-      // gone already, or not ours to read
+      // gone
     }
   }
+  return peak === null ? null : Math.round(peak * 10) / 10;
 }
 
 function cpuProf(): string[] {
@@ -126,15 +158,18 @@ export function openSession(tool: ToolName, ctx: SessionContext): Session {
       const playbook = tool === 'pgplay' ? ctx.job.pgplay.playbook : ctx.job.pgplaySame;
       if (!playbook) throw new Error('this job has no same-job pgplay playbook');
       // PGPLAY_BENCH_CPU_PROF=DIR writes a .cpuprofile of each pgplay run there (open it in Chrome DevTools).
-      const argv = [process.execPath, ...cpuProf(), join(ctx.root, 'bin', 'pgplay.js'), 'run', playbook, '-i', ctx.inventory, '--output', 'plain', ...ctx.job.pgplay.args];
+      const argv = (inventory: string) => [process.execPath, ...cpuProf(), join(ctx.root, 'bin', 'pgplay.js'), 'run', playbook, '-i', inventory, '--output', 'plain', ...ctx.job.pgplay.args];
       const runtime = mkdtempSync(join(tmpdir(), 'pgplay-bench-run-'));
+      const inventory = keptInventory(ctx.inventory, runtime);
       return {
-        argv: [...argv, ...KEPT_ARGS],
+        argv: argv(inventory),
         env: { XDG_RUNTIME_DIR: runtime },
-        direct: { argv, env: {} },
+        inventory,
+        direct: { argv: argv(ctx.inventory), env: {} },
         notNoop: recapNoop,
+        keeperPeakMb: () => keepersPeakMb(runtime),
         close() {
-          endKeepers(runtime);
+          for (const pid of keepers(runtime)) process.kill(pid, 'SIGTERM');
           rmSync(runtime, { recursive: true, force: true });
         },
       };

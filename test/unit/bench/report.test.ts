@@ -35,7 +35,7 @@ test("site.yml's no-op rows are for information beside the same-job row, and tar
 test('the no-op without kept connections is shown beside the kept one, and its logins count in the per-host targets', () => {
   const kept = { ...counts, logins: 0 };
   const same: ToolResult = { ...tool(6, 0.3), noop_counts_max: kept, noop_direct: [{ s: 0.55, counts: { max: counts, total: counts } }], noop_direct_median_s: 0.55, noop_direct_counts_max: { ...counts, logins: 2 } };
-  const size: SizeResult = { variant: 'clean', replicas: 8, hosts: 9, tools: { pgplay: { ...tool(8, 0.8), noop_counts_max: kept }, 'pgplay-same': same, ansible: tool(26, 13.5), shell: tool(8, 1.3) } };
+  const size: SizeResult = { variant: 'clean', replicas: 8, hosts: 9, tools: { pgplay: { ...tool(8, 0.8), noop_counts_max: kept, peak_rss_mb: 90, keeper_peak_rss_mb: 55 }, 'pgplay-same': same, ansible: tool(26, 13.5), shell: tool(8, 1.3) } };
   const targets = computeResults([size], null, startup).targets;
   assert.equal(targets.find((t) => t.name === 'pgplay no-op 1+8, clean (same job)')?.met, true);
   const direct = targets.find((t) => t.name === 'pgplay no-op 1+8, clean (same job), every run logging in');
@@ -43,4 +43,6 @@ test('the no-op without kept connections is shown beside the kept one, and its l
   assert.match(direct?.info ?? '', /without ControlPersist/);
   const logins = targets.find((t) => t.name === 'pgplay no-op: ssh logins per host');
   assert.deepEqual([logins?.value, logins?.met], [2, false], 'the worse of the two runs');
+  const memory = targets.find((t) => t.name === 'pgplay peak memory at 1+8');
+  assert.deepEqual([memory?.value, memory?.met], [145, true], 'the run and its keeper, resident at once');
 });
