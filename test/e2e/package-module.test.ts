@@ -86,8 +86,15 @@ describe('package: apt on this machine', { skip: canRun ? false : 'needs root an
   });
 
   it("waits while another process holds dpkg's lock, then removes it", async () => {
-    const holder = await holdDpkgLock(3);
-    const r = await run(play({ name: PACKAGE, state: 'absent', lock_timeout: 60 }), '--output', 'json');
+    // The lock is let go once pgplay says it waits for it (a fixed time could run out before pgplay reaches apt on a
+    // slow machine), or after 30 s at most.
+    const holder = await holdDpkgLock(30);
+    const r = await runCli(['run', play({ name: PACKAGE, state: 'absent', lock_timeout: 60 }), '-i', join(dir, 'inventory.yml'), '--output', 'json'], {
+      timeoutMs: 600_000,
+      onStdout: (text) => {
+        if (/waiting for the package manager's lock/.test(text)) holder.kill();
+      },
+    });
     holder.kill();
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const progress = events(r.stdout).filter((e) => e.kind === 'task_progress').map((e) => e.message);
