@@ -1,4 +1,5 @@
-// One ssh connection per host for the whole run (ssh2), carrying one exec channel: the host agent. Host keys are checked first.
+// One ssh connection per host for the whole run (ssh2), carrying one exec channel: the host agent. Host keys are checked
+// first. With ControlPersist the connection is the keeper's (keeper.ts), kept between runs; the channel is still the run's.
 import type { Client, ClientChannel } from 'ssh2';
 import { AgentClient, KILL_GRACE_MS } from './agent-client';
 import { AgentConnection } from './agent-connection';
