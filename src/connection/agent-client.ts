@@ -14,6 +14,8 @@ export interface AgentTransport {
   /** Resolves when the transport ended (exit status when known). */
   ended: Promise<number | null>;
   kill(): void;
+  /** The agent runs already (kept from an earlier run by the keeper): it is not sent its code, and says a new hello. */
+  attached?: boolean;
 }
 
 /** How long a stopped command gets after SIGTERM before SIGKILL, and again before pgplay stops waiting for it. */
@@ -126,6 +128,7 @@ export class AgentClient {
       helloFailed(why);
       this.#fail(why);
     });
+    if (transport.attached) return;
     const boot = bootPayload();
     this.#queue(preamble ? Buffer.concat([Buffer.from(`${preamble.reveal()}\n`), boot]) : boot);
   }

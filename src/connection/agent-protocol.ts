@@ -1,5 +1,6 @@
 // The host agent's wire format: frames of (u32 length, u32 job id, one type byte, payload) both ways, and
 // lists of byte strings as u32-length-prefixed items. Pure: the agent itself is agent.pl.
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { packageFile } from '../package-files';
 
@@ -13,6 +14,12 @@ export const FrameType = {
   kill: 'K',
   /** Nothing but "pgplay is still there", for the agent's watchdog. */
   ping: 'P',
+  /**
+   * Keeper to a kept agent: the run it served is gone; end what the run left (as at the end of input) and wait for
+   * the next run, at most the payload's idle seconds (0: no limit). The agent answers with the same type, id 0.
+   */
+  detach: 'D',
+  /** The agent's hello, and, from the keeper to a kept agent, the request for a new one when the next run comes. */
   hello: 'H',
   answer: 'A',
   stdout: 'O',
@@ -108,6 +115,14 @@ let source: Buffer | null = null;
 export function agentSource(): Buffer {
   source ??= readFileSync(packageFile('dist', 'src', 'connection', 'agent.pl'));
   return source;
+}
+
+let digest: string | null = null;
+
+/** The SHA-256 of the agent's source: an agent kept between runs serves only runs that would start the same one. */
+export function agentSourceDigest(): string {
+  digest ??= createHash('sha256').update(agentSource()).digest('hex');
+  return digest;
 }
 
 /** The bytes that start the agent once perl runs BOOT_SCRIPT. */

@@ -1,7 +1,8 @@
 # pgplay's host agent: one process per host and run, started over one exec channel (one login shell, one
 # become), answering framed requests on stdin/stdout until stdin closes. It uses only modules of Debian's
 # perl-base. Frames both ways: u32 payload length, u32 job id, one type byte, payload. Lists of strings are
-# u32-length-prefixed items. It leaves nothing behind: on end of input it stops what it started and exits.
+# u32-length-prefixed items. It leaves nothing behind: on end of input it stops what it started and exits. Kept
+# between runs (ControlPersist), it is told a run ended instead (see detach) and waits for the next one.
 # It starts once per host and run, so it loads little: POSIX, Socket and IO::Handle would triple its start-up
 # CPU (about 12 ms a host); IO::Handle loads only when a file is written. Warnings are on for the whole agent
 # through $^W, as perl -w does: `use warnings` would load warnings.pm, some 2 ms of CPU at every start.
@@ -661,12 +662,17 @@ sub dispatch {
     end_input($id);
   } elsif ($type eq 'K') {
     kill_job($id, $payload);
+  } elsif ($type eq 'D') {
+    detach($payload);
+  } elsif ($type eq 'H') {
+    hello();
   }
   # 'P' (ping) only says pgplay is there: reading it was enough.
 }
 
-sub stop_everything {
-  my ($code) = @_;
+# What a run leaves when it ends: its commands stopped (their process groups: TERM, then KILL after the grace), what
+# it guards put back, its locks let go.
+sub end_run {
   my @pids = map { $_->{pid} } grep { $_->{kind} eq 'run' && !defined $_->{status} } values %jobs;
   kill(-15, $_) for @pids;
   my $deadline = @pids ? now() + $KILL_GRACE : 0;
@@ -679,8 +685,32 @@ sub stop_everything {
   1 while waitpid(-1, WNOHANG) > 0;
   run_guards();
   release_lock($_) for keys %locks;
+}
+
+sub stop_everything {
+  my ($code) = @_;
+  end_run();
   flush_frames();
   CORE::exit($code);
+}
+
+# The agent kept between runs by pgplay's keeper of kept connections: the run it served is gone (ended, killed, or
+# its link to the keeper lost). What the run left ends as if the agent's input had closed, its connections are
+# closed, and the agent answers 'D' and waits for the next run (the keeper sends 'H' for a new hello), at most
+# $idle seconds of silence when that is not 0.
+sub detach {
+  my ($idle) = @_;
+  end_run();
+  for my $job (values %jobs) { close($job->{sock}) if $job->{sock}; close($job->{in}) if $job->{in} }
+  close($_->[2]) for values %readers;
+  close($_->{fh}) for grep { $_->{fh} } @waiting_locks;
+  %jobs = ();
+  %readers = ();
+  %pid_job = ();
+  @waiting_locks = ();
+  $watch = $idle =~ /^\d+$/ ? $idle : 0;
+  $heard = time();
+  frame(0, 'D', '');
 }
 
 hello();

@@ -11,7 +11,10 @@ import type { SshOptions } from './ssh-options';
 export const KeeperFrame = {
   /** Run to keeper, first: the host, its ssh options and the agent's command line (JSON). */
   open: 'o',
-  /** Keeper to run: the agent's channel is open (JSON: whether the connection was kept from an earlier run). */
+  /**
+   * Keeper to run: the agent's channel is open (JSON: whether the connection was kept from an earlier run, and whether
+   * the agent was: then it is running already and says a new hello).
+   */
   opened: 'k',
   /** Keeper to run: the channel could not be opened (the message, which names the host). */
   failed: 'f',
@@ -29,6 +32,17 @@ export interface OpenRequest {
   options: SshOptions;
   /** The agent's command line on the host. */
   command: string;
+  /**
+   * The SHA-256 of the agent's source, when the agent may be kept after the run for the next one with the same command
+   * line and source (not when a become password starts it: each run gives its own).
+   */
+  agentSource?: string;
+}
+
+/** What the keeper says when the channel is open. */
+export interface Opened {
+  reused: boolean;
+  attached: boolean;
 }
 
 /** The socket's longest path (sun_path holds 108 bytes with its end). */

@@ -1,13 +1,15 @@
 // The keeper of kept ssh connections (ControlPersist): one process per user and pgplay version, started by the first
 // run that asks for one and detached from it (its own session: an interrupt of the run does not reach it). It holds
-// each host's ssh connection between runs and carries each run's agent channel over the run's socket; the agent still
-// ends with its run, since the keeper closes the channel when the run's socket closes. A connection left idle for
-// its ControlPersist time is closed; the keeper exits when it keeps nothing and no run is connected.
+// each host's ssh connection between runs and carries each run's agent channel over the run's socket. When the run
+// ends (or is gone), its agent ends what the run left, as at the end of its input, and is kept on the connection for
+// the next run that would start the same agent (a become password's agent ends with its run). A connection left idle
+// for its ControlPersist time is closed, its kept agents with it; the keeper exits when it keeps nothing and no run is
+// connected.
 import { existsSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { Client, ClientChannel } from 'ssh2';
-import { encodeFrame, FrameReader, type Frame } from './agent-protocol';
-import { connectionKey, decodeOpen, KeeperFrame, type OpenRequest } from './keeper-wire';
+import { encodeFrame, FrameReader, FrameType, type Frame } from './agent-protocol';
+import { connectionKey, decodeOpen, KeeperFrame, type Opened, type OpenRequest } from './keeper-wire';
 import { openSsh, sshTarget } from './ssh';
 import { unreachable } from './ssh-errors';
 
@@ -19,10 +21,101 @@ interface Kept {
   /** Runs using it now. */
   channels: number;
   idle: NodeJS.Timeout | null;
+  /** Agents whose run ended, waiting for the next run on this connection with the same command line and source. */
+  agents: AgentChannel[];
 }
 
 /** How long a keeper with nothing to keep and no run waits before it exits (a run that started it connects meanwhile). */
 const EMPTY_GRACE_MS = 5000;
+/** How long a detaching agent may take to end what its run left (its commands' grace is 3 s) before it is closed. */
+const DETACH_MS = 10_000;
+/** Agents kept per connection at most (two runs on a host at once each leave one). */
+const AGENTS_KEPT = 2;
+
+/** Where an agent's output goes while a run uses it. */
+interface AgentSink {
+  stdout(data: Buffer): boolean;
+  stderr(data: Buffer): void;
+  /** The channel closed (the agent ended); its exit status when known. */
+  closed(code: number | null): void;
+  /** Called back once when the socket can take more (after stdout said false). */
+  drain(resume: () => void): void;
+}
+
+/**
+ * One agent's channel. Its output goes to the run that uses it as it comes; its frames are followed all along, so
+ * that after a detach the keeper reads the agent's own frames from a frame's start, up to its 'D'.
+ */
+class AgentChannel {
+  readonly #frames = new FrameReader();
+  #sink: AgentSink | null = null;
+  #detached: ((ok: boolean) => void) | null = null;
+  #code: number | null = null;
+  closed = false;
+  /** Told once the channel closed (a kept agent leaves its connection's list). */
+  onClose: () => void = () => undefined;
+
+  constructor(
+    readonly ch: ClientChannel,
+    readonly command: string,
+    /** The agent's source digest when it may be kept after its run. */
+    readonly source: string | undefined,
+  ) {
+    ch.on('data', (data: Buffer) => this.#output(data));
+    ch.stderr.on('data', (data: Buffer) => this.#sink?.stderr(data));
+    ch.on('error', () => undefined);
+    ch.on('exit', (status?: number | null) => (this.#code = status ?? null));
+    ch.on('close', () => {
+      this.closed = true;
+      this.#detached?.(false);
+      this.#sink?.closed(this.#code);
+      this.#sink = null;
+      this.onClose();
+    });
+  }
+
+  #output(data: Buffer): void {
+    let frames: Frame[];
+    try {
+      frames = this.#frames.push(data);
+    } catch {
+      this.ch.close();
+      return;
+    }
+    if (this.#detached) {
+      for (const frame of frames) if (frame.id === 0 && frame.type === FrameType.detach) this.#detached(true);
+      return;
+    }
+    const sink = this.#sink;
+    if (sink && !sink.stdout(data)) {
+      this.ch.pause();
+      sink.drain(() => this.ch.resume());
+    }
+  }
+
+  /** A run uses the agent; a kept one is asked for a new hello first. */
+  attach(sink: AgentSink, kept: boolean): void {
+    this.#sink = sink;
+    if (kept) this.ch.write(encodeFrame(0, FrameType.hello));
+  }
+
+  /** The run is gone: the agent ends what it left; true once it said so and waits for the next run. */
+  detach(idleSeconds: number): Promise<boolean> {
+    this.#sink = null;
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => done(false), DETACH_MS);
+      const done = (ok: boolean) => {
+        clearTimeout(timer);
+        this.#detached = null;
+        resolve(ok);
+      };
+      this.#detached = done;
+      this.ch.resume();
+      this.ch.write(encodeFrame(0, FrameType.detach, Buffer.from(String(idleSeconds))));
+    });
+  }
+}
 
 export class Keeper {
   readonly #kept = new Map<string, Kept>();
@@ -70,18 +163,44 @@ export class Keeper {
     this.#runs++;
     this.#cancelExit();
     const reader = new FrameReader();
-    let channel: ClientChannel | null = null;
+    let agent: AgentChannel | null = null;
     let entry: Kept | null = null;
     let closed = false;
     let asked = false;
+    /** The run let go of its agent (its end of input, or its socket closed). */
+    let finished = false;
     const early: Frame[] = [];
     const send = (type: string, payload?: Buffer): boolean => (sock.destroyed ? true : sock.write(encodeFrame(0, type, payload)));
     const toChannel = (frame: Frame) => {
-      if (!channel) return early.push({ ...frame, payload: Buffer.from(frame.payload) });
-      if (frame.type === KeeperFrame.input && !channel.write(frame.payload)) {
+      if (!agent) return early.push({ ...frame, payload: Buffer.from(frame.payload) });
+      if (finished) return;
+      const ch = agent.ch;
+      if (frame.type === KeeperFrame.input && !ch.write(frame.payload)) {
         sock.pause();
-        channel.once('drain', () => sock.resume());
-      } else if (frame.type === KeeperFrame.endInput) channel.end();
+        ch.once('drain', () => sock.resume());
+      } else if (frame.type === KeeperFrame.endInput) finish();
+    };
+    /**
+     * The run is done with its agent. One that may be kept ends what the run left and waits for the next run (the run
+     * learns of it as of an exit); any other gets the end of its input, or is closed when the run is gone.
+     */
+    const finish = () => {
+      if (finished || !agent || !entry) return;
+      finished = true;
+      const [mine, kept] = [agent, entry];
+      if (!mine.source) {
+        if (closed) mine.ch.close();
+        else mine.ch.end();
+        return;
+      }
+      void mine.detach(kept.persistSeconds > 0 ? kept.persistSeconds + 30 : 0).then((ok) => {
+        if (ok && this.#kept.get(kept.key) === kept && kept.agents.length < AGENTS_KEPT) {
+          kept.agents.push(mine);
+          mine.onClose = () => (kept.agents = kept.agents.filter((a) => a !== mine));
+        } else mine.ch.close();
+        send(KeeperFrame.exit, Buffer.from('null'));
+        sock.end();
+      });
     };
     sock.on('error', () => undefined);
     sock.on('data', (chunk: Buffer) => {
@@ -103,29 +222,29 @@ export class Keeper {
             return;
           }
           void this.#open(request).then(
-            ({ ch, kept, reused }) => {
+            ({ got, kept, reused, attached }) => {
               if (closed) {
-                ch.close();
+                if (attached) kept.agents.push(got);
+                else got.ch.close();
                 this.#release(kept);
                 return;
               }
-              channel = ch;
+              agent = got;
               entry = kept;
-              send(KeeperFrame.opened, Buffer.from(JSON.stringify({ reused })));
-              let code: number | null = null;
-              ch.on('data', (data: Buffer) => {
-                if (!send(KeeperFrame.stdout, data)) {
-                  ch.pause();
-                  sock.once('drain', () => ch.resume());
-                }
-              });
-              ch.stderr.on('data', (data: Buffer) => send(KeeperFrame.stderr, data));
-              ch.on('error', () => undefined);
-              ch.on('exit', (status?: number | null) => (code = status ?? null));
-              ch.on('close', () => {
-                send(KeeperFrame.exit, Buffer.from(JSON.stringify(code)));
-                sock.end();
-              });
+              got.attach(
+                {
+                  stdout: (data) => send(KeeperFrame.stdout, data),
+                  stderr: (data) => send(KeeperFrame.stderr, data),
+                  closed: (code) => {
+                    send(KeeperFrame.exit, Buffer.from(JSON.stringify(code)));
+                    sock.end();
+                  },
+                  drain: (resume) => sock.once('drain', resume),
+                },
+                attached,
+              );
+              const opened: Opened = { reused, attached };
+              send(KeeperFrame.opened, Buffer.from(JSON.stringify(opened)));
               for (const f of early.splice(0)) toChannel(f);
             },
             (err: Error) => {
@@ -139,44 +258,56 @@ export class Keeper {
     sock.on('close', () => {
       closed = true;
       this.#runs--;
-      // The run is gone (ended, killed, or its connection to the keeper lost): its agent ends with the channel.
-      if (channel) channel.close();
+      // The run is gone (ended, killed, or its connection to the keeper lost): its agent is done with.
+      if (finished && agent && !agent.source) agent.ch.close();
+      finish();
       if (entry) this.#release(entry);
       this.#maybeExit();
     });
   }
 
-  /** The agent's channel on the kept connection, or on a new one when there is none or the kept one fails. */
-  async #open(request: OpenRequest): Promise<{ ch: ClientChannel; kept: Kept; reused: boolean }> {
+  /**
+   * The agent for a run: one kept from an earlier run when there is one for this command line and source, else a new
+   * channel on the kept connection, or on a new one when there is none or the kept one fails.
+   */
+  async #open(request: OpenRequest): Promise<{ got: AgentChannel; kept: Kept; reused: boolean; attached: boolean }> {
     const key = connectionKey(request);
     const existing = this.#kept.get(key);
     if (existing) {
+      const at = request.agentSource ? existing.agents.findIndex((a) => !a.closed && a.command === request.command && a.source === request.agentSource) : -1;
+      if (at >= 0) {
+        const [got] = existing.agents.splice(at, 1);
+        existing.channels++;
+        if (existing.idle) clearTimeout(existing.idle);
+        existing.idle = null;
+        return { got, kept: existing, reused: true, attached: true };
+      }
       try {
-        return { ch: await this.#exec(existing, request), kept: existing, reused: true };
+        return { got: await this.#exec(existing, request), kept: existing, reused: true, attached: false };
       } catch {
         // A connection that went away while kept (a restarted sshd, a cut link): a new one is made below.
         this.#drop(existing);
       }
     }
     const made = this.#dial(key, request);
-    return { ch: await this.#exec(made, request), kept: made, reused: false };
+    return { got: await this.#exec(made, request), kept: made, reused: false, attached: false };
   }
 
   #dial(key: string, request: OpenRequest): Kept {
-    const entry: Kept = { key, client: openSsh(request.hostName, request.options, () => this.#drop(entry)), persistSeconds: request.options.persistSeconds ?? 0, channels: 0, idle: null };
+    const entry: Kept = { key, client: openSsh(request.hostName, request.options, () => this.#drop(entry)), persistSeconds: request.options.persistSeconds ?? 0, channels: 0, idle: null, agents: [] };
     entry.client.catch(() => this.#drop(entry));
     this.#kept.set(key, entry);
     return entry;
   }
 
-  async #exec(entry: Kept, request: OpenRequest): Promise<ClientChannel> {
+  async #exec(entry: Kept, request: OpenRequest): Promise<AgentChannel> {
     entry.channels++;
     if (entry.idle) clearTimeout(entry.idle);
     entry.idle = null;
     try {
       const client = await entry.client;
       const target = sshTarget(request.hostName, request.options);
-      return await new Promise<ClientChannel>((resolve, reject) => {
+      return await new Promise<AgentChannel>((resolve, reject) => {
         let late = false;
         const timer = setTimeout(() => {
           late = true;
@@ -186,7 +317,7 @@ export class Keeper {
           clearTimeout(timer);
           if (late) return ch?.close();
           if (err) reject(unreachable(target, `the server refused a session channel: ${err.message}`, err));
-          else resolve(ch);
+          else resolve(new AgentChannel(ch, request.command, request.agentSource));
         });
       });
     } catch (err) {

@@ -8,7 +8,7 @@ import { UnreachableError } from '../errors';
 import { packageFile } from '../package-files';
 import { encodeFrame, FrameReader, type Frame } from './agent-protocol';
 import type { AgentTransport } from './agent-client';
-import { encodeOpen, KeeperFrame, keeperSocketPath, type OpenRequest } from './keeper-wire';
+import { encodeOpen, KeeperFrame, keeperSocketPath, type Opened, type OpenRequest } from './keeper-wire';
 import { unreachable, type SshTarget } from './ssh-errors';
 
 /** The agent's channel through the keeper: its transport, the socket that carries it, whether the connection was kept. */
@@ -122,9 +122,9 @@ function opened(socket: Socket, request: OpenRequest, target: SshTarget): Promis
           if (answered) return;
           answered = true;
           clearTimeout(timer);
-          const { reused } = JSON.parse(frame.payload.toString('utf8')) as { reused: boolean };
+          const { reused, attached } = JSON.parse(frame.payload.toString('utf8')) as Opened;
           if (reused) keptChannels++;
-          resolve({ transport: { stdin, stdout, stderr, ended: endedPromise, kill: () => socket.destroy() }, socket, reused });
+          resolve({ transport: { stdin, stdout, stderr, ended: endedPromise, kill: () => socket.destroy(), attached }, socket, reused });
           return;
         }
         case KeeperFrame.failed:

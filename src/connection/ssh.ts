@@ -1,7 +1,8 @@
 // One ssh connection per host for the whole run (ssh2), carrying one exec channel: the host agent. Host keys are checked
-// first. With ControlPersist the connection is the keeper's (keeper.ts), kept between runs; the channel is still the run's.
+// first. With ControlPersist the connection is the keeper's (keeper.ts), kept between runs with the agent it carried.
 import type { Client, ClientChannel } from 'ssh2';
 import { AgentClient, KILL_GRACE_MS } from './agent-client';
+import { agentSourceDigest } from './agent-protocol';
 import { AgentConnection } from './agent-connection';
 import { agentCommandLine, type Become } from './command';
 import { takeEarlySocket } from './early-dial';
@@ -48,7 +49,9 @@ export class SshConnection extends AgentConnection {
     if (this.options.persistSeconds !== undefined) {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
       const { openKeptChannel } = require('./kept-connection') as typeof import('./kept-connection');
-      const kept = await openKeptChannel({ hostName: this.hostName, options: this.options, command: line }, this.#target);
+      // The agent is kept for the next run too, unless a become password starts it (each run gives its own).
+      const agentSource = this.become?.password ? undefined : agentSourceDigest();
+      const kept = await openKeptChannel({ hostName: this.hostName, options: this.options, command: line, agentSource }, this.#target);
       if (kept) {
         this.#kept = kept.socket;
         return new AgentClient(kept.transport, this.hostName, lost, this.become?.password);

@@ -37,7 +37,13 @@ async function until(what: string, test: () => boolean, withinMs = 5000): Promis
   }
 }
 
-const noAgentLeft = () => until(`no agent left (${processes('pgplay-agent').join(' | ')})`, () => processes('pgplay-agent').length === 0);
+const agents = () => processes('pgplay-agent').map((line) => Number(line.trim().split(/\s+/)[0]));
+const noAgentLeft = () => until(`no agent left (${processes('pgplay-agent').join(' | ')})`, () => agents().length === 0);
+/** The agents kept once the runs ended and detached them: one per host. */
+async function keptAgents(): Promise<number[]> {
+  await until(`one agent kept per host (${processes('pgplay-agent').join(' | ')})`, () => agents().length === 2);
+  return agents().sort();
+}
 
 describe('kept connections (ControlPersist) against the network-namespace lab', () => {
   let lab: NetnsLab;
@@ -60,7 +66,7 @@ describe('kept connections (ControlPersist) against the network-namespace lab', 
     await netnsLabDown(ROOT, LAB_ID);
   });
 
-  it("a second run logs in nowhere: each host's kept connection carries the run's agent, which ends with the run", async () => {
+  it("a second run logs in nowhere and starts no session: each host's kept connection keeps the agent of the run before", async () => {
     const first = counts();
     const r1 = await run(PERSIST);
     assert.equal(r1.code, 0, r1.stdout + r1.stderr);
@@ -70,18 +76,18 @@ describe('kept connections (ControlPersist) against the network-namespace lab', 
     ]);
     const keeper = keeperPid();
     assert.ok(keeper, 'the first run started a keeper');
-    await noAgentLeft();
+    const kept = await keptAgents();
 
     const second = counts();
     const r2 = await run(PERSIST);
     assert.equal(r2.code, 0, r2.stdout + r2.stderr);
     assert.match(r2.stdout, /pg1  ok=0 changed=1 unreachable=0 failed=0/);
     assert.deepEqual(since(second), [
-      { logins: 0, sessions: 1 },
-      { logins: 0, sessions: 1 },
+      { logins: 0, sessions: 0 },
+      { logins: 0, sessions: 0 },
     ]);
     assert.equal(keeperPid(), keeper, 'the same keeper');
-    await noAgentLeft();
+    assert.deepEqual(await keptAgents(), kept, 'the same agents');
 
     // The keeper has none of the run's environment (its secrets) and nothing but its socket on its command line.
     const environ = readFileSync(`/proc/${keeper}/environ`, 'utf8').split('\0');
@@ -103,9 +109,10 @@ describe('kept connections (ControlPersist) against the network-namespace lab', 
     );
   });
 
-  it("an interrupted run's agent and command end with it; the keeper and its connections stay", async () => {
+  it("an interrupted run's command ends with it (the run's lock let go); the keeper, its connections and agents stay", async () => {
     await run(PERSIST);
     const keeper = keeperPid();
+    const kept = await keptAgents();
     const before = counts();
     const child = spawn(process.execPath, [PGPLAY, 'run', sleeper, '-i', lab.inventory, '--output', 'plain', ...PERSIST], { env: { ...process.env, ...env, CI: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
@@ -116,15 +123,29 @@ describe('kept connections (ControlPersist) against the network-namespace lab', 
     const code = await exited;
     assert.notEqual(code, 0, output);
     await until(`the commands stopped (${processes('sleep 37').join(' | ')})`, () => processes('sleep 37').length === 0);
-    await noAgentLeft();
     assert.equal(keeperPid(), keeper, 'the keeper is still there');
+    assert.deepEqual(await keptAgents(), kept, 'the agents are kept');
     const r = await run(PERSIST);
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(
-      since(before).map((c) => c.logins),
-      [0, 0],
-      'both runs used the kept connections',
-    );
+    assert.deepEqual(since(before), [
+      { logins: 0, sessions: 0 },
+      { logins: 0, sessions: 0 },
+    ]);
+  });
+
+  it('a run killed without a word (SIGKILL) leaves its command to the kept agent, which stops it; the next run takes the lock at once', async () => {
+    await run(PERSIST);
+    const kept = await keptAgents();
+    const child = spawn(process.execPath, [PGPLAY, 'run', sleeper, '-i', lab.inventory, '--output', 'plain', ...PERSIST], { env: { ...process.env, ...env, CI: 'true' }, stdio: 'ignore' });
+    await until('sleep 37 on both hosts', () => processes('sleep 37').length === 2, 15_000);
+    child.kill('SIGKILL');
+    await until(`the commands stopped (${processes('sleep 37').join(' | ')})`, () => processes('sleep 37').length === 0);
+    assert.deepEqual(await keptAgents(), kept);
+    const started = Date.now();
+    const r = await run([...PERSIST, '-e', 'pgplay_lock_wait=0']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.ok(Date.now() - started < 10_000);
+    assert.deepEqual(await keptAgents(), kept);
   });
 
   it('a kept connection the host dropped is replaced: the next run logs in again to that host only', async () => {
@@ -156,6 +177,7 @@ describe('kept connections (ControlPersist) against the network-namespace lab', 
     );
     const now = keeperPid();
     assert.ok(now && now !== old);
+    assert.equal((await keptAgents()).length, 2, 'the new keeper keeps the agents of this run; those of the old one ended with its connections');
   });
 
   it('a host that cannot be reached through the keeper is reported as without it, and the run fails as it would', async () => {
@@ -182,9 +204,11 @@ describe('kept connections (ControlPersist) against the network-namespace lab', 
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const dir = join(runtime, 'pgplay');
     assert.ok(keeperPid(dir), 'a keeper runs');
-    // 1 s idle, then the keeper's 5 s with nothing to keep.
+    // 1 s idle, then the keeper's 5 s with nothing to keep; the agents end with the connections.
     await until('the keeper gone', () => keeperPid(dir) === null, 12_000);
     assert.deepEqual(readdir(dir), []);
+    for (const line of processes(`__keep-connections ${ROOT}`)) process.kill(Number(line.trim().split(/\s+/)[0]), 'SIGKILL');
+    await noAgentLeft();
   });
 });
 

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { agentSource, decodeList, encodeFrame, encodeList, FrameReader, FrameType } from '../../../src/connection/agent-protocol';
+import { agentSource, bootPayload, decodeList, encodeFrame, encodeList, FrameReader, FrameType, type Frame } from '../../../src/connection/agent-protocol';
 import { AgentClient } from '../../../src/connection/agent-client';
 import { agentArgv } from '../../../src/connection/command';
 import { LocalConnection } from '../../../src/connection/local';
@@ -458,6 +458,83 @@ describe('the host agent, run locally', () => {
     stubborn.kill('SIGKILL');
     await lost.close();
     rmSync(path, { force: true });
+  });
+});
+
+describe('an agent kept between runs (ControlPersist), as the keeper drives it', () => {
+  it('at a detach ends what its run left, as at the end of its input, says so, and serves the next run after a new hello; idle too long, it ends', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgplay-kept-agent-'));
+    const child = spawn(agentArgv()[0], agentArgv().slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const reader = new FrameReader();
+    const frames: Frame[] = [];
+    child.stdout.on('data', (chunk: Buffer) => frames.push(...reader.push(chunk)));
+    /** The first frame (from now on) that passes the test, taken off the list. */
+    const next = async (what: string, test: (f: Frame) => boolean, withinMs = 8000): Promise<Frame> => {
+      const deadline = Date.now() + withinMs;
+      for (;;) {
+        const at = frames.findIndex(test);
+        if (at >= 0) return frames.splice(at, 1)[0];
+        if (Date.now() > deadline) assert.fail(`no ${what} within ${withinMs} ms (frames: ${frames.map((f) => `${f.id}${f.type}`).join(' ')})`);
+        await sleep(20);
+      }
+    };
+    const answer = async (id: number) => decodeList((await next(`answer ${id}`, (f) => f.id === id && f.type === FrameType.answer)).payload).map(String);
+    const request = (id: number, ...items: Array<string | number>) => child.stdin.write(encodeFrame(id, FrameType.request, encodeList(items)));
+    const hello = async () => decodeList((await next('hello', (f) => f.id === 0 && f.type === FrameType.hello)).payload).map(String);
+    try {
+      child.stdin.write(bootPayload());
+      assert.equal((await hello())[0], 'pgplay-agent');
+      // A run: its lock, a change it guards (a data directory moved aside, a partial copy in its place), a command.
+      const lock = join(dir, 'run.lock');
+      request(1, 'lock', lock, 0);
+      assert.deepEqual(await answer(1), ['ok', 'locked', lock]);
+      const data = join(dir, 'data');
+      const moved = join(dir, 'data.pgplay-old');
+      mkdirSync(moved);
+      writeFileSync(join(moved, 'PG_VERSION'), '15\n');
+      mkdirSync(data);
+      writeFileSync(join(data, 'partial-copy'), 'x');
+      request(2, 'guard', 'copy', 'set', `remove\t${data}`, `move\t${moved}\t${data}`);
+      assert.deepEqual(await answer(2), ['ok', 'ok']);
+      request(3, 'watchdog', 3600);
+      assert.deepEqual(await answer(3), ['ok', 'watching']);
+      request(4, 'run', '', '', '', 0, 'sleep', '48');
+      assert.equal((await answer(4))[1], 'started');
+      await running('sleep 48');
+
+      // The run is gone: the keeper detaches its agent.
+      child.stdin.write(encodeFrame(0, FrameType.detach, Buffer.from('0')));
+      await next('detach', (f) => f.id === 0 && f.type === FrameType.detach);
+      assert.equal(runs('sleep 48'), false, 'the command was stopped');
+      assert.equal(existsSync(lock), false, 'the lock was let go');
+      assert.ok(existsSync(join(data, 'PG_VERSION')), 'the guarded change was put back');
+      assert.equal(existsSync(moved), false);
+      assert.equal(child.exitCode, null, 'the agent waits for the next run');
+
+      // The next run: a new hello, then requests as usual; the lock is free.
+      frames.length = 0;
+      child.stdin.write(encodeFrame(0, FrameType.hello));
+      assert.equal((await hello())[0], 'pgplay-agent');
+      request(1, 'lock', lock, 0);
+      assert.deepEqual(await answer(1), ['ok', 'locked', lock]);
+      request(2, 'run', '', '', '', 0, 'echo', 'the next run');
+      assert.equal((await answer(2))[1], 'started');
+      assert.equal((await next('output', (f) => f.id === 2 && f.type === FrameType.stdout)).payload.toString(), 'the next run\n');
+      await next('exit', (f) => f.id === 2 && f.type === FrameType.exit);
+
+      // Detached with an idle limit of 1 s: silence that long ends it, though its input is still open.
+      child.stdin.write(encodeFrame(0, FrameType.detach, Buffer.from('1')));
+      await next('detach', (f) => f.id === 0 && f.type === FrameType.detach);
+      assert.equal(existsSync(lock), false);
+      const started = Date.now();
+      assert.equal(await Promise.race([exited, sleep(6000).then(() => 'still running')]), 0);
+      assert.ok(Date.now() - started < 4000, `ended ${Date.now() - started} ms after its detach`);
+      assert.equal(child.stdin.writableEnded, false);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
