@@ -169,12 +169,16 @@ export class Keeper {
     let asked = false;
     /** The run let go of its agent (its end of input, or its socket closed). */
     let finished = false;
+    /** The agent has had its code (a kept one from its first run; a new one with the run's first input). */
+    let started = false;
     const early: Frame[] = [];
-    const send = (type: string, payload?: Buffer): boolean => (sock.destroyed ? true : sock.write(encodeFrame(0, type, payload)));
+    const send = (type: string, payload?: Buffer): boolean => (sock.destroyed || sock.writableEnded ? true : sock.write(encodeFrame(0, type, payload)));
     const toChannel = (frame: Frame) => {
       if (!agent) return early.push({ ...frame, payload: Buffer.from(frame.payload) });
       if (finished) return;
       const ch = agent.ch;
+      // The run writes whole frames (its first input holds the agent's code): a detach written after them starts a frame.
+      if (frame.type === KeeperFrame.input) started = true;
       if (frame.type === KeeperFrame.input && !ch.write(frame.payload)) {
         sock.pause();
         ch.once('drain', () => sock.resume());
@@ -188,7 +192,7 @@ export class Keeper {
       if (finished || !agent || !entry) return;
       finished = true;
       const [mine, kept] = [agent, entry];
-      if (!mine.source) {
+      if (!mine.source || !started) {
         if (closed) mine.ch.close();
         else mine.ch.end();
         return;
@@ -231,6 +235,7 @@ export class Keeper {
               }
               agent = got;
               entry = kept;
+              started = attached;
               got.attach(
                 {
                   stdout: (data) => send(KeeperFrame.stdout, data),
@@ -259,7 +264,7 @@ export class Keeper {
       closed = true;
       this.#runs--;
       // The run is gone (ended, killed, or its connection to the keeper lost): its agent is done with.
-      if (finished && agent && !agent.source) agent.ch.close();
+      if (finished && agent && (!agent.source || !started)) agent.ch.close();
       finish();
       if (entry) this.#release(entry);
       this.#maybeExit();
