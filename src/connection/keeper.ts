@@ -171,6 +171,8 @@ export class Keeper {
     let finished = false;
     /** The agent has had its code (a kept one from its first run; a new one with the run's first input). */
     let started = false;
+    /** Kept after the run: an agent the run may leave to the next one, once it has had its code. */
+    const keepable = (a: AgentChannel) => a.source !== undefined && started;
     const early: Frame[] = [];
     const send = (type: string, payload?: Buffer): boolean => (sock.destroyed || sock.writableEnded ? true : sock.write(encodeFrame(0, type, payload)));
     const toChannel = (frame: Frame) => {
@@ -192,7 +194,7 @@ export class Keeper {
       if (finished || !agent || !entry) return;
       finished = true;
       const [mine, kept] = [agent, entry];
-      if (!mine.source || !started) {
+      if (!keepable(mine)) {
         if (closed) mine.ch.close();
         else mine.ch.end();
         return;
@@ -264,7 +266,7 @@ export class Keeper {
       closed = true;
       this.#runs--;
       // The run is gone (ended, killed, or its connection to the keeper lost): its agent is done with.
-      if (finished && agent && (!agent.source || !started)) agent.ch.close();
+      if (finished && agent && !keepable(agent)) agent.ch.close();
       finish();
       if (entry) this.#release(entry);
       this.#maybeExit();
@@ -282,9 +284,7 @@ export class Keeper {
       const at = request.agentSource ? existing.agents.findIndex((a) => !a.closed && a.command === request.command && a.source === request.agentSource) : -1;
       if (at >= 0) {
         const [got] = existing.agents.splice(at, 1);
-        existing.channels++;
-        if (existing.idle) clearTimeout(existing.idle);
-        existing.idle = null;
+        this.#use(existing);
         return { got, kept: existing, reused: true, attached: true };
       }
       try {
@@ -305,10 +305,15 @@ export class Keeper {
     return entry;
   }
 
-  async #exec(entry: Kept, request: OpenRequest): Promise<AgentChannel> {
+  /** A run uses the connection: it is no longer idle (#release lets go of it). */
+  #use(entry: Kept): void {
     entry.channels++;
     if (entry.idle) clearTimeout(entry.idle);
     entry.idle = null;
+  }
+
+  async #exec(entry: Kept, request: OpenRequest): Promise<AgentChannel> {
+    this.#use(entry);
     try {
       const client = await entry.client;
       const target = sshTarget(request.hostName, request.options);
