@@ -20,6 +20,8 @@ export interface TimedOptions {
   /** Run under GNU time -v and read "Maximum resident set size". */
   peakMemory?: boolean;
   timeoutMs?: number;
+  /** Called with the started process's id (GNU time's, with peakMemory); what it returns is called when it ends. */
+  watch?: (pid: number) => () => void;
 }
 
 const GNU_TIME = '/usr/bin/time';
@@ -35,6 +37,7 @@ export function timed(argv: string[], options: TimedOptions): Promise<Timed> {
       env: { ...process.env, NO_COLOR: '1', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    const unwatch = child.pid !== undefined ? options.watch?.(child.pid) : undefined;
     let output = '';
     const keep = (chunk: string) => {
       output += chunk;
@@ -46,6 +49,7 @@ export function timed(argv: string[], options: TimedOptions): Promise<Timed> {
     child.on('close', (code) => {
       const ms = Number(process.hrtime.bigint() - start) / 1e6;
       clearTimeout(timer);
+      unwatch?.();
       appendFileSync(options.log, `\n===== exit ${code} after ${(ms / 1000).toFixed(3)} s\n`);
       const result: Timed = { ms, code, output };
       if (options.peakMemory && existsSync(timeFile)) {

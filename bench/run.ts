@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { HostCounters, type RunCounts } from './counters';
 import { calibrateProfile, labDown, labUp, writeProfile, type BenchLab, type LabKind, type Variant } from './lab';
 import { median, timed } from './measure';
+import { processTree, sampleMemory, type MemoryPeak } from './memory';
 import { computeResults, markdown, type FleetResult, type Results, type RunMeasure, type SizeResult, type ToolResult } from './report';
 import { MITOGEN_STRATEGIES, openSession, TOOL_NAMES, versions, type Job, type ToolName } from './tools';
 
@@ -182,16 +183,34 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<
   result.loops_per_100ms = speed;
   if (r.variant === 'profile') result.profile_loops = profileLoops;
   const peaks: number[] = [];
+  const atOncePeaks: number[] = [];
   try {
     const run = async (what: string, how: { argv: string[]; env: Record<string, string> } = session): Promise<{ code: number | null; output: string; measure: RunMeasure }> => {
       counters.start();
-      const t = await timed(how.argv, { cwd: ROOT, env: how.env, log, label: `${title} ${what}`, peakMemory: true });
+      // A run with kept connections: the memory it and its keeper hold at once, sampled while it runs.
+      const keeperPids = how === session ? session.keeperPids : undefined;
+      const sampled: { peak: MemoryPeak | null } = { peak: null };
+      const watch = keeperPids
+        ? (pid: number) => {
+            const sampler = sampleMemory(() => [...processTree(pid).slice(1), ...keeperPids()]);
+            return () => {
+              sampled.peak = sampler.stop();
+            };
+          }
+        : undefined;
+      const t = await timed(how.argv, { cwd: ROOT, env: how.env, log, label: `${title} ${what}`, peakMemory: true, watch });
       const counts: RunCounts = await counters.stop();
       accountingProblem ??= counters.accountingProblem;
       if (t.peakMb !== undefined) peaks.push(t.peakMb);
       const measure: RunMeasure = { s: round3(t.ms / 1000), counts: { max: counts.max, total: counts.total } };
       if (t.cpuS !== undefined) measure.cpu_s = round3(t.cpuS);
       if (t.peakMb !== undefined) measure.peak_rss_mb = Math.round(t.peakMb * 10) / 10;
+      if (sampled.peak) {
+        measure.at_once_mb = Math.max(sampled.peak.peakMb, measure.peak_rss_mb ?? 0);
+        measure.at_once_rss_sum_mb = sampled.peak.rssSumPeakMb;
+      }
+      const held = measure.at_once_mb ?? measure.peak_rss_mb;
+      if (held !== undefined) atOncePeaks.push(held);
       if (r.variant === 'profile') measure.profile_loops = profileLoops;
       return { code: t.code, output: t.output, measure };
     };
@@ -237,7 +256,10 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<
   } finally {
     if (peaks.length > 0) result.peak_rss_mb = Math.round(Math.max(...peaks) * 10) / 10;
     const keeper = session.keeperPeakMb?.() ?? null;
-    if (keeper !== null) result.keeper_peak_rss_mb = keeper;
+    if (keeper !== null) {
+      result.keeper_peak_rss_mb = keeper;
+      if (atOncePeaks.length > 0) result.peak_at_once_mb = Math.max(...atOncePeaks);
+    }
     session.close();
   }
 }

@@ -32,6 +32,8 @@ export interface Session {
   inventory?: string;
   /** pgplay: the peak resident memory of its keeper of kept connections so far, in MB (null when none runs). */
   keeperPeakMb?(): number | null;
+  /** pgplay: the process ids of its keepers of kept connections. */
+  keeperPids?(): number[];
   /** pgplay: the same run without kept connections (each run logs in), measured beside the kept one's no-op. */
   direct?: { argv: string[]; env: Record<string, string> };
   /** Why a re-run was not a no-op, or null when it was. */
@@ -168,6 +170,7 @@ export function openSession(tool: ToolName, ctx: SessionContext): Session {
         direct: { argv: argv(ctx.inventory), env: {} },
         notNoop: recapNoop,
         keeperPeakMb: () => keepersPeakMb(runtime),
+        keeperPids: () => keepers(runtime),
         close() {
           for (const pid of keepers(runtime)) process.kill(pid, 'SIGTERM');
           rmSync(runtime, { recursive: true, force: true });

@@ -43,6 +43,23 @@ test('the no-op without kept connections is shown beside the kept one, and its l
   assert.match(direct?.info ?? '', /without ControlPersist/);
   const logins = targets.find((t) => t.name === 'pgplay no-op: ssh logins per host');
   assert.deepEqual([logins?.value, logins?.met], [2, false], 'the worse of the two runs');
-  const memory = targets.find((t) => t.name === 'pgplay peak memory at 1+8');
-  assert.deepEqual([memory?.value, memory?.met], [145, true], 'the run and its keeper, resident at once');
+});
+
+test('peak memory is what a run and its keeper hold at once, for either playbook; a size without the figure fails it', () => {
+  const name = 'pgplay peak memory at 1+8 (a run and its keeper at once)';
+  const size = (site: number | undefined, same: number): SizeResult => ({
+    variant: 'clean',
+    replicas: 8,
+    hosts: 9,
+    tools: {
+      pgplay: { ...tool(8, 0.8), peak_rss_mb: 90, keeper_peak_rss_mb: 70, peak_at_once_mb: site },
+      'pgplay-same': { ...tool(6, 0.3), peak_rss_mb: 80, keeper_peak_rss_mb: 70, peak_at_once_mb: same },
+    },
+  });
+  const met = computeResults([size(120, 110)], null, startup).targets.find((t) => t.name === name);
+  assert.deepEqual([met?.value, met?.met], [120, true], 'not the sum of the two peaks (160)');
+  const missed = computeResults([size(120, 151)], null, startup).targets.find((t) => t.name === name);
+  assert.deepEqual([missed?.value, missed?.met], [151, false], 'the same-job playbook counts too');
+  const unknown = computeResults([size(undefined, 110)], null, startup).targets.find((t) => t.name === name);
+  assert.equal(unknown?.value, null);
 });
