@@ -166,6 +166,11 @@ interface ToolRun {
   prepare?: boolean;
   /** A first converge alone, on fresh hosts: another sample of it (see --first-runs). */
   firstOnly?: boolean;
+  /**
+   * Sample what a run with kept connections and its keeper hold at once (bench/memory.ts): at the largest size only,
+   * where the memory target is, as its page walks take a little of the machine's CPU.
+   */
+  memoryAtOnce?: boolean;
 }
 
 async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<ToolResult> {
@@ -188,7 +193,7 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<
     const run = async (what: string, how: { argv: string[]; env: Record<string, string> } = session): Promise<{ code: number | null; output: string; measure: RunMeasure }> => {
       counters.start();
       // A run with kept connections: the memory it and its keeper hold at once, sampled while it runs.
-      const keeperPids = how === session ? session.keeperPids : undefined;
+      const keeperPids = r.memoryAtOnce && how === session ? session.keeperPids : undefined;
       const sampled: { peak: MemoryPeak | null } = { peak: null };
       const watch = keeperPids
         ? (pid: number) => {
@@ -346,7 +351,8 @@ async function main(): Promise<void> {
       for (const variant of opts.variants) {
         const size: SizeResult = { variant, replicas, hosts: replicas + 1, tools: {} };
         sizes.push(size);
-        const toolRun = (tool: ToolName, firstOnly = false): ToolRun => ({ tool, hosts: replicas + 1, variant, label: `1+${replicas} ${variant}`, job: siteJob, inventory: (lab) => lab.inventory, firstOnly });
+        const memoryAtOnce = replicas === Math.max(...opts.sizes);
+        const toolRun = (tool: ToolName, firstOnly = false): ToolRun => ({ tool, hosts: replicas + 1, variant, label: `1+${replicas} ${variant}`, job: siteJob, inventory: (lab) => lab.inventory, firstOnly, memoryAtOnce });
         for (const tool of opts.tools) {
           size.tools[tool] = await measureTool(toolRun(tool), opts, workDir);
         }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { memoryAtOnce, processTree } from '../../../bench/memory';
+import { memoryAtOnce, processTree, sampleMemory } from '../../../bench/memory';
 
 const kb = (pid: number, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) * 1024;
 
@@ -17,7 +17,7 @@ function holder(mb: number): Promise<ChildProcess> {
   });
 }
 
-test('two node processes: their file pages count once, their own pages each', { skip: process.getuid?.() !== 0 && 'frame numbers are shown to root only' }, async (t) => {
+test('two node processes: their file pages count once, their own pages each', async (t) => {
   const [a, b] = await Promise.all([holder(20), holder(30)]);
   t.after(() => {
     a.kill();
@@ -25,9 +25,9 @@ test('two node processes: their file pages count once, their own pages each', { 
   });
   const pa = a.pid!;
   const pb = b.pid!;
-  const one = memoryAtOnce([pa])!;
-  const both = memoryAtOnce([pa, pb])!;
-  assert.equal(memoryAtOnce([pa, pa])?.bytes, one.bytes, 'a process named twice counts once');
+  const one = memoryAtOnce([pa]);
+  const both = memoryAtOnce([pa, pb]);
+  assert.equal(memoryAtOnce([pa, pa]).bytes, one.bytes, 'a process named twice counts once');
   const sum = kb(pa, 'VmRSS') + kb(pb, 'VmRSS');
   // The node binary both map is at least 20 MB resident in each: the pair holds far less than the sum of the two.
   assert.ok(both.bytes < sum - 20 * 1048576, `${both.bytes} held at once, ${sum} added up`);
@@ -47,4 +47,18 @@ test('a process tree: the process and its children, not the ones gone', async (t
   assert.equal(tree[0], parent.pid);
   assert.equal(tree.length, 3, `sh and its two sleeps: ${tree.join(' ')}`);
   assert.deepEqual(processTree(2 ** 22 + 1), [2 ** 22 + 1], 'a process that is not there: itself only');
+});
+
+test('sampling keeps the most held while the processes ran, though it was let go before the end', async () => {
+  // 40 MB more for 400 ms, then gone with its process.
+  const child = spawn(process.execPath, ['-e', "process.stdout.write('ready'); setTimeout(() => { globalThis.more = Buffer.alloc(40 * 1048576, 1); setTimeout(() => process.exit(0), 400); }, 200)"], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise((resolve) => child.stdout?.once('data', resolve));
+  const pid = child.pid!;
+  const before = memoryAtOnce([pid]).bytes / 1048576;
+  const sampler = sampleMemory(() => [pid], 20, 100);
+  await new Promise((resolve) => child.once('exit', resolve));
+  const peak = sampler.stop();
+  assert.ok(peak, 'samples were taken');
+  assert.ok(peak.peakMb >= before + 35, `peak ${peak.peakMb} MB, ${before.toFixed(1)} MB before the 40 MB`);
+  assert.ok(peak.rssSumPeakMb >= peak.peakMb - 1, 'one process: its resident set is what it holds');
 });
