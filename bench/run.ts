@@ -261,10 +261,8 @@ async function measureTool(r: ToolRun, opts: Options, workDir: string): Promise<
   } finally {
     if (peaks.length > 0) result.peak_rss_mb = Math.round(Math.max(...peaks) * 10) / 10;
     const keeper = session.keeperPeakMb?.() ?? null;
-    if (keeper !== null) {
-      result.keeper_peak_rss_mb = keeper;
-      if (atOncePeaks.length > 0) result.peak_at_once_mb = Math.max(...atOncePeaks);
-    }
+    if (keeper !== null) result.keeper_peak_rss_mb = keeper;
+    if (keeper !== null && r.memoryAtOnce && atOncePeaks.length > 0) result.peak_at_once_mb = Math.max(...atOncePeaks);
     session.close();
   }
 }
