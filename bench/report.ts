@@ -12,8 +12,9 @@ export interface RunMeasure {
   cpu_s?: number;
   peak_rss_mb?: number;
   /**
-   * pgplay with kept connections: the most memory the run and its keeper held at once, each page counted once (the
-   * node binary both map is one set of pages), sampled every 50 ms (bench/memory.ts), never below the run's own peak.
+   * pgplay with kept connections, at the largest size: the most memory the run and its keeper held at once, each
+   * page counted once (the node binary both map is one set of pages), sampled while it ran (their own pages every
+   * 50 ms, the files' every 500 ms: bench/memory.ts), never below the run's own peak.
    */
   at_once_mb?: number;
   /** The same samples' largest sum of the two resident sets (what adding VmRSS would say). */
@@ -51,8 +52,8 @@ export interface ToolResult {
   /** pgplay: the peak resident memory of its keeper of kept connections (a process of its own) at this size, in MB. */
   keeper_peak_rss_mb?: number;
   /**
-   * pgplay: the most memory it held at once in any run at this size: a run with kept connections and its keeper
-   * (at_once_mb), or a run without them alone (peak_rss_mb).
+   * pgplay, at the largest size (where it is sampled): the most memory it held at once in any run: a run with kept
+   * connections and its keeper (at_once_mb), or a run without them alone (peak_rss_mb).
    */
   peak_at_once_mb?: number;
   error?: string;
