@@ -32,6 +32,11 @@ export interface MemoryAtOnce {
   rssSumBytes: number;
 }
 
+/** A size field of /proc/PID/status (VmRSS, VmHWM, RssAnon, ...), in bytes; 0 when the field is not there. */
+export function statusBytes(status: string, field: string): number {
+  return Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
+}
+
 /** Each process's anonymous pages and resident set, from its status (cheap: no page walk). */
 function ownPages(pids: Set<number>): { anon: number; rssSum: number } {
   let anon = 0;
@@ -43,9 +48,8 @@ function ownPages(pids: Set<number>): { anon: number; rssSum: number } {
     } catch {
       continue; // gone
     }
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
-    anon += kb('RssAnon') + kb('RssShmem');
-    rssSum += kb('VmRSS');
+    anon += statusBytes(status, 'RssAnon') + statusBytes(status, 'RssShmem');
+    rssSum += statusBytes(status, 'VmRSS');
   }
   return { anon, rssSum };
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
 import { changedInRecap } from './measure';
 import { readLabHosts, readLabHostsVars, writeShellHosts } from './lab';
+import { statusBytes } from './memory';
 
 /**
  * pgplay runs the shipped playbooks/site.yml (which has grown past the others' job: preflight, package, firewall,
@@ -114,8 +115,8 @@ function keepersPeakMb(runtimeDir: string): number | null {
   let peak: number | null = null;
   for (const pid of keepers(runtimeDir)) {
     try {
-      const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-      if (kb) peak = Math.max(peak ?? 0, Number(kb) / 1024);
+      const bytes = statusBytes(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmHWM');
+      if (bytes) peak = Math.max(peak ?? 0, bytes / 1048576);
     } catch {
       // gone
     }
