@@ -72,6 +72,16 @@ export function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/**
+ * Whether to take another turn of first converges after `taken` of them, given each compared tool's samples in
+ * seconds: until `runs`, then while one tool's samples add up to less than `seconds`, at most 3 x `runs` in all.
+ */
+export function moreFirstRounds(taken: number, samples: number[][], runs: number, seconds: number): boolean {
+  if (taken < runs) return true;
+  if (taken >= 3 * runs) return false;
+  return samples.some((s) => s.reduce((sum, v) => sum + v, 0) < seconds);
+}
+
 /** Sum of `changed=N` over the recap lines (Ansible and pgplay print the same shape). */
 export function changedInRecap(output: string): number | null {
   const recap = output.lastIndexOf('PLAY RECAP');

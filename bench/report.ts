@@ -92,6 +92,8 @@ export interface Results {
   noop_runs: number;
   /** First converges of pgplay and the shell script at each size (the median is kept); absent: one. */
   first_runs?: number;
+  /** More of them while one tool's first converges at a size added up to less than this (--first-seconds). */
+  first_seconds?: number;
   /**
    * Turns of the profile variant's bash loop for about 100 ms of CPU, calibrated at the bench's start; each tool's
    * runs use their own, calibrated right before them (ToolResult.profile_loops).
@@ -251,6 +253,11 @@ function countCell(c: Counts | null | undefined): string {
   return `${c.logins} / ${c.channels} / ${c.shells} / ${n(c.become)}`;
 }
 
+/** How many first converges of pgplay and the shell script a size took (the most of any tool: a failed one is left out). */
+function firstCount(s: SizeResult): number {
+  return Math.max(1, ...Object.values(s.tools).map((t) => t?.first_runs?.length ?? 0));
+}
+
 export function markdown(r: Results): string {
   const lines: string[] = [];
   const tools = (['pgplay', 'pgplay-same', 'ansible', 'mitogen', 'shell'] as ToolName[]).filter((t) => r.sizes.some((s) => s.tools[t]));
@@ -268,7 +275,7 @@ export function markdown(r: Results): string {
     for (const s of sizes) {
       const key = `${variant}_${label(s)}`;
       lines.push(
-        `| first converge, ${label(s)}${(r.first_runs ?? 1) > 1 ? ` (median of ${r.first_runs} for pgplay and shell)` : ''} | ${tools.map((t) => cell(s.tools[t], 'first')).join(' | ')} | ${times(r.ratios[`first_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`first_mitogen_vs_pgplay_${key}`])} |${sameCols('first', key)}`,
+        `| first converge, ${label(s)}${firstCount(s) > 1 ? ` (median of ${firstCount(s)} for pgplay and shell)` : ''} | ${tools.map((t) => cell(s.tools[t], 'first')).join(' | ')} | ${times(r.ratios[`first_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`first_mitogen_vs_pgplay_${key}`])} |${sameCols('first', key)}`,
       );
       lines.push(
         `| no-op, ${label(s)} (median of ${r.noop_runs}) | ${tools.map((t) => cell(s.tools[t], 'noop')).join(' | ')} | ${times(r.ratios[`noop_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`noop_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`noop_mitogen_vs_pgplay_${key}`])} |${sameCols('noop', key)}`,

@@ -2,7 +2,7 @@
 // network-namespace lab, at 1+2, 1+8 and 1+16 hosts, in a clean and a profile variant; first converge from fresh hosts
 // and no-op re-runs, with what each run cost each host; then a no-op over a fleet of sshd-only hosts. A table,
 // ratios, growth per host, bench/results.json.
-//   node dist/bench/run.js [--lab netns|loopback] [--sizes 2,8,16] [--variants clean,profile] [--noop-runs 3] [--first-runs 1]
+//   node dist/bench/run.js [--lab netns|loopback] [--sizes 2,8,16] [--variants clean,profile] [--noop-runs 3] [--first-runs 1] [--first-seconds 0]
 //                          [--tools pgplay,pgplay-same,ansible,mitogen,shell] [--fleet 50] [--fleet-tools pgplay,ansible] [--out FILE]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { HostCounters, type RunCounts } from './counters';
 import { calibrateProfile, labDown, labUp, writeProfile, type BenchLab, type LabKind, type Variant } from './lab';
-import { median, timed } from './measure';
+import { median, moreFirstRounds, timed } from './measure';
 import { processTree, sampleMemory, type MemoryPeak } from './memory';
 import { computeResults, markdown, type FleetResult, type Results, type RunMeasure, type SizeResult, type ToolResult } from './report';
 import { MITOGEN_STRATEGIES, openSession, TOOL_NAMES, versions, type Job, type ToolName } from './tools';
@@ -28,6 +28,11 @@ interface Options {
   noopRuns: number;
   /** First converges of pgplay (both playbooks) and the shell script at each size, taking turns: the median is kept. */
   firstRuns: number;
+  /**
+   * More first converges, taking turns, while one of those tools' first converges at a size add up to less than this
+   * many seconds (at most 3 x firstRuns): a second of a base backup's fsync is noise at 1+16 and a third of 1+2.
+   */
+  firstSeconds: number;
   tools: ToolName[];
   fleet: number;
   fleetTools: ToolName[];
@@ -48,6 +53,7 @@ function parseOptions(argv: string[]): Options {
     variants: ['clean', 'profile'],
     noopRuns: 3,
     firstRuns: 1,
+    firstSeconds: 0,
     tools: [...TOOL_NAMES],
     fleet: 50,
     fleetTools: ['pgplay', 'ansible'],
@@ -74,6 +80,9 @@ function parseOptions(argv: string[]): Options {
       case '--first-runs':
         o.firstRuns = Number(value);
         break;
+      case '--first-seconds':
+        o.firstSeconds = Number(value);
+        break;
       case '--tools':
         o.tools = toolList(value);
         break;
@@ -90,8 +99,8 @@ function parseOptions(argv: string[]): Options {
         throw new Error(`unknown option ${argv[i - 1]}`);
     }
   }
-  if (o.sizes.some((s) => !Number.isInteger(s) || s < 1) || !Number.isInteger(o.noopRuns) || o.noopRuns < 1 || !Number.isInteger(o.firstRuns) || o.firstRuns < 1 || !Number.isInteger(o.fleet) || o.fleet < 0) {
-    throw new Error('bad --sizes, --noop-runs, --first-runs or --fleet');
+  if (o.sizes.some((s) => !Number.isInteger(s) || s < 1) || !Number.isInteger(o.noopRuns) || o.noopRuns < 1 || !Number.isInteger(o.firstRuns) || o.firstRuns < 1 || !(o.firstSeconds >= 0) || !Number.isInteger(o.fleet) || o.fleet < 0) {
+    throw new Error('bad --sizes, --noop-runs, --first-runs, --first-seconds or --fleet');
   }
   return o;
 }
@@ -356,7 +365,8 @@ async function main(): Promise<void> {
         }
         // More first converges of the tools the first-converge ratios compare, taking turns on fresh hosts each time.
         const sampled = opts.tools.filter((t) => FIRST_SAMPLED.includes(t) && size.tools[t]?.first);
-        for (let k = 1; k < opts.firstRuns && sampled.length > 0; k++) {
+        const firstSeconds = () => sampled.map((t) => (size.tools[t]!.first_runs ?? [size.tools[t]!.first!]).map((m) => m.s));
+        for (let k = 1; sampled.length > 0 && moreFirstRounds(k, firstSeconds(), opts.firstRuns, opts.firstSeconds); k++) {
           for (const tool of sampled) addFirstSample(size.tools[tool]!, await measureTool(toolRun(tool, true), opts, workDir));
         }
       }
@@ -381,6 +391,7 @@ async function main(): Promise<void> {
     versions: versions(),
     noop_runs: opts.noopRuns,
     first_runs: opts.firstRuns,
+    ...(opts.firstSeconds > 0 ? { first_seconds: opts.firstSeconds } : {}),
     profile: { loops: profileLoops, cpu_ms: 100 },
     startup,
     sizes,
