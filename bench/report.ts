@@ -118,6 +118,11 @@ const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** di
 const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : round(a / b));
 const label = (s: { replicas: number }) => `1+${s.replicas}`;
 
+/** Every first converge of a tool at a size: the samples when there were several, else the one (or none). */
+export function firstSamples(t: Pick<ToolResult, 'first' | 'first_runs'>): RunMeasure[] {
+  return t.first_runs ?? (t.first ? [t.first] : []);
+}
+
 function target(name: string, value: number | null, unit: string, limit: string, ok: (v: number) => boolean): Target {
   return { name, value, unit, limit, met: value === null ? null : ok(value) };
 }
@@ -203,7 +208,7 @@ export function computeResults(
   targets.push(target('pgplay no-op: login shells per host', most((t) => worst(t.noop_counts_max?.shells, t.noop_direct_counts_max?.shells)), '', '<= 1', (v) => v <= 1));
   // Every first converge counts, when there were several.
   const firstMost = (k: 'logins' | 'channels') => (t: ToolResult) => {
-    const values = (t.first_runs ?? (t.first ? [t.first] : [])).map((m) => m.counts.max[k]);
+    const values = firstSamples(t).map((m) => m.counts.max[k]);
     return values.length === 0 || values.some((v) => v == null) ? null : Math.max(...(values as number[]));
   };
   targets.push(target('pgplay first converge: ssh logins per host', most(firstMost('logins')), '', '<= 1', (v) => v <= 1));
@@ -255,7 +260,7 @@ function countCell(c: Counts | null | undefined): string {
 
 /** How many first converges of pgplay and the shell script a size took (the most of any tool: a failed one is left out). */
 function firstCount(s: SizeResult): number {
-  return Math.max(1, ...Object.values(s.tools).map((t) => t?.first_runs?.length ?? 0));
+  return Math.max(1, ...Object.values(s.tools).map((t) => (t ? firstSamples(t).length : 0)));
 }
 
 export function markdown(r: Results): string {
@@ -274,8 +279,9 @@ export function markdown(r: Results): string {
     lines.push(`|---|${tools.map(() => '---:').join('|')}|---:|---:|---:|${hasSame ? '---:|---:|' : ''}`);
     for (const s of sizes) {
       const key = `${variant}_${label(s)}`;
+      const firsts = firstCount(s);
       lines.push(
-        `| first converge, ${label(s)}${firstCount(s) > 1 ? ` (median of ${firstCount(s)} for pgplay and shell)` : ''} | ${tools.map((t) => cell(s.tools[t], 'first')).join(' | ')} | ${times(r.ratios[`first_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`first_mitogen_vs_pgplay_${key}`])} |${sameCols('first', key)}`,
+        `| first converge, ${label(s)}${firsts > 1 ? ` (median of ${firsts} for pgplay and shell)` : ''} | ${tools.map((t) => cell(s.tools[t], 'first')).join(' | ')} | ${times(r.ratios[`first_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`first_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`first_mitogen_vs_pgplay_${key}`])} |${sameCols('first', key)}`,
       );
       lines.push(
         `| no-op, ${label(s)} (median of ${r.noop_runs}) | ${tools.map((t) => cell(s.tools[t], 'noop')).join(' | ')} | ${times(r.ratios[`noop_pgplay_vs_shell_${key}`])} | ${times(r.ratios[`noop_ansible_vs_pgplay_${key}`])} | ${times(r.ratios[`noop_mitogen_vs_pgplay_${key}`])} |${sameCols('noop', key)}`,

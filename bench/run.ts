@@ -13,7 +13,7 @@ import { HostCounters, type RunCounts } from './counters';
 import { calibrateProfile, labDown, labUp, writeProfile, type BenchLab, type LabKind, type Variant } from './lab';
 import { median, moreFirstRounds, timed } from './measure';
 import { processTree, sampleMemory, type MemoryPeak } from './memory';
-import { computeResults, markdown, type FleetResult, type Results, type RunMeasure, type SizeResult, type ToolResult } from './report';
+import { computeResults, firstSamples, markdown, type FleetResult, type Results, type RunMeasure, type SizeResult, type ToolResult } from './report';
 import { MITOGEN_STRATEGIES, openSession, TOOL_NAMES, versions, type Job, type ToolName } from './tools';
 
 const ROOT = join(__dirname, '..', '..');
@@ -294,7 +294,7 @@ const FIRST_SAMPLED: ToolName[] = ['pgplay', 'pgplay-same', 'shell'];
 /** Another first converge of a tool: all of them in first_s, and as `first` the run of the median time. */
 function addFirstSample(result: ToolResult, sample: ToolResult): void {
   if (!result.first) return;
-  const runs = [...(result.first_runs ?? [result.first]), ...(sample.first ? [sample.first] : [])];
+  const runs = [...firstSamples(result), ...(sample.first ? [sample.first] : [])];
   result.first_runs = runs;
   if (sample.error) result.first_errors = [...(result.first_errors ?? []), sample.error];
   const sorted = [...runs].sort((a, b) => a.s - b.s);
@@ -365,7 +365,7 @@ async function main(): Promise<void> {
         }
         // More first converges of the tools the first-converge ratios compare, taking turns on fresh hosts each time.
         const sampled = opts.tools.filter((t) => FIRST_SAMPLED.includes(t) && size.tools[t]?.first);
-        const firstSeconds = () => sampled.map((t) => (size.tools[t]!.first_runs ?? [size.tools[t]!.first!]).map((m) => m.s));
+        const firstSeconds = () => sampled.map((t) => firstSamples(size.tools[t]!).map((m) => m.s));
         for (let k = 1; sampled.length > 0 && moreFirstRounds(k, firstSeconds(), opts.firstRuns, opts.firstSeconds); k++) {
           for (const tool of sampled) addFirstSample(size.tools[tool]!, await measureTool(toolRun(tool, true), opts, workDir));
         }

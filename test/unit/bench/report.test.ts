@@ -2,7 +2,7 @@
 // other tools do, are shown for information beside the same-job row, which is the target.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { computeResults, type SizeResult, type ToolResult } from '../../../bench/report';
+import { computeResults, markdown, type Results, type RunMeasure, type SizeResult, type ToolResult } from '../../../bench/report';
 
 const counts = { logins: 1, channels: 1, shells: 1, become: 0, processes: 1 };
 const tool = (first: number, noop: number): ToolResult => ({
@@ -62,4 +62,30 @@ test('peak memory is what a run and its keeper hold at once, for either playbook
   assert.deepEqual([missed?.value, missed?.met], [151, false], 'the same-job playbook counts too');
   const unknown = computeResults([size(undefined, 110)], null, startup).targets.find((t) => t.name === name);
   assert.deepEqual([unknown?.value, unknown?.met], [null, null]);
+});
+
+test("the table's first-converge row says how many converges that size took", () => {
+  const m = (s: number): RunMeasure => ({ s, counts: { max: counts, total: counts } });
+  const sampled = (firsts: number[]): ToolResult => ({ first: m(firsts[0]), first_runs: firsts.map(m), noop: [m(0.4)], noop_median_s: 0.4, noop_counts_max: counts, log: '' });
+  const r = {
+    date: '2026-12-03T00:00:00Z',
+    commit: 'abc',
+    lab: 'netns',
+    machine: { cpus: 2, cpu_model: 'x', loadavg_before: [0, 0, 0], loadavg_after: [0, 0, 0], memory_gb: 24 },
+    versions: {},
+    noop_runs: 1,
+    first_runs: 3,
+    first_seconds: 15,
+    profile: { loops: 1, cpu_ms: 100 },
+    startup,
+    sizes: [
+      { variant: 'clean', replicas: 2, hosts: 3, tools: { pgplay: sampled([2, 2, 2, 2, 2, 2, 2, 2]), shell: sampled([2, 2, 2, 2, 2, 2, 2, 2]) } },
+      { variant: 'clean', replicas: 16, hosts: 17, tools: { pgplay: sampled([16, 16, 16]), shell: sampled([16, 16, 16]) } },
+    ],
+    fleet: null,
+    bench_duration_s: 1,
+  } as unknown as Results;
+  const text = markdown({ ...r, ...computeResults(r.sizes, r.fleet, r.startup) });
+  assert.match(text, /\| first converge, 1\+2 \(median of 8 for pgplay and shell\) \|/);
+  assert.match(text, /\| first converge, 1\+16 \(median of 3 for pgplay and shell\) \|/);
 });
